@@ -1,0 +1,391 @@
+// The ev_* entry points: argument checks, locking, and the boundary where every exception is
+// turned into an error code and a message.
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <thread>
+
+#include "context.h"
+#include "errors.h"
+
+#ifndef EV_TVM_VERSION
+#define EV_TVM_VERSION "unknown"
+#endif
+
+using ev::Error;
+
+namespace {
+
+#define EV_STR2(x) #x
+#define EV_STR(x) EV_STR2(x)
+
+ev_error_t invalid(const void* ctx, const std::string& what, const std::string& hint) {
+    return ev::set_last_error(ctx, EV_ERR_INVALID_ARGUMENT, what, hint);
+}
+
+// Runs `body` and converts whatever it throws into an error code for `ctx`.
+template <typename F>
+ev_error_t guarded(const void* ctx, F&& body) {
+    try {
+        return body();
+    } catch (const Error& e) {
+        return ev::set_last_error(ctx, e.code(), e.what(), e.hint());
+    } catch (const std::bad_alloc&) {
+        return ev::set_last_error(ctx, EV_ERR_OUT_OF_MEMORY, "out of memory",
+                                  "free memory or set a lower memory_limit_bytes");
+    } catch (const std::exception& e) {
+        return ev::set_last_error(ctx, EV_ERR_INTERNAL, e.what(),
+                                  "this is a bug in libedge_veda; please report it");
+    } catch (...) {
+        return ev::set_last_error(ctx, EV_ERR_INTERNAL, "unknown exception",
+                                  "this is a bug in libedge_veda; please report it");
+    }
+}
+
+// Marks a call as inside the context for ev_free; refuses calls once ev_free has begun.
+class CallScope {
+public:
+    explicit CallScope(ev_context ctx) : ctx_(ctx) {
+        std::lock_guard<std::mutex> g(ctx_->life_mu);
+        entered_ = !ctx_->closing;
+        if (entered_) ++ctx_->active_calls;
+    }
+    ~CallScope() {
+        if (!entered_) return;
+        std::lock_guard<std::mutex> g(ctx_->life_mu);
+        if (--ctx_->active_calls == 0) ctx_->idle_cv.notify_all();
+    }
+    bool entered() const { return entered_; }
+
+private:
+    ev_context ctx_;
+    bool entered_ = false;
+};
+
+void check_cancel(ev_context ctx, uint64_t epoch) {
+    if (ctx->cancel_epoch.load(std::memory_order_acquire) != epoch)
+        throw Error(EV_ERR_CANCELLED, "cancelled by ev_cancel()",
+                    "not an error in the model; run the call again if it is still wanted");
+}
+
+// Must hold ctx->mu. Fires the callback when tracked memory crosses the limit and unloads
+// the weights when asked to.
+void after_call_memory_check(ev_context ctx) {
+    const uint64_t used = ctx->backend->memory_bytes();
+    const bool over = ctx->memory_limit != 0 && used > ctx->memory_limit;
+    if (over && !ctx->over_limit) {
+        if (ctx->pressure_cb)
+            ctx->pressure_cb(ctx->pressure_user_data, static_cast<size_t>(used),
+                             static_cast<size_t>(ctx->memory_limit));
+        if (ctx->auto_unload) {
+            ctx->backend->unload();
+            ctx->over_limit = false;
+            return;
+        }
+    }
+    ctx->over_limit = over;
+}
+
+const char* cstr_or_null(const std::string& s) { return s.c_str(); }
+
+}  // namespace
+
+struct ev_stream_s {
+    ev_context ctx = nullptr;
+    uint64_t epoch = 0;
+    ev::DecodeState state;
+    std::string token;
+};
+
+extern "C" {
+
+const char* ev_version(void) {
+    return EV_STR(EV_VERSION_MAJOR) "." EV_STR(EV_VERSION_MINOR) "." EV_STR(EV_VERSION_PATCH);
+}
+
+int32_t ev_abi_version(void) { return EV_ABI_VERSION; }
+
+const char* ev_runtime_version(void) { return EV_TVM_VERSION; }
+
+const char* ev_error_string(ev_error_t code) {
+    switch (code) {
+        case EV_OK: return "EV_OK";
+        case EV_ERR_INVALID_ARGUMENT: return "EV_ERR_INVALID_ARGUMENT";
+        case EV_ERR_MODEL_NOT_FOUND: return "EV_ERR_MODEL_NOT_FOUND";
+        case EV_ERR_MODEL_INVALID: return "EV_ERR_MODEL_INVALID";
+        case EV_ERR_UNSUPPORTED_DEVICE: return "EV_ERR_UNSUPPORTED_DEVICE";
+        case EV_ERR_OUT_OF_MEMORY: return "EV_ERR_OUT_OF_MEMORY";
+        case EV_ERR_RUNTIME: return "EV_ERR_RUNTIME";
+        case EV_ERR_CANCELLED: return "EV_ERR_CANCELLED";
+        case EV_ERR_INVALID_STATE: return "EV_ERR_INVALID_STATE";
+        case EV_ERR_STREAM_END: return "EV_ERR_STREAM_END";
+        case EV_ERR_INTERNAL: return "EV_ERR_INTERNAL";
+        default: return "EV_ERR_UNKNOWN";
+    }
+}
+
+const char* ev_last_error_message(ev_context ctx) { return ev::last_error_message(ctx); }
+
+ev_config ev_config_default(void) {
+    ev_config c;
+    std::memset(&c, 0, sizeof(c));
+    c.struct_size = sizeof(ev_config);
+    c.device = EV_DEVICE_CPU;
+    c.use_mmap = 1;
+    return c;
+}
+
+ev_generation_params ev_generation_params_default(void) {
+    ev_generation_params p;
+    std::memset(&p, 0, sizeof(p));
+    p.struct_size = sizeof(ev_generation_params);
+    p.top_p = 1.0f;
+    p.repeat_penalty = 1.0f;
+    p.seed = EV_SEED_CONTEXT;
+    return p;
+}
+
+ev_context ev_init(const ev_config* config, ev_error_t* out_error) {
+    ev_context result = nullptr;
+    ev_error_t code = guarded(nullptr, [&]() -> ev_error_t {
+        if (config == nullptr)
+            return invalid(nullptr, "config is NULL", "pass a config from ev_config_default()");
+        if (config->struct_size < offsetof(ev_config, use_mmap) + sizeof(int32_t) ||
+            config->struct_size > (1u << 16))
+            return invalid(nullptr, "ev_config.struct_size is " + std::to_string(config->struct_size),
+                           "initialize the config with ev_config_default()");
+        if (config->model_path == nullptr || config->model_path[0] == '\0')
+            return invalid(nullptr, "config.model_path is empty",
+                           "set model_path to an artifact directory (edge-veda compile g2p-en -o DIR)");
+        const std::string device = config->device ? config->device : EV_DEVICE_CPU;
+        if (device != EV_DEVICE_CPU)
+            return ev::set_last_error(nullptr, EV_ERR_UNSUPPORTED_DEVICE,
+                                      "device '" + device + "' is not supported by this build",
+                                      "allowed devices: \"cpu\"");
+        if (config->num_threads < 0)
+            return invalid(nullptr, "num_threads is " + std::to_string(config->num_threads),
+                           "use 0 for the default or a positive thread count");
+
+        std::unique_ptr<ev_context_s> ctx(new ev_context_s());
+        ctx->manifest = ev::Manifest::load(config->model_path);
+        ctx->device = device;
+        ctx->num_threads = config->num_threads > 0
+                               ? config->num_threads
+                               : static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
+        ctx->memory_limit = config->memory_limit_bytes;
+        ctx->auto_unload = config->auto_unload_on_memory_pressure != 0;
+        ctx->rng = ev::Rng(config->seed);
+        ev::BackendOptions options;
+        options.num_threads = ctx->num_threads;
+        ctx->backend = ev::make_tvm_backend(ctx->manifest, options);
+        ctx->backend->load();
+        ctx->decoder.reset(new ev::Decoder(ctx->manifest, *ctx->backend));
+        result = ctx.release();
+        return EV_OK;
+    });
+    if (out_error) *out_error = code;
+    return result;
+}
+
+void ev_free(ev_context ctx) {
+    if (ctx == nullptr) return;
+    try {
+        {
+            std::unique_lock<std::mutex> g(ctx->life_mu);
+            ctx->closing = true;
+            ctx->cancel_epoch.fetch_add(1, std::memory_order_acq_rel);
+            ctx->idle_cv.wait(g, [&] { return ctx->active_calls == 0; });
+        }
+        delete ctx;
+    } catch (...) {
+        // Nothing can be reported from a void function; never let it cross the boundary.
+    }
+}
+
+#define EV_ENTER(ctx)                                                                          \
+    if ((ctx) == nullptr)                                                                      \
+        return invalid(nullptr, std::string(__func__) + ": context is NULL",                   \
+                       "create a context with ev_init() and check it is not NULL");            \
+    CallScope scope_(ctx);                                                                     \
+    if (!scope_.entered())                                                                     \
+        return ev::set_last_error(ctx, EV_ERR_CANCELLED, "the context is being freed",         \
+                                  "do not call a context after ev_free() has begun");
+
+ev_error_t ev_warmup(ev_context ctx) {
+    EV_ENTER(ctx);
+    return guarded(ctx, [&]() -> ev_error_t {
+        std::lock_guard<std::mutex> g(ctx->mu);
+        ctx->backend->load();
+        ev::DecodeState st;
+        st.params = ev::SamplingParams::from_abi(nullptr, ctx->manifest);
+        st.params.max_tokens = 2;
+        ctx->decoder->begin(st, "a");
+        int32_t tok;
+        while (ctx->decoder->step(st, &tok)) {
+        }
+        after_call_memory_check(ctx);
+        return EV_OK;
+    });
+}
+
+ev_error_t ev_status(ev_context ctx, ev_status_info* out) {
+    EV_ENTER(ctx);
+    if (out == nullptr) return invalid(ctx, "ev_status: out is NULL", "pass a pointer to an ev_status_info");
+    if (out->struct_size < sizeof(uint32_t) || out->struct_size > (1u << 16))
+        return invalid(ctx, "ev_status_info.struct_size is " + std::to_string(out->struct_size),
+                       "set out->struct_size = sizeof(ev_status_info) before the call");
+    return guarded(ctx, [&]() -> ev_error_t {
+        std::lock_guard<std::mutex> g(ctx->mu);
+        ev_status_info s;
+        std::memset(&s, 0, sizeof(s));
+        s.struct_size = out->struct_size;
+        s.initialized = 1;
+        s.weights_loaded = ctx->backend->loaded() ? 1 : 0;
+        s.num_threads = ctx->num_threads;
+        s.memory_used_bytes = ctx->backend->memory_bytes();
+        s.memory_limit_bytes = ctx->memory_limit;
+        s.device = cstr_or_null(ctx->device);
+        s.artifact_path = cstr_or_null(ctx->manifest.dir);
+        s.model_name = cstr_or_null(ctx->manifest.name);
+        s.model_kind = cstr_or_null(ctx->manifest.kind);
+        std::memcpy(out, &s, std::min<size_t>(out->struct_size, sizeof(s)));
+        return EV_OK;
+    });
+}
+
+namespace {
+
+// The shared body of ev_generate and ev_generate_stream.
+ev_error_t run_generation(ev_context ctx, const char* prompt, const ev_generation_params* params,
+                          std::string* text, ev_token_callback cb, void* user_data) {
+    const uint64_t epoch = ctx->cancel_epoch.load(std::memory_order_acquire);
+    std::lock_guard<std::mutex> g(ctx->mu);
+    check_cancel(ctx, epoch);
+    ev::DecodeState st;
+    st.params = ev::SamplingParams::from_abi(params, ctx->manifest);
+    ctx->backend->load();
+    if (!st.params.reseed) st.rng = ctx->rng;
+    ctx->decoder->begin(st, prompt);
+    int32_t tok;
+    for (;;) {
+        check_cancel(ctx, epoch);
+        if (!ctx->decoder->step(st, &tok)) break;
+        if (cb) cb(user_data, ctx->decoder->token_text(tok).c_str(), tok);
+    }
+    if (!st.params.reseed) ctx->rng = st.rng;
+    after_call_memory_check(ctx);
+    if (text) *text = std::move(st.text);
+    return EV_OK;
+}
+
+}  // namespace
+
+ev_error_t ev_generate(ev_context ctx, const char* prompt, const ev_generation_params* params,
+                       char** out) {
+    if (out) *out = nullptr;
+    EV_ENTER(ctx);
+    if (prompt == nullptr) return invalid(ctx, "ev_generate: prompt is NULL", "pass a NUL-terminated UTF-8 string");
+    if (out == nullptr) return invalid(ctx, "ev_generate: out is NULL", "pass the address of a char* to receive the result");
+    return guarded(ctx, [&]() -> ev_error_t {
+        std::string text;
+        ev_error_t rc = run_generation(ctx, prompt, params, &text, nullptr, nullptr);
+        if (rc != EV_OK) return rc;
+        char* copy = static_cast<char*>(std::malloc(text.size() + 1));
+        if (copy == nullptr) throw std::bad_alloc();
+        std::memcpy(copy, text.c_str(), text.size() + 1);
+        *out = copy;
+        return EV_OK;
+    });
+}
+
+void ev_free_string(char* str) { std::free(str); }
+
+ev_error_t ev_generate_stream(ev_context ctx, const char* prompt, const ev_generation_params* params,
+                              ev_token_callback callback, void* user_data) {
+    EV_ENTER(ctx);
+    if (prompt == nullptr) return invalid(ctx, "ev_generate_stream: prompt is NULL", "pass a NUL-terminated UTF-8 string");
+    if (callback == nullptr)
+        return invalid(ctx, "ev_generate_stream: callback is NULL",
+                       "pass a token callback, or use ev_generate / ev_stream_begin");
+    return guarded(ctx, [&]() -> ev_error_t {
+        return run_generation(ctx, prompt, params, nullptr, callback, user_data);
+    });
+}
+
+ev_error_t ev_stream_begin(ev_context ctx, const char* prompt, const ev_generation_params* params,
+                           ev_stream* out_stream) {
+    if (out_stream) *out_stream = nullptr;
+    EV_ENTER(ctx);
+    if (prompt == nullptr) return invalid(ctx, "ev_stream_begin: prompt is NULL", "pass a NUL-terminated UTF-8 string");
+    if (out_stream == nullptr) return invalid(ctx, "ev_stream_begin: out_stream is NULL", "pass the address of an ev_stream");
+    return guarded(ctx, [&]() -> ev_error_t {
+        std::unique_ptr<ev_stream_s> s(new ev_stream_s());
+        s->ctx = ctx;
+        s->epoch = ctx->cancel_epoch.load(std::memory_order_acquire);
+        std::lock_guard<std::mutex> g(ctx->mu);
+        s->state.params = ev::SamplingParams::from_abi(params, ctx->manifest);
+        ctx->backend->load();
+        if (!s->state.params.reseed) s->state.rng = ev::Rng(ctx->rng.next_u64());
+        ctx->decoder->begin(s->state, prompt);
+        *out_stream = s.release();
+        return EV_OK;
+    });
+}
+
+ev_error_t ev_stream_next(ev_stream stream, const char** out_token, int32_t* out_token_id) {
+    if (out_token) *out_token = nullptr;
+    if (stream == nullptr) return invalid(nullptr, "ev_stream_next: stream is NULL", "create one with ev_stream_begin()");
+    if (out_token == nullptr) return invalid(stream->ctx, "ev_stream_next: out_token is NULL", "pass the address of a const char*");
+    ev_context ctx = stream->ctx;
+    EV_ENTER(ctx);
+    return guarded(ctx, [&]() -> ev_error_t {
+        std::lock_guard<std::mutex> g(ctx->mu);
+        if (stream->state.done) return EV_ERR_STREAM_END;
+        check_cancel(ctx, stream->epoch);
+        ctx->backend->load();
+        int32_t tok = 0;
+        if (!ctx->decoder->step(stream->state, &tok)) {
+            after_call_memory_check(ctx);
+            return EV_ERR_STREAM_END;
+        }
+        stream->token = ctx->decoder->token_text(tok);
+        *out_token = stream->token.c_str();
+        if (out_token_id) *out_token_id = tok;
+        return EV_OK;
+    });
+}
+
+void ev_stream_free(ev_stream stream) { delete stream; }
+
+ev_error_t ev_cancel(ev_context ctx) {
+    if (ctx == nullptr) return invalid(nullptr, "ev_cancel: context is NULL", "pass a context from ev_init()");
+    ctx->cancel_epoch.fetch_add(1, std::memory_order_acq_rel);
+    return EV_OK;
+}
+
+ev_error_t ev_set_memory_pressure_callback(ev_context ctx, ev_memory_pressure_callback callback,
+                                           void* user_data) {
+    EV_ENTER(ctx);
+    std::lock_guard<std::mutex> g(ctx->mu);
+    ctx->pressure_cb = callback;
+    ctx->pressure_user_data = callback ? user_data : nullptr;
+    return EV_OK;
+}
+
+ev_error_t ev_notify_memory_pressure(ev_context ctx, int32_t level) {
+    EV_ENTER(ctx);
+    if (level != EV_MEMORY_PRESSURE_MODERATE && level != EV_MEMORY_PRESSURE_CRITICAL)
+        return invalid(ctx, "memory pressure level " + std::to_string(level) + " is unknown",
+                       "use EV_MEMORY_PRESSURE_MODERATE (1) or EV_MEMORY_PRESSURE_CRITICAL (2)");
+    return guarded(ctx, [&]() -> ev_error_t {
+        std::lock_guard<std::mutex> g(ctx->mu);
+        const uint64_t used = ctx->backend->memory_bytes();
+        if (ctx->pressure_cb)
+            ctx->pressure_cb(ctx->pressure_user_data, static_cast<size_t>(used),
+                             static_cast<size_t>(ctx->memory_limit));
+        if (ctx->auto_unload) ctx->backend->unload();
+        return EV_OK;
+    });
+}
+
+}  // extern "C"

@@ -1,0 +1,311 @@
+/*
+ * edge_veda.h — the Edge Veda C ABI.
+ *
+ * This header is the only contract between libedge_veda and its hosts (C, C++, Python/cffi,
+ * Dart FFI, Swift, Kotlin/JNI). It is written so that an FFI that computes struct layouts
+ * from declarations alone gets them right on every target:
+ *
+ *   - only fixed-width integers, float, double, size_t (callback only), pointers and opaque
+ *     handles; no unions, bitfields, varargs or C enums in signatures (enum-like values are
+ *     int32_t constants, because the size of a C enum is implementation-defined);
+ *   - every struct starts with `uint32_t struct_size` and grows only by appending fields:
+ *     the library reads no field beyond what `struct_size` covers, so a host compiled against
+ *     an older header keeps working with a newer library;
+ *   - callbacks return void, so Dart's NativeCallable.listener can serve them;
+ *   - no C++ exception, abort or crash crosses this boundary: every entry point checks its
+ *     arguments and reports failure through an ev_error_t.
+ *
+ * OWNERSHIP (the one rule): what the library allocates, the library frees (ev_free_string,
+ * ev_free, ev_stream_free); what the caller allocates, the caller frees. Input pointers are
+ * borrowed only for the duration of the call unless a function says otherwise.
+ *
+ * ERRORS: functions return EV_OK (0) or a negative ev_error_t. The detailed message of the
+ * last failure is kept per calling thread (like errno) and read with ev_last_error_message()
+ * right after the failing call, on the same thread. Messages end with a line "hint: ..."
+ * saying what to do (the paths tried, the values allowed).
+ *
+ * THREADS: unless a function says otherwise, a context may be used from any thread and from
+ * several threads at once: each context serializes its calls with an internal lock.
+ * Separate contexts run in parallel. ev_cancel() never waits for that lock.
+ */
+#ifndef EDGE_VEDA_H
+#define EDGE_VEDA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+#define EV_BEGIN_DECLS extern "C" {
+#define EV_END_DECLS }
+#else
+#define EV_BEGIN_DECLS
+#define EV_END_DECLS
+#endif
+
+#if defined(_WIN32) && defined(EV_BUILDING_LIBRARY)
+#define EV_API __declspec(dllexport)
+#elif defined(_WIN32)
+#define EV_API __declspec(dllimport)
+#elif defined(__GNUC__)
+#define EV_API __attribute__((visibility("default")))
+#else
+#define EV_API
+#endif
+
+/* ------------------------------------------------------------------------------------------
+ * Versions
+ * ------------------------------------------------------------------------------------------ */
+
+/* Library version (semantic). */
+#define EV_VERSION_MAJOR 0
+#define EV_VERSION_MINOR 1
+#define EV_VERSION_PATCH 0
+
+/*
+ * ABI version: bumped whenever an existing function, struct field or constant changes in an
+ * incompatible way. Appending a field to a struct or adding a function does not bump it.
+ * A host checks `ev_abi_version() == EV_ABI_VERSION` at start-up (as with sqlite3's
+ * sqlite3_libversion_number() == SQLITE_VERSION_NUMBER).
+ */
+#define EV_ABI_VERSION 1
+
+EV_BEGIN_DECLS
+
+/* Returns the library version as a static string "MAJOR.MINOR.PATCH".
+ * Ownership: static storage; do not free. Thread-safe. */
+EV_API const char* ev_version(void);
+
+/* Returns the EV_ABI_VERSION the library was built with. Thread-safe. */
+EV_API int32_t ev_abi_version(void);
+
+/* ------------------------------------------------------------------------------------------
+ * Errors
+ * ------------------------------------------------------------------------------------------ */
+
+typedef int32_t ev_error_t;
+
+#define EV_OK 0
+#define EV_ERR_INVALID_ARGUMENT -1   /* a NULL pointer, an out-of-range value, a bad struct_size */
+#define EV_ERR_MODEL_NOT_FOUND -2    /* the artifact directory or one of its files is missing */
+#define EV_ERR_MODEL_INVALID -3      /* manifest unreadable, wrong format/ABI version, bad file */
+#define EV_ERR_UNSUPPORTED_DEVICE -4 /* the device string names no device this build supports */
+#define EV_ERR_OUT_OF_MEMORY -5      /* an allocation failed */
+#define EV_ERR_RUNTIME -6            /* the TVM runtime reported an error */
+#define EV_ERR_CANCELLED -7          /* ev_cancel() stopped the call; the context stays usable */
+#define EV_ERR_INVALID_STATE -8      /* the call does not fit the object's state */
+#define EV_ERR_STREAM_END -9         /* ev_stream_next(): no more tokens (not a failure) */
+#define EV_ERR_INTERNAL -10          /* a bug in libedge_veda; please report it */
+
+/* Returns a static, human-readable name for an error code ("EV_ERR_INVALID_ARGUMENT", ...);
+ * unknown codes give "EV_ERR_UNKNOWN". Ownership: static; do not free. Thread-safe. */
+EV_API const char* ev_error_string(ev_error_t code);
+
+/* ------------------------------------------------------------------------------------------
+ * Configuration
+ * ------------------------------------------------------------------------------------------ */
+
+/* Opaque context: one loaded model artifact plus its runtime state. */
+typedef struct ev_context_s* ev_context;
+
+/* Device selectors accepted in ev_config.device. */
+#define EV_DEVICE_CPU "cpu"
+
+typedef struct ev_config {
+    uint32_t struct_size;       /* sizeof(ev_config) as the caller compiled it */
+    int32_t num_threads;        /* worker threads for kernels; 0 = library default */
+    const char* model_path;     /* artifact directory (holding manifest.json); required */
+    const char* device;         /* "cpu"; NULL means "cpu" */
+    uint64_t memory_limit_bytes; /* 0 = no limit; crossing it fires the pressure callback */
+    uint64_t seed;              /* seed of the context's sampling RNG */
+    int32_t auto_unload_on_memory_pressure; /* 1: release weights under pressure, reload lazily */
+    int32_t use_mmap;           /* 1: map the model file instead of reading it (hint only) */
+} ev_config;
+
+/* Returns a config with every field at its default (struct_size = sizeof(ev_config),
+ * model_path = NULL, device = "cpu", num_threads = 0, memory_limit_bytes = 0, seed = 0,
+ * auto_unload_on_memory_pressure = 0, use_mmap = 1). Returned by value; nothing to free.
+ * Thread-safe. */
+EV_API ev_config ev_config_default(void);
+
+/* Seed value in ev_generation_params meaning "continue the context's RNG stream". */
+#define EV_SEED_CONTEXT UINT64_C(0xFFFFFFFFFFFFFFFF)
+
+typedef struct ev_generation_params {
+    uint32_t struct_size;       /* sizeof(ev_generation_params) as the caller compiled it */
+    int32_t max_tokens;         /* output tokens at most; <= 0 = the model's default */
+    float temperature;          /* 0 = greedy (argmax); > 0 samples from softmax(logits / T) */
+    float top_p;                /* nucleus sampling mass in (0, 1]; 1 = off */
+    int32_t top_k;              /* keep the k most likely tokens; 0 = off */
+    float repeat_penalty;       /* > 0; 1 = off; > 1 discourages tokens already produced */
+    uint64_t seed;              /* EV_SEED_CONTEXT, or a seed that makes this call reproducible */
+    const char* const* stop_sequences; /* borrowed for the call; NULL when num_stop_sequences = 0 */
+    int32_t num_stop_sequences; /* output stops before the first occurrence of any of them */
+    int32_t reserved0;          /* keep 0 */
+} ev_generation_params;
+
+/* Returns the library's defaults (struct_size set, max_tokens = 0 (model default),
+ * temperature = 0, top_p = 1, top_k = 0, repeat_penalty = 1, seed = EV_SEED_CONTEXT, no stop
+ * sequences). Returned by value; nothing to free. Thread-safe. */
+EV_API ev_generation_params ev_generation_params_default(void);
+
+/* ------------------------------------------------------------------------------------------
+ * Context lifetime
+ * ------------------------------------------------------------------------------------------ */
+
+/*
+ * Loads the artifact at config->model_path and returns a ready context, or NULL on failure.
+ * config: borrowed for the call only (its strings are copied). out_error: optional; receives
+ * EV_OK or the failure code. On failure the message is read with ev_last_error_message(NULL)
+ * on the same thread.
+ * Ownership: the caller owns the returned context and releases it with ev_free().
+ * Thread-safe (contexts are independent).
+ */
+EV_API ev_context ev_init(const ev_config* config, ev_error_t* out_error);
+
+/*
+ * Releases a context and everything it owns. Accepts NULL (does nothing).
+ * Calls already running on ctx in other threads are cancelled and waited for: they return
+ * EV_ERR_CANCELLED, then ev_free releases the context. After ev_free returns, the memory
+ * pressure callback never fires again. Starting a new call on ctx after ev_free has begun is
+ * undefined behaviour (as with free()).
+ */
+EV_API void ev_free(ev_context ctx);
+
+/* Runs one small inference so that the first real call is not slower than the rest (loads
+ * weights if they were unloaded, touches every kernel). Thread-safe (serialized). */
+EV_API ev_error_t ev_warmup(ev_context ctx);
+
+typedef struct ev_status_info {
+    uint32_t struct_size;         /* caller sets sizeof(ev_status_info) before the call */
+    int32_t initialized;          /* 1 when the context is ready for calls */
+    int32_t weights_loaded;       /* 0 after a memory-pressure unload, until the next call */
+    int32_t num_threads;          /* effective kernel threads */
+    uint64_t memory_used_bytes;   /* tracked bytes: weights + working buffers */
+    uint64_t memory_limit_bytes;  /* as configured; 0 = none */
+    const char* device;           /* e.g. "cpu" */
+    const char* artifact_path;    /* the artifact directory as given to ev_init */
+    const char* model_name;       /* manifest "name" */
+    const char* model_kind;       /* manifest "kind" */
+} ev_status_info;
+
+/*
+ * Fills *out with the context's status. out->struct_size must be set by the caller; fields
+ * beyond it are not written. The strings are owned by the context: do not free them; they
+ * stay valid until ev_free(ctx). Thread-safe (serialized).
+ */
+EV_API ev_error_t ev_status(ev_context ctx, ev_status_info* out);
+
+/* ------------------------------------------------------------------------------------------
+ * Generation
+ * ------------------------------------------------------------------------------------------ */
+
+/*
+ * Runs the model on a NUL-terminated UTF-8 prompt and stores the output text in *out.
+ * params: NULL means ev_generation_params_default(); borrowed for the call.
+ * Ownership: on EV_OK, *out is a NUL-terminated UTF-8 string allocated by the library; free it
+ * with ev_free_string(). On failure *out is set to NULL and nothing needs freeing.
+ * A failed call leaves the context usable. Thread-safe (serialized per context).
+ */
+EV_API ev_error_t ev_generate(ev_context ctx, const char* prompt,
+                              const ev_generation_params* params, char** out);
+
+/* Frees a string returned by the library. Accepts NULL. */
+EV_API void ev_free_string(char* str);
+
+/*
+ * Token callback: called once per output token, synchronously, on the thread that called
+ * ev_generate_stream. `token` is NUL-terminated UTF-8 owned by the library and valid only
+ * during the callback (copy it to keep it). Must not call back into the same context.
+ */
+typedef void (*ev_token_callback)(void* user_data, const char* token, int32_t token_id);
+
+/*
+ * Like ev_generate, but delivers each output token to `callback` as soon as it is decoded.
+ * user_data is passed through untouched. Returns EV_OK, EV_ERR_CANCELLED, or an error.
+ * Thread-safe (serialized per context).
+ */
+EV_API ev_error_t ev_generate_stream(ev_context ctx, const char* prompt,
+                                     const ev_generation_params* params,
+                                     ev_token_callback callback, void* user_data);
+
+/* Pull-style streaming for hosts that cannot take callbacks. */
+typedef struct ev_stream_s* ev_stream;
+
+/*
+ * Starts a generation and returns a stream in *out_stream (NULL on failure). The prompt and
+ * params are copied. The stream keeps ctx alive in the sense that ctx must not be freed before
+ * ev_stream_free(stream). Ownership: the caller frees the stream with ev_stream_free().
+ */
+EV_API ev_error_t ev_stream_begin(ev_context ctx, const char* prompt,
+                                  const ev_generation_params* params, ev_stream* out_stream);
+
+/*
+ * Decodes the next token. On EV_OK, *out_token points to a NUL-terminated string owned by the
+ * stream, valid until the next ev_stream_next or ev_stream_free on it, and *out_token_id (if
+ * not NULL) receives its id. Returns EV_ERR_STREAM_END when the output is complete.
+ * A stream is used by one thread at a time.
+ */
+EV_API ev_error_t ev_stream_next(ev_stream stream, const char** out_token, int32_t* out_token_id);
+
+/* Releases a stream. Accepts NULL. */
+EV_API void ev_stream_free(ev_stream stream);
+
+/*
+ * Asks the call running on ctx (generate or stream) to stop; it returns EV_ERR_CANCELLED
+ * within one decode step. Safe from any thread, including signal-free callbacks; never blocks.
+ * A cancel that arrives when no call is running is dropped (it does not affect the next call).
+ */
+EV_API ev_error_t ev_cancel(ev_context ctx);
+
+/* ------------------------------------------------------------------------------------------
+ * Memory pressure
+ * ------------------------------------------------------------------------------------------ */
+
+/*
+ * Memory pressure callback: current_bytes is the context's tracked memory and limit_bytes its
+ * configured limit (0 when none). Called on the thread that caused the event: the thread
+ * inside an ev_* call on ctx whose allocation crossed the limit, or the thread that called
+ * ev_notify_memory_pressure. It must return quickly and must not call into the same context.
+ */
+typedef void (*ev_memory_pressure_callback)(void* user_data, size_t current_bytes,
+                                            size_t limit_bytes);
+
+/*
+ * Registers (or with callback = NULL, removes) the context's memory pressure callback.
+ * user_data is passed back untouched; the caller keeps it alive while registered. After this
+ * returns, the previous callback is never called again. Thread-safe (serialized).
+ */
+EV_API ev_error_t ev_set_memory_pressure_callback(ev_context ctx,
+                                                  ev_memory_pressure_callback callback,
+                                                  void* user_data);
+
+/* Levels for ev_notify_memory_pressure, from the OS (iOS didReceiveMemoryWarning, Android
+ * onTrimMemory). */
+#define EV_MEMORY_PRESSURE_MODERATE 1
+#define EV_MEMORY_PRESSURE_CRITICAL 2
+
+/*
+ * Tells the context that the OS reports memory pressure. The callback (if any) fires on this
+ * thread; with auto_unload_on_memory_pressure the weights are released and reloaded on the
+ * next call. Thread-safe (serialized).
+ */
+EV_API ev_error_t ev_notify_memory_pressure(ev_context ctx, int32_t level);
+
+/* ------------------------------------------------------------------------------------------
+ * Diagnostics
+ * ------------------------------------------------------------------------------------------ */
+
+/*
+ * Returns the message of the last failed ev_* call made by the calling thread on ctx, or, with
+ * ctx = NULL, of the last failed ev_init on this thread; "" when there is none. The message
+ * ends with a "hint: ..." line. Ownership: thread-local storage of the library; do not free;
+ * valid until the next ev_* call on this thread. Never fails.
+ */
+EV_API const char* ev_last_error_message(ev_context ctx);
+
+/* Returns the TVM runtime version the library was built against (static; do not free). */
+EV_API const char* ev_runtime_version(void);
+
+EV_END_DECLS
+
+#endif /* EDGE_VEDA_H */

@@ -1,0 +1,42 @@
+"""Edge Veda: TVM-compiled on-device models behind one C ABI (include/edge_veda.h).
+
+Layers, mirroring the C library:
+    edge_veda._ffi        the cffi binding of edge_veda.h (low level, C types)
+    edge_veda.model       Model: a context with a lifetime (close() / `with`)
+    edge_veda.artifacts   where artifacts live; compiles g2p-en on first use
+    edge_veda.compile     the model compiler (the only module that imports `tvm`)
+"""
+from ._ffi import ffi as _ffi, lib as _lib
+from .errors import (
+    CancelledError,
+    EdgeVedaError,
+    InternalError,
+    InvalidArgumentError,
+    InvalidStateError,
+    ModelInvalidError,
+    ModelNotFoundError,
+    OutOfMemoryError,
+    RuntimeFailure,
+    UnsupportedDeviceError,
+)
+from .model import Model, Status
+
+ABI_VERSION = int(_lib.EV_ABI_VERSION)
+__version__ = _ffi.string(_lib.ev_version()).decode()
+
+if _lib.ev_abi_version() != ABI_VERSION:  # pragma: no cover - a broken install
+    raise ImportError(
+        f"libedge_veda has ABI {_lib.ev_abi_version()}, the edge_veda package expects {ABI_VERSION}; "
+        "reinstall the package so both come from one build")
+
+
+def runtime_version() -> str:
+    """The TVM version libedge_veda was built against."""
+    return _ffi.string(_lib.ev_runtime_version()).decode()
+
+
+__all__ = [
+    "ABI_VERSION", "CancelledError", "EdgeVedaError", "InternalError", "InvalidArgumentError",
+    "InvalidStateError", "Model", "ModelInvalidError", "ModelNotFoundError", "OutOfMemoryError",
+    "RuntimeFailure", "Status", "UnsupportedDeviceError", "runtime_version",
+]

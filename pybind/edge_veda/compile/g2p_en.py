@@ -1,0 +1,124 @@
+"""g2p-en (Park & Kim's English grapheme-to-phoneme GRU seq2seq) -> Edge Veda artifact.
+
+The weights come from the PyPI package `g2p-en` (g2p_en/checkpoint20.npz). The package is
+located, never imported: importing g2p_en triggers nltk downloads, which fail offline.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import os
+
+import numpy as np
+
+from . import kernels
+
+# Vocabularies exactly as g2p_en/g2p.py defines them (ids are positions).
+GRAPHEMES = ["<pad>", "<unk>", "</s>"] + list("abcdefghijklmnopqrstuvwxyz")
+PHONEMES = ["<pad>", "<unk>", "<s>", "</s>"] + [
+    "AA0", "AA1", "AA2", "AE0", "AE1", "AE2", "AH0", "AH1", "AH2", "AO0", "AO1", "AO2",
+    "AW0", "AW1", "AW2", "AY0", "AY1", "AY2", "B", "CH", "D", "DH", "EH0", "EH1", "EH2",
+    "ER0", "ER1", "ER2", "EY0", "EY1", "EY2", "F", "G", "HH", "IH0", "IH1", "IH2", "IY0",
+    "IY1", "IY2", "JH", "K", "L", "M", "N", "NG", "OW0", "OW1", "OW2", "OY0", "OY1", "OY2",
+    "P", "R", "S", "SH", "T", "TH", "UH0", "UH1", "UH2", "UW", "UW0", "UW1", "UW2", "V",
+    "W", "Y", "Z", "ZH"]
+MAX_DECODE_STEPS = 20  # g2p-en's predict(): `for i in range(20)`
+
+
+def checkpoint_path() -> str:
+    spec = importlib.util.find_spec("g2p_en")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "the PyPI package 'g2p-en' is not installed; it ships the g2p-en weights "
+            "(pip install g2p-en)")
+    path = os.path.join(list(spec.submodule_search_locations)[0], "checkpoint20.npz")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path} is missing from the g2p-en package")
+    return path
+
+
+def load_weights() -> dict[str, np.ndarray]:
+    with np.load(checkpoint_path()) as npz:
+        w = {k: np.asarray(npz[k], dtype=np.float32) for k in npz.files}
+    assert w["enc_emb"].shape[0] == len(GRAPHEMES), w["enc_emb"].shape
+    assert w["dec_emb"].shape[0] == len(PHONEMES), w["dec_emb"].shape
+    return w
+
+
+def source_version() -> str:
+    try:
+        return importlib.metadata.version("g2p-en")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def build_module(w: dict[str, np.ndarray]):
+    """Returns (IRModule, model facts for the manifest)."""
+    from tvm import relax, tirx
+
+    hidden = w["enc_w_hh"].shape[1]
+    n_out = len(PHONEMES)
+    logits_pad = -(-n_out // kernels.TILE) * kernels.TILE
+    encoder, decoder_step = kernels.make_kernels(hidden, len(GRAPHEMES), n_out, logits_pad)
+
+    def input_table(emb, w_ih, b_ih):
+        # Each row is what g2p-en computes per step: np.matmul(x, w_ih.T) + b_ih.
+        return np.ascontiguousarray(np.matmul(emb, w_ih.T) + b_ih, dtype=np.float32)
+
+    consts = {
+        "enc_table": input_table(w["enc_emb"], w["enc_w_ih"], w["enc_b_ih"]),
+        "enc_whh": kernels.pack_tiles(w["enc_w_hh"].T),
+        "enc_bhh": w["enc_b_hh"],
+        "dec_table": input_table(w["dec_emb"], w["dec_w_ih"], w["dec_b_ih"]),
+        "dec_whh": kernels.pack_tiles(w["dec_w_hh"].T),
+        "dec_bhh": w["dec_b_hh"],
+        "fc_w": kernels.pack_tiles(w["fc_w"].T),
+        "fc_b": np.pad(w["fc_b"], (0, logits_pad - n_out)),
+    }
+    c = {k: relax.const(v) for k, v in consts.items()}
+
+    bb = relax.BlockBuilder()
+    enc_gv = bb.add_func(encoder, "gru_encoder")
+    dec_gv = bb.add_func(decoder_step, "gru_decoder_step")
+    h_type = relax.TensorType((hidden,), "float32")
+
+    n = tirx.Var("n", "int64")
+    ids = relax.Var("ids", relax.TensorType((n,), "int32"))
+    with bb.function("encode", [ids]):
+        with bb.dataflow():
+            h = bb.emit(relax.call_tir(enc_gv, [ids, c["enc_table"], c["enc_whh"], c["enc_bhh"]], h_type))
+            out = bb.emit_output(h)
+        bb.emit_func_output(out)
+
+    tok = relax.Var("token", relax.TensorType((1,), "int32"))
+    h_in = relax.Var("h", h_type)
+    with bb.function("decode_step", [tok, h_in]):
+        with bb.dataflow():
+            res = bb.emit(relax.call_tir(
+                dec_gv, [tok, h_in, c["dec_table"], c["dec_whh"], c["dec_bhh"], c["fc_w"], c["fc_b"]],
+                [h_type, relax.TensorType((logits_pad,), "float32")]))
+            out = bb.emit_output(res)
+        bb.emit_func_output(out)
+
+    facts = {
+        "hidden_size": int(hidden),
+        "logits_size": int(logits_pad),
+        "weights_bytes": int(sum(v.nbytes for v in consts.values())),
+        "workspace_bytes": int(4 * (4 * hidden + 3 * hidden + logits_pad)),
+    }
+    return bb.get(), facts
+
+
+def describe() -> dict:
+    """The model-specific part of the manifest."""
+    return {
+        "name": "g2p-en",
+        "version": source_version(),
+        "kind": "seq2seq-gru",
+        "description": "English grapheme-to-phoneme (ARPAbet with stress), weights from PyPI g2p-en",
+        "entry_functions": {"encode": "encode", "decode_step": "decode_step"},
+        "vocab": {"input": GRAPHEMES, "output": PHONEMES},
+        "special_tokens": {"input_unk": 1, "input_eos": 2, "output_bos": 2, "output_eos": 3},
+        "tokenizer": {"type": "characters", "lowercase_ascii": True, "output_separator": " "},
+        "generation_defaults": {"max_tokens": MAX_DECODE_STEPS, "temperature": 0.0},
+    }

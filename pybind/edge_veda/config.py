@@ -1,0 +1,41 @@
+"""Compiler flags for C/C++ programs that link the installed libedge_veda.
+
+    cc app.c $(python -m edge_veda.config --cflags --libs)
+"""
+from __future__ import annotations
+
+import argparse
+import os
+
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def include_dir() -> str:
+    return os.path.join(PACKAGE_DIR, "include")
+
+
+def library_dir() -> str:
+    return PACKAGE_DIR
+
+
+def cflags() -> str:
+    return f"-I{include_dir()}"
+
+
+def libs() -> str:
+    return f"-L{library_dir()} -ledge_veda -Wl,-rpath,{library_dir()}"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m edge_veda.config", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cflags", action="store_true")
+    ap.add_argument("--libs", action="store_true")
+    args = ap.parse_args(argv)
+    parts = ([cflags()] if args.cflags else []) + ([libs()] if args.libs else [])
+    print(" ".join(parts) if parts else f"include: {include_dir()}\nlib: {library_dir()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

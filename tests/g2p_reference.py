@@ -1,0 +1,59 @@
+"""The g2p-en greedy decoder written out in numpy: the oracle every Edge Veda path must match.
+
+This is g2p_en.G2p.predict() (g2p_en/g2p.py, version 2.1.0) re-expressed without importing
+g2p_en (whose import triggers nltk downloads). Input words are lowercased in ASCII only, as the
+g2p-en artifact's tokenizer does (manifest: tokenizer.lowercase_ascii).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from edge_veda.compile.g2p_en import GRAPHEMES, MAX_DECODE_STEPS, PHONEMES, load_weights
+
+
+def ascii_lower(word: str) -> str:
+    return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in word)
+
+
+class ReferenceG2p:
+    def __init__(self):
+        w = load_weights()
+        for k, v in w.items():
+            setattr(self, k, v)
+        self.g2idx = {g: i for i, g in enumerate(GRAPHEMES)}
+        self.idx2p = dict(enumerate(PHONEMES))
+
+    @staticmethod
+    def sigmoid(x):
+        return 1 / (1 + np.exp(-x))
+
+    def grucell(self, x, h, w_ih, w_hh, b_ih, b_hh):
+        rzn_ih = np.matmul(x, w_ih.T) + b_ih
+        rzn_hh = np.matmul(h, w_hh.T) + b_hh
+        split = rzn_ih.shape[-1] * 2 // 3
+        rz = self.sigmoid(rzn_ih[:, :split] + rzn_hh[:, :split])
+        r, z = np.split(rz, 2, -1)
+        n = np.tanh(rzn_ih[:, split:] + r * rzn_hh[:, split:])
+        return (1 - z) * n + z * h
+
+    def predict_ids(self, word: str) -> list[int]:
+        word = ascii_lower(word)
+        ids = [self.g2idx.get(c, self.g2idx["<unk>"]) for c in list(word) + ["</s>"]]
+        x = np.take(self.enc_emb, np.expand_dims(ids, 0), axis=0)
+        h = np.zeros((1, self.enc_w_hh.shape[-1]), np.float32)
+        for t in range(len(word) + 1):
+            h = self.grucell(x[:, t, :], h, self.enc_w_ih, self.enc_w_hh, self.enc_b_ih, self.enc_b_hh)
+        dec = np.take(self.dec_emb, [2], axis=0)  # <s>
+        preds = []
+        for _ in range(MAX_DECODE_STEPS):
+            h = self.grucell(dec, h, self.dec_w_ih, self.dec_w_hh, self.dec_b_ih, self.dec_b_hh)
+            logits = np.matmul(h, self.fc_w.T) + self.fc_b
+            pred = int(logits.argmax())
+            if pred == 3:  # </s>
+                break
+            preds.append(pred)
+            dec = np.take(self.dec_emb, [pred], axis=0)
+        return preds
+
+    def predict(self, word: str) -> str:
+        return " ".join(self.idx2p.get(i, "<unk>") for i in self.predict_ids(word))
