@@ -66,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     st.set_defaults(func=_cmd_status)
 
     comp = sub.add_parser("compile", help="build a model artifact with TVM")
-    comp.add_argument("model", help="model to build (g2p-en)")
+    from .compile import MODELS
+
+    comp.add_argument("model", choices=MODELS, help="model to build")
     comp.add_argument("-o", "--output", required=True, help="artifact directory to write")
     comp.add_argument("--target", help='TVM target as JSON, e.g. \'{"kind": "llvm", "mcpu": "znver4"}\' '
                                        "(default: this machine's CPU)")

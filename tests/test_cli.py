@@ -1,0 +1,63 @@
+"""The edge-veda command line: status, compile, g2p errors."""
+import json
+import os
+import subprocess
+import sys
+
+import edge_veda
+
+
+def cli(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "edge_veda", *args], capture_output=True, text=True, **kw)
+
+
+def test_status_prints_versions_and_cache(edge_veda_home):
+    proc = cli("status")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert f"edge-veda {edge_veda.__version__}" in out
+    assert f"abi: {edge_veda.ABI_VERSION}" in out
+    assert "tvm runtime: 0.27" in out
+    assert f"cache: {edge_veda_home}" in out
+
+
+def test_compile_writes_a_complete_artifact(tmp_path, reference):
+    out = tmp_path / "g2p"
+    proc = cli("compile", "g2p-en", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["format_version"] == 1 and manifest["ev_abi_version"] == edge_veda.ABI_VERSION
+    assert manifest["name"] == "g2p-en" and manifest["tvm_version"].startswith("0.27")
+    lib = out / manifest["library"]
+    assert manifest["files"][manifest["library"]]["size"] == lib.stat().st_size
+    assert sorted(os.listdir(tmp_path)) == ["g2p"]  # no staging directory left behind
+    with edge_veda.Model.load(str(out)) as m:
+        assert m.generate("compiler") == reference.predict("compiler")
+
+
+def test_python_m_edge_veda_compile(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "edge_veda.compile", "g2p-en", "-o", str(tmp_path / "a")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "a" / "manifest.json").is_file()
+
+
+def test_compile_unknown_model_fails_cleanly(tmp_path):
+    proc = cli("compile", "gpt-5", "-o", str(tmp_path / "x"))
+    assert proc.returncode != 0 and "g2p-en" in proc.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_g2p_first_use_compiles_into_the_cache_and_says_so(tmp_path):
+    env = dict(os.environ, EDGE_VEDA_HOME=str(tmp_path / "home"))
+    first = cli("g2p", "cache", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "compiling g2p-en" in first.stderr
+    second = cli("g2p", "cache", env=env)
+    assert second.returncode == 0 and second.stderr == "" and second.stdout == first.stdout
+
+
+def test_g2p_bad_model_reports_error_and_hint(tmp_path):
+    proc = cli("g2p", "--model", str(tmp_path / "nothing"), "word")
+    assert proc.returncode == 1
+    assert "error:" in proc.stderr and "hint:" in proc.stderr

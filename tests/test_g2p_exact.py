@@ -1,0 +1,56 @@
+"""Every Edge Veda path reproduces the numpy g2p-en decoder token for token."""
+import subprocess
+import sys
+
+import pytest
+
+from conftest import cap_words, cmudict_sample
+
+N_WORDS = 2400
+
+
+@pytest.fixture(scope="module")
+def words(reference):
+    caps = cap_words(reference)
+    assert all(len(reference.predict_ids(w)) == 20 for w in caps)  # the cap is really reached
+    unusual = ["", "café", "naïve", "ÆØÅ", "日本語", "x-ray", "o'neill", "123", "HELLO", "MiXeD",
+               "a" * 60, "tab\there", "🙂"]
+    return cmudict_sample(N_WORDS) + caps + unusual
+
+
+@pytest.fixture(scope="module")
+def expected(words, reference):
+    return {w: reference.predict(w) for w in words}
+
+
+def test_sample_covers_odd_characters_and_the_cap(words, reference):
+    assert sum(1 for w in words if any(not ("a" <= c <= "z") for c in w)) >= 400
+    assert sum(1 for w in words if len(reference.predict_ids(w)) == 20) >= 20
+
+
+def test_model_generate_matches_reference(model, words, expected):
+    mismatches = [(w, expected[w], got) for w in words if (got := model.generate(w)) != expected[w]]
+    assert mismatches == []
+
+
+def test_cli_stdin_matches_reference(artifact_dir, words, expected):
+    # The CLI reads one word per line: words with tabs/newlines or empty ones cannot travel that way.
+    line_words = [w for w in words if w and "\t" not in w and "\n" not in w]
+    proc = subprocess.run(
+        [sys.executable, "-m", "edge_veda", "g2p", "--model", artifact_dir, "-"],
+        input="\n".join(line_words) + "\n", capture_output=True, text=True, check=True)
+    lines = proc.stdout.split("\n")
+    assert lines[-1] == ""
+    got = dict(line.split("\t", 1) for line in lines[:-1])
+    assert len(lines) - 1 == len(line_words)
+    mismatches = [(w, expected[w], got.get(w)) for w in line_words if got.get(w) != expected[w]]
+    assert mismatches == []
+
+
+def test_cli_words_on_the_command_line(artifact_dir, reference):
+    proc = subprocess.run(
+        [sys.executable, "-m", "edge_veda", "g2p", "--model", artifact_dir, "hello", "world", "Café"],
+        capture_output=True, text=True, check=True)
+    assert proc.stdout.splitlines() == [
+        f"hello\t{reference.predict('hello')}", f"world\t{reference.predict('world')}",
+        f"Café\t{reference.predict('Café')}"]
