@@ -64,7 +64,10 @@ def portable_artifact(tmp_path_factory):
 @pytest.mark.slow
 def test_c_program_under_valgrind_has_no_definite_leaks(test_api_binary, portable_artifact, reference):
     if shutil.which("valgrind") is None:
-        pytest.fail("valgrind is not installed (.ci/run installs it: apt-get install valgrind)")
+        message = "valgrind is not installed (apt-get install valgrind; .ci/run does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     words = WORDS[:3]
     proc = run(["valgrind", "--leak-check=full", "--errors-for-leak-kinds=definite",
                 "--error-exitcode=99", test_api_binary, portable_artifact, *words], timeout=900)
