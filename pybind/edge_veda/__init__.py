@@ -3,6 +3,7 @@
 Layers, mirroring the C library:
     edge_veda._ffi        the cffi binding of edge_veda.h (low level, C types)
     edge_veda.model       Model: a context with a lifetime (close() / `with`)
+    edge_veda.aio         AsyncModel: Model on a long-lived worker thread, for asyncio
     edge_veda.artifacts   where artifacts live; compiles g2p-en on first use
     edge_veda.compile     the model compiler (the only module that imports `tvm`)
 """
@@ -19,6 +20,7 @@ from .errors import (
     RuntimeFailure,
     UnsupportedDeviceError,
 )
+from .aio import AsyncModel, MemoryEvent
 from .model import Model, Status
 
 ABI_VERSION = int(_lib.EV_ABI_VERSION)
@@ -36,7 +38,7 @@ def runtime_version() -> str:
 
 
 __all__ = [
-    "ABI_VERSION", "CancelledError", "EdgeVedaError", "InternalError", "InvalidArgumentError",
+    "ABI_VERSION", "AsyncModel", "MemoryEvent", "CancelledError", "EdgeVedaError", "InternalError", "InvalidArgumentError",
     "InvalidStateError", "Model", "ModelInvalidError", "ModelNotFoundError", "OutOfMemoryError",
     "RuntimeFailure", "Status", "UnsupportedDeviceError", "runtime_version",
 ]

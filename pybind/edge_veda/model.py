@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
+from typing import Callable, Iterator
 
+from . import _callbacks
 from ._ffi import ffi, lib
 from .errors import InvalidArgumentError, InvalidStateError, error_from_code
 
@@ -76,10 +79,18 @@ class Model:
 
     Use as a context manager, or call close(): the native context (and its memory) is released
     deterministically, not when the garbage collector gets to it.
+
+    Threads: a Model may be called from many threads at once; the native context serializes
+    the calls. close() cancels what is running, waits for every call to leave the native
+    context, then frees it; calls made after close() raise InvalidStateError.
     """
 
     def __init__(self, _ctx):
         self._ctx = _ctx
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._inflight = 0
+        self._pressure_handle = None  # keeps the registered callback alive
 
     @classmethod
     def load(cls, source: str | os.PathLike = "g2p-en", device: str = "cpu", *,
@@ -108,10 +119,16 @@ class Model:
 
     # -- lifetime -------------------------------------------------------------------------
     def close(self) -> None:
-        """Releases the native context. Safe to call twice."""
-        ctx, self._ctx = self._ctx, None
-        if ctx is not None:
-            lib.ev_free(ctx)
+        """Cancels running calls, waits for them to return, frees the context. Idempotent."""
+        with self._lock:
+            ctx, self._ctx = self._ctx, None
+            if ctx is None:
+                return
+            lib.ev_cancel(ctx)
+            while self._inflight:
+                self._idle.wait()
+        lib.ev_free(ctx)  # after this the memory-pressure callback can no longer fire
+        self._pressure_handle = None
 
     def __enter__(self) -> "Model":
         return self
@@ -130,11 +147,29 @@ class Model:
     def closed(self) -> bool:
         return self._ctx is None
 
-    def _handle(self):
-        ctx = self._ctx
-        if ctx is None:
-            raise InvalidStateError("the model is closed", "load it again with Model.load()")
-        return ctx
+    def _enter(self):
+        with self._lock:
+            ctx = self._ctx
+            if ctx is None:
+                raise InvalidStateError("the model is closed", "load it again with Model.load()")
+            self._inflight += 1
+            return ctx
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._inflight -= 1
+            if self._inflight == 0:
+                self._idle.notify_all()
+
+    def _call(self, fn, *args):
+        """Runs lib.fn(ctx, *args) and raises for a failure code."""
+        ctx = self._enter()
+        try:
+            rc = fn(ctx, *args)
+            if rc != 0:
+                raise error_from_code(rc, ctx)
+        finally:
+            self._leave()
 
     # -- calls ----------------------------------------------------------------------------
     def generate(self, text: str, **params) -> str:
@@ -142,24 +177,59 @@ class Model:
 
         params: max_tokens, temperature, top_p, top_k, repeat_penalty, seed, stop.
         """
-        ctx = self._handle()
         prompt = _encode_prompt(text)
         keep_alive: list = []
         p = _Params.build(keep_alive, **params) if params else ffi.NULL
         out = ffi.new("char**")
-        rc = lib.ev_generate(ctx, prompt, p, out)
+        ctx = self._enter()
         try:
+            rc = lib.ev_generate(ctx, prompt, p, out)
             if rc != 0:
                 raise error_from_code(rc, ctx)
             return ffi.string(out[0]).decode("utf-8")
         finally:
             lib.ev_free_string(out[0])
+            self._leave()
+
+    def stream(self, text: str, **params) -> Iterator[str]:
+        """Yields the output tokens one by one (pull API: one native call per token).
+
+        Closing the generator early releases the native stream.
+        """
+        prompt = _encode_prompt(text)
+        keep_alive: list = []
+        p = _Params.build(keep_alive, **params) if params else ffi.NULL
+        stream_out = ffi.new("ev_stream*")
+        token = ffi.new("const char**")
+        ctx = self._enter()
+        try:
+            rc = lib.ev_stream_begin(ctx, prompt, p, stream_out)
+            if rc != 0:
+                raise error_from_code(rc, ctx)
+            stream = stream_out[0]
+            try:
+                while True:
+                    rc = lib.ev_stream_next(stream, token, ffi.NULL)
+                    if rc == lib.EV_ERR_STREAM_END:
+                        return
+                    if rc != 0:
+                        raise error_from_code(rc, ctx)
+                    yield ffi.string(token[0]).decode("utf-8")
+            finally:
+                lib.ev_stream_free(stream)
+        finally:
+            self._leave()
+
+    def generate_with_callback(self, text: str, on_token: Callable[[str, int], None], **params) -> None:
+        """Runs ev_generate_stream: on_token(token, token_id) is called on this thread per token."""
+        prompt = _encode_prompt(text)
+        keep_alive: list = []
+        p = _Params.build(keep_alive, **params) if params else ffi.NULL
+        handle = ffi.new_handle(on_token)  # alive until the call returns
+        self._call(lib.ev_generate_stream, prompt, p, _callbacks.TOKEN_CALLBACK, handle)
 
     def warmup(self) -> None:
-        ctx = self._handle()
-        rc = lib.ev_warmup(ctx)
-        if rc != 0:
-            raise error_from_code(rc, ctx)
+        self._call(lib.ev_warmup)
 
     def cancel(self) -> None:
         """Stops the call running on this model (from any thread); it raises CancelledError."""
@@ -167,31 +237,41 @@ class Model:
         if ctx is not None:
             lib.ev_cancel(ctx)
 
+    def set_memory_pressure_callback(self, callback: Callable[[int, int], None] | None) -> None:
+        """callback(current_bytes, limit_bytes) runs on the thread that caused the event (the one
+        inside a call on this model, or the one calling notify_memory_pressure). None removes
+        it; once this returns, the previous callback never runs again."""
+        handle = ffi.new_handle(callback) if callback is not None else None
+        fn = _callbacks.MEMORY_CALLBACK if callback is not None else ffi.NULL
+        self._call(lib.ev_set_memory_pressure_callback, fn, handle if handle is not None else ffi.NULL)
+        self._pressure_handle = handle
+
     def notify_memory_pressure(self, critical: bool = False) -> None:
-        ctx = self._handle()
         level = lib.EV_MEMORY_PRESSURE_CRITICAL if critical else lib.EV_MEMORY_PRESSURE_MODERATE
-        rc = lib.ev_notify_memory_pressure(ctx, level)
-        if rc != 0:
-            raise error_from_code(rc, ctx)
+        self._call(lib.ev_notify_memory_pressure, level)
 
     def status(self) -> Status:
-        ctx = self._handle()
         info = ffi.new("ev_status_info*")
         info.struct_size = ffi.sizeof("ev_status_info")
-        rc = lib.ev_status(ctx, info)
-        if rc != 0:
-            raise error_from_code(rc, ctx)
-        return Status(
-            initialized=bool(info.initialized),
-            weights_loaded=bool(info.weights_loaded),
-            device=_text(info.device),
-            artifact_path=_text(info.artifact_path),
-            model_name=_text(info.model_name),
-            model_kind=_text(info.model_kind),
-            num_threads=int(info.num_threads),
-            memory_used_bytes=int(info.memory_used_bytes),
-            memory_limit_bytes=int(info.memory_limit_bytes),
-        )
+        ctx = self._enter()
+        try:
+            rc = lib.ev_status(ctx, info)
+            if rc != 0:
+                raise error_from_code(rc, ctx)
+            # The strings belong to the context: copy them while it is certainly alive.
+            return Status(
+                initialized=bool(info.initialized),
+                weights_loaded=bool(info.weights_loaded),
+                device=_text(info.device),
+                artifact_path=_text(info.artifact_path),
+                model_name=_text(info.model_name),
+                model_kind=_text(info.model_kind),
+                num_threads=int(info.num_threads),
+                memory_used_bytes=int(info.memory_used_bytes),
+                memory_limit_bytes=int(info.memory_limit_bytes),
+            )
+        finally:
+            self._leave()
 
     def __repr__(self) -> str:
         if self._ctx is None:

@@ -1,0 +1,154 @@
+"""AsyncModel: native work stays off the event loop; cancellation reaches the native call."""
+import asyncio
+import time
+
+import pytest
+
+import edge_veda
+from edge_veda import AsyncModel
+
+from conftest import cmudict_sample
+
+
+async def heartbeat_max_gap(work, period=0.005):
+    """Runs `work()` while a heartbeat ticks every `period`; returns the largest gap seen."""
+    gaps = []
+    done = asyncio.Event()
+
+    async def beat():
+        last = time.perf_counter()
+        while not done.is_set():
+            await asyncio.sleep(period)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    ticker = asyncio.create_task(beat())
+    await asyncio.sleep(period * 3)
+    try:
+        await work()
+    finally:
+        done.set()
+        await ticker
+    return max(gaps), len(gaps)
+
+
+def test_event_loop_keeps_beating_during_500_generates(artifact_dir, reference, record_property):
+    words = cmudict_sample(500, seed=3)
+
+    async def main():
+        async with await AsyncModel.load(artifact_dir) as m:
+            results = []
+
+            async def work():
+                for w in words:
+                    results.append(await m.generate(w))
+
+            gap, beats = await heartbeat_max_gap(work)
+
+            # The same calls made on the loop thread (what AsyncModel exists to avoid).
+            with edge_veda.Model.load(artifact_dir) as blocking:
+                async def blocking_work():
+                    for _ in range(3):
+                        [blocking.generate(w) for w in words[:200]]
+                        await asyncio.sleep(0)
+                blocked_gap, _ = await heartbeat_max_gap(blocking_work)
+            return results, gap, beats, blocked_gap
+
+    results, gap, beats, blocked_gap = asyncio.run(main())
+    record_property("max_heartbeat_gap_ms", round(gap * 1000, 2))
+    record_property("blocking_gap_ms", round(blocked_gap * 1000, 2))
+    print(f"\nmax heartbeat gap: {gap * 1000:.1f} ms over {beats} beats; "
+          f"blocking calls on the loop: {blocked_gap * 1000:.1f} ms")
+    assert results == [reference.predict(w) for w in words]
+    assert gap < 0.050
+    assert blocked_gap > gap and blocked_gap > 0.020  # the test can tell a blocked loop
+
+
+def test_stream_yields_tokens_in_order(artifact_dir, reference):
+    async def main():
+        async with await AsyncModel.load(artifact_dir) as m:
+            return [t async for t in m.stream("streaming")]
+    assert " ".join(asyncio.run(main())) == reference.predict("streaming")
+
+
+def test_cancel_after_first_token(artifact_dir, reference, record_property):
+    word = "pneumonoultramicroscopicsilicovolcanoconiosis"
+
+    async def main():
+        async with await AsyncModel.load(artifact_dir) as m:
+            first = asyncio.Event()
+            gate = asyncio.Event()  # holds the consumer after the first token
+
+            async def consume():
+                async for _tok in m.stream(word):
+                    first.set()
+                    await gate.wait()
+
+            task = asyncio.create_task(consume())
+            await first.wait()
+            t0 = time.perf_counter()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            latency = time.perf_counter() - t0
+            after = await m.generate(word)
+            return latency, after
+
+    latency, after = asyncio.run(main())
+    record_property("cancel_latency_ms", round(latency * 1000, 3))
+    print(f"\ncancel latency: {latency * 1000:.2f} ms")
+    assert latency < 0.050
+    assert after == reference.predict(word)
+
+
+def test_cancelling_a_running_generate_cancels_the_native_call(artifact_dir, reference):
+    """The awaiting task is cancelled while its call runs on the worker: ev_cancel stops it,
+    and the worker is free for the next call at once."""
+    async def main():
+        async with await AsyncModel.load(artifact_dir) as m:
+            tasks = [asyncio.create_task(m.generate("alpha")) for _ in range(50)]
+            await asyncio.sleep(0.001)
+            for t in tasks[10:]:
+                t.cancel()
+            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+            return outcomes, await m.generate("omega")
+
+    outcomes, after = asyncio.run(main())
+    done = [o for o in outcomes if isinstance(o, str)]
+    assert all(o == reference.predict("alpha") for o in done)
+    assert sum(isinstance(o, asyncio.CancelledError) for o in outcomes) >= 1
+    assert after == reference.predict("omega")
+
+
+def test_native_errors_surface_as_exceptions(artifact_dir):
+    async def main():
+        async with await AsyncModel.load(artifact_dir) as m:
+            with pytest.raises(edge_veda.InvalidArgumentError):
+                await m.generate("x", top_p=5.0)
+            with pytest.raises(edge_veda.InvalidArgumentError):
+                async for _ in m.stream("x", temperature=-1.0):
+                    pass
+            return await m.generate("still fine")
+    assert asyncio.run(main())
+
+
+def test_load_failure_raises(tmp_path):
+    async def main():
+        await AsyncModel.load(str(tmp_path / "missing"))
+    with pytest.raises(edge_veda.ModelNotFoundError):
+        asyncio.run(main())
+
+
+def test_aclose_then_calls_raise(artifact_dir):
+    async def main():
+        m = await AsyncModel.load(artifact_dir)
+        await m.aclose()
+        await m.aclose()
+        assert m.closed
+        with pytest.raises(edge_veda.InvalidStateError):
+            await m.generate("x")
+        with pytest.raises(edge_veda.InvalidStateError):
+            async for _ in m.stream("x"):
+                pass
+    asyncio.run(main())
