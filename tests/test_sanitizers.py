@@ -1,0 +1,43 @@
+"""The C concurrency test (many threads on one and on several contexts, a cancel storm,
+concurrent pressure notifications, ev_free racing a running call), built from source with
+meson under ThreadSanitizer."""
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def tool_env():
+    bindir = os.path.dirname(sys.executable)  # meson, ninja and the python with tvm wheels
+    return dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""))
+
+
+@pytest.fixture(scope="module")
+def tsan_build(tmp_path_factory):
+    if shutil.which("meson", path=tool_env()["PATH"]) is None:
+        pytest.fail("meson is not installed in this environment")
+    build = str(tmp_path_factory.mktemp("tsan"))
+    env = tool_env()
+    setup = subprocess.run(["meson", "setup", build, ROOT, "-Db_sanitize=thread", "-Dpython=disabled",
+                            "-Dtests=true", "-Dbuildtype=debugoptimized"],
+                           capture_output=True, text=True, env=env)
+    assert setup.returncode == 0, setup.stdout[-3000:] + setup.stderr[-3000:]
+    compile_ = subprocess.run(["ninja", "-C", build], capture_output=True, text=True, env=env)
+    assert compile_.returncode == 0, compile_.stdout[-3000:]
+    return build
+
+
+@pytest.mark.slow
+def test_concurrency_under_thread_sanitizer(tsan_build, artifact_dir):
+    env = dict(os.environ, TSAN_OPTIONS="halt_on_error=1 exitcode=66")
+    proc = subprocess.run([os.path.join(tsan_build, "test_concurrency"), artifact_dir],
+                          capture_output=True, text=True, env=env, timeout=600)
+    print(proc.stdout)
+    assert "ThreadSanitizer" not in proc.stderr, proc.stderr[-6000:]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.splitlines()[-1] == "ok"
+    assert "free race: cancelled after" in proc.stdout
