@@ -39,29 +39,40 @@ def local_build_dir(name: str) -> str:
     return os.path.join(cache_root(), "local", key)
 
 
-def resolve(source: str, *, compile_if_missing: bool = True, announce=None) -> str:
+def resolve(source: str, *, announce=None) -> str:
     """Returns the artifact directory for `source`: an artifact directory, or a model name.
 
-    A name that this machine can compile (g2p-en) is built into the cache on first use;
-    `announce(msg)` (default: print to stderr) is told before the compiler runs.
+    A name resolves, in order, to: the installed model (edge-veda models pull); a download the
+    catalog offers (pulled now); a local build of a model this machine can compile (g2p-en),
+    compiled into the cache on first use. `announce(msg)` (default: stderr) is told before a
+    pull or a compile starts.
     """
     if os.path.isdir(source):
         return os.path.abspath(source)
     from .compile import MODELS
+    from .errors import ModelNotFoundError
+    from .models import ModelManager
 
+    say = announce or (lambda m: print(m, file=sys.stderr, flush=True))
+    try:
+        manager = ModelManager()
+        if manager.is_installed(source):
+            return manager.path(source)
+        entry = manager.entry(source)
+    except ValueError:  # not a valid model name
+        entry = None
+    if entry is not None and entry.downloadable:
+        say(f"edge-veda: pulling {source} into {manager.path(source)}")
+        return manager.pull(source)
     if source in MODELS:
         target = local_build_dir(source)
         if os.path.isfile(os.path.join(target, "manifest.json")):
             return target
-        if not compile_if_missing:
-            return target
-        (announce or (lambda m: print(m, file=sys.stderr, flush=True)))(
-            f"edge-veda: compiling {source} for this CPU into {target} (first use only)")
+        say(f"edge-veda: compiling {source} for this CPU into {target} (first use only)")
         from .compile import compile_model
 
         return compile_model(source, target)
-    from .errors import ModelNotFoundError
-
     raise ModelNotFoundError(
-        f"no artifact directory or known model named {source!r}",
-        f"pass an artifact directory (holding manifest.json) or one of: {', '.join(MODELS)}")
+        f"no artifact directory, installed model or catalog entry named {source!r}",
+        f"pass an artifact directory (holding manifest.json), a model from `edge-veda models list`, "
+        f"or one of: {', '.join(MODELS)}")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 
@@ -50,6 +51,85 @@ def _cmd_compile(args) -> int:
     return 0
 
 
+def _manager(args):
+    from .models import ModelManager
+
+    return ModelManager(catalog_location=args.catalog)
+
+
+def _progress_printer(name: str):
+    """A tqdm bar on a terminal; plain lines (every 10%, or every 10 MB without a length) otherwise."""
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(desc=name, unit="B", unit_scale=True, file=sys.stderr)
+
+        def on_progress(p):
+            bar.total = p.total
+            bar.n = p.bytes_done
+            bar.refresh()
+            if p.done:
+                bar.close()
+        return on_progress
+    last = [-1]
+
+    def on_progress(p):
+        step = (p.bytes_done * 10 // p.total) if p.total else p.bytes_done // (10 << 20)
+        if step != last[0] or p.done:
+            last[0] = step
+            total = f"/{p.total}" if p.total else ""
+            print(f"{name}: {p.bytes_done}{total} bytes, {p.rate / 1e6:.1f} MB/s"
+                  f"{' done' if p.done else ''}", file=sys.stderr, flush=True)
+    return on_progress
+
+
+def _cmd_models(args) -> int:
+    from . import models
+
+    mm = _manager(args)
+    if args.action == "list":
+        installed = mm.list()
+        for m in installed:
+            print(f"{m.name}\t{m.version}\t{m.path}")
+        if not installed:
+            print("no models installed (edge-veda models pull NAME)", file=sys.stderr)
+        return 0
+    if args.action == "pull":
+        path = mm.pull(args.name, progress=_progress_printer(args.name))
+        print(path)
+        return 0
+    if args.action == "verify":
+        ok = mm.verify(args.name)
+        print(f"{args.name}: {'ok' if ok else 'CORRUPT (edge-veda models rm, then pull again)'}")
+        return 0 if ok else 1
+    if args.action == "rm":
+        if not mm.remove(args.name):
+            print(f"{args.name} is not installed", file=sys.stderr)
+            return 1
+        return 0
+    if args.action == "path":
+        if not mm.is_installed(args.name):
+            print(f"{args.name} is not installed", file=sys.stderr)
+            return 1
+        print(mm.path(args.name))
+        return 0
+    if args.action == "pack":
+        print(models.pack(args.artifact, args.output))
+        return 0
+    if args.action == "serve":
+        from .models.server import make_server
+
+        server = make_server(args.directory, args.host, args.port)
+        print(f"serving {os.path.abspath(args.directory)} at http://{args.host}:{server.server_port}/"
+              f"catalog.json", file=sys.stderr, flush=True)
+        try:
+            server.serve_forever()
+        finally:
+            server.server_close()
+        return 0
+    raise AssertionError(args.action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="edge-veda", description="Run TVM-compiled on-device models.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -73,6 +153,22 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--target", help='TVM target as JSON, e.g. \'{"kind": "llvm", "mcpu": "znver4"}\' '
                                        "(default: this machine's CPU)")
     comp.set_defaults(func=_cmd_compile)
+
+    mod = sub.add_parser("models", help="installed models, catalogs, downloads")
+    mod.add_argument("--catalog", help="catalog URL or path (default: $EDGE_VEDA_CATALOG, else built in)")
+    msub = mod.add_subparsers(dest="action", required=True)
+    msub.add_parser("list", help="installed models")
+    for action, text in (("pull", "download, verify and install"), ("verify", "re-hash an installed model"),
+                         ("rm", "remove an installed model"), ("path", "print an installed model's directory")):
+        msub.add_parser(action, help=text).add_argument("name")
+    pk = msub.add_parser("pack", help="tar an artifact and write a catalog listing it")
+    pk.add_argument("artifact", help="artifact directory")
+    pk.add_argument("-o", "--output", required=True, help="directory for the tarball and catalog.json")
+    sv = msub.add_parser("serve", help="serve a packed directory over HTTP (with Range support)")
+    sv.add_argument("directory")
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 for the LAN)")
+    sv.add_argument("--port", type=int, default=8000)
+    mod.set_defaults(func=_cmd_models)
     return ap
 
 
@@ -86,6 +182,14 @@ def main(argv=None) -> int:
         print(f"edge-veda: error: {e.message}", file=sys.stderr)
         if e.hint:
             print(f"hint: {e.hint}", file=sys.stderr)
+        return 1
+    except Exception as e:
+        from .models import CatalogError, DownloadError
+        from .models.archive import UnsafeArchiveError
+
+        if not isinstance(e, (CatalogError, DownloadError, UnsafeArchiveError)):
+            raise
+        print(f"edge-veda: error: {e}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         return 0
