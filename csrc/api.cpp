@@ -264,6 +264,14 @@ ev_error_t run_generation(ev_context ctx, const char* prompt, const ev_generatio
     ev::DecodeState st;
     st.params = ev::SamplingParams::from_abi(params, ctx->manifest);
     ctx->backend->load();
+    if (cb == nullptr && ctx->decoder->fused_greedy_applies(st.params)) {
+        // One backend call per prompt; a cancel is seen before and after it.
+        std::string fused = ctx->decoder->run_fused_greedy(prompt, st.params);
+        check_cancel(ctx, epoch);
+        after_call_memory_check(ctx);
+        if (text) *text = std::move(fused);
+        return EV_OK;
+    }
     if (!st.params.reseed) st.rng = ctx->rng;
     ctx->decoder->begin(st, prompt);
     int32_t tok;

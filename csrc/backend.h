@@ -28,6 +28,11 @@ public:
     // One decoder step: consumes `token` and h_in; writes h_out (hidden_size floats) and
     // logits (logits_size floats). h_in and h_out may alias.
     virtual void decode_step(int32_t token, const float* h_in, float* h_out, float* logits) = 0;
+
+    // Whole greedy decode in one call (argmax until the end token or max_steps); writes up to
+    // max_steps ids to out_ids and returns their count. Only when has_greedy().
+    virtual bool has_greedy() const = 0;
+    virtual int32_t greedy(const int32_t* ids, int64_t n, int32_t max_steps, int32_t* out_ids) = 0;
 };
 
 struct BackendOptions {

@@ -58,6 +58,7 @@ public:
             init(kDeviceCPU, 0, kPooledAllocator, kDeviceCPU, 0, kPooledAllocator);
             encode_ = lookup(vm, manifest_.encode_fn, path);
             decode_step_ = lookup(vm, manifest_.decode_step_fn, path);
+            if (!manifest_.greedy_fn.empty()) greedy_ = lookup(vm, manifest_.greedy_fn, path);
             vm_ = vm;
         } catch (const Error&) {
             throw;
@@ -69,6 +70,7 @@ public:
     void unload() override {
         encode_ = std::nullopt;
         decode_step_ = std::nullopt;
+        greedy_ = std::nullopt;
         vm_ = std::nullopt;
     }
 
@@ -111,6 +113,29 @@ public:
         }
     }
 
+    bool has_greedy() const override { return !manifest_.greedy_fn.empty(); }
+
+    int32_t greedy(const int32_t* ids, int64_t n, int32_t max_steps, int32_t* out_ids) override {
+        int64_t shape[1] = {n};
+        int64_t one[1] = {1};
+        DLTensor in = wrap(const_cast<int32_t*>(ids), shape, 1, kInt32);
+        DLTensor steps = wrap(&max_steps, one, 1, kInt32);
+        try {
+            ffi::Array<ffi::Any> out = (*greedy_)(&in, &steps).cast<ffi::Array<ffi::Any>>();
+            ffi::Tensor tokens = out[0].cast<ffi::Tensor>();
+            const int32_t count = *static_cast<const int32_t*>(out[1].cast<ffi::Tensor>().data_ptr());
+            if (count < 0 || count > max_steps || count > manifest_.greedy_max_steps)
+                throw Error(EV_ERR_MODEL_INVALID, "greedy decode returned " + std::to_string(count) + " tokens",
+                            "rebuild the artifact with `edge-veda compile`");
+            std::memcpy(out_ids, tokens.data_ptr(), static_cast<size_t>(count) * sizeof(int32_t));
+            return count;
+        } catch (const Error&) {
+            throw;
+        } catch (const std::exception& e) {
+            runtime_error("greedy decode failed", e);
+        }
+    }
+
 private:
     static ffi::Function lookup(const ffi::Module& vm, const std::string& name, const std::string& path) {
         ffi::Optional<ffi::Function> f = vm->GetFunction(name);
@@ -136,6 +161,7 @@ private:
     ffi::Optional<ffi::Module> vm_;
     ffi::Optional<ffi::Function> encode_;
     ffi::Optional<ffi::Function> decode_step_;
+    ffi::Optional<ffi::Function> greedy_;
 };
 
 }  // namespace

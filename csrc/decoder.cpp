@@ -168,6 +168,27 @@ bool Decoder::step(DecodeState& st, int32_t* token) const {
     return true;
 }
 
+bool Decoder::fused_greedy_applies(const SamplingParams& p) const {
+    return backend_.has_greedy() && p.temperature <= 0.0f && p.repeat_penalty == 1.0f &&
+           p.stop_sequences.empty() && p.max_tokens <= m_.greedy_max_steps;
+}
+
+std::string Decoder::run_fused_greedy(const char* prompt, const SamplingParams& p) const {
+    std::vector<int32_t> ids = tokenize(prompt);
+    std::vector<int32_t> out(static_cast<size_t>(m_.greedy_max_steps));
+    const int32_t n = backend_.greedy(ids.data(), static_cast<int64_t>(ids.size()), p.max_tokens, out.data());
+    std::string text;
+    for (int32_t i = 0; i < n; ++i) {
+        const int32_t id = out[static_cast<size_t>(i)];
+        if (id < 0 || static_cast<size_t>(id) >= m_.output_vocab.size())
+            throw Error(EV_ERR_MODEL_INVALID, "greedy decode produced token id " + std::to_string(id),
+                        "rebuild the artifact with `edge-veda compile`");
+        if (i) text += m_.output_separator;
+        text += token_text(id);
+    }
+    return text;
+}
+
 int32_t Decoder::choose(DecodeState& st) const {
     const int32_t n = static_cast<int32_t>(m_.output_vocab.size());
     std::vector<float>& logits = st.logits;

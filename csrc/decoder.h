@@ -65,6 +65,12 @@ public:
     // otherwise stores the new token id in *token.
     bool step(DecodeState& state, int32_t* token) const;
 
+    // True when `params` ask for plain argmax decoding that the backend's fused greedy kernel
+    // computes in one call (same tokens as step() would produce).
+    bool fused_greedy_applies(const SamplingParams& params) const;
+    // The fused path: the whole output text of `prompt` in one backend call.
+    std::string run_fused_greedy(const char* prompt, const SamplingParams& params) const;
+
     const std::string& token_text(int32_t id) const { return m_.output_vocab[static_cast<size_t>(id)]; }
 
 private:

@@ -97,10 +97,14 @@ Manifest Manifest::load(const std::string& dir) {
     const Json& entry = require(root, "entry_functions", Json::Type::Object, path);
     m.encode_fn = require(entry, "encode", Json::Type::String, path).str();
     m.decode_step_fn = require(entry, "decode_step", Json::Type::String, path).str();
+    if (const Json* g = entry.find("greedy"); g && g->is_string()) m.greedy_fn = g->str();
 
     const Json& model = require(root, "model", Json::Type::Object, path);
     m.hidden_size = int_field(model, "hidden_size", 0);
     m.logits_size = int_field(model, "logits_size", 0);
+    m.greedy_max_steps = int_field(model, "greedy_max_steps", 0);
+    if (!m.greedy_fn.empty() && m.greedy_max_steps <= 0)
+        invalid(path, "entry_functions.greedy needs model.greedy_max_steps > 0");
     if (const Json* v = model.find("weights_bytes"); v && v->is_number())
         m.weights_bytes = static_cast<uint64_t>(v->number());
     if (const Json* v = model.find("workspace_bytes"); v && v->is_number())

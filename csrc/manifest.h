@@ -25,6 +25,8 @@ struct Manifest {
     uint64_t library_size = 0;
     std::string encode_fn = "encode";
     std::string decode_step_fn = "decode_step";
+    std::string greedy_fn;            // optional: whole greedy decode in one call
+    int32_t greedy_max_steps = 0;     // output capacity of greedy_fn
 
     int32_t hidden_size = 0;
     int32_t logits_size = 0;   // padded width of the logits the decode step returns

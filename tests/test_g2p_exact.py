@@ -33,6 +33,13 @@ def test_model_generate_matches_reference(model, words, expected):
     assert mismatches == []
 
 
+def test_step_path_matches_reference(model, words, expected):
+    """The pull stream drives the decoder step by step in C (the sampling path), not the fused
+    greedy kernel that generate() uses: both must give the reference tokens."""
+    mismatches = [(w, expected[w], got) for w in words if (got := " ".join(model.stream(w))) != expected[w]]
+    assert mismatches == []
+
+
 def test_cli_stdin_matches_reference(artifact_dir, words, expected):
     # The CLI reads one word per line: words with tabs/newlines or empty ones cannot travel that way.
     line_words = [w for w in words if w and "\t" not in w and "\n" not in w]

@@ -45,8 +45,9 @@ def compile_model(name: str, out_dir: str, target: dict | None = None) -> str:
     from . import g2p_en
 
     target = target or host_target()
-    module, facts = g2p_en.build_module(g2p_en.load_weights())
-    executable = tvm.compile(module, target=tvm.target.Target(target))
+    tvm_target = tvm.target.Target(target)
+    module, facts = g2p_en.build_module(g2p_en.load_weights(), tvm_target)
+    executable = tvm.compile(module, target=tvm_target)
 
     out_dir = os.path.abspath(out_dir)
     parent = os.path.dirname(out_dir)

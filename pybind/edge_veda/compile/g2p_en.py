@@ -23,6 +23,7 @@ PHONEMES = ["<pad>", "<unk>", "<s>", "</s>"] + [
     "P", "R", "S", "SH", "T", "TH", "UH0", "UH1", "UH2", "UW", "UW0", "UW1", "UW2", "V",
     "W", "Y", "Z", "ZH"]
 MAX_DECODE_STEPS = 20  # g2p-en's predict(): `for i in range(20)`
+BOS, EOS = 2, 3        # <s>, </s> in PHONEMES
 
 
 def checkpoint_path() -> str:
@@ -52,14 +53,16 @@ def source_version() -> str:
         return "unknown"
 
 
-def build_module(w: dict[str, np.ndarray]):
-    """Returns (IRModule, model facts for the manifest)."""
+def build_module(w: dict[str, np.ndarray], target):
+    """Returns (IRModule, model facts for the manifest) for a tvm.target.Target."""
     from tvm import relax, tirx
 
     hidden = w["enc_w_hh"].shape[1]
     n_out = len(PHONEMES)
-    logits_pad = -(-n_out // kernels.TILE) * kernels.TILE
-    encoder, decoder_step = kernels.make_kernels(hidden, len(GRAPHEMES), n_out, logits_pad)
+    tile = kernels.tile_for(target)
+    logits_pad = -(-n_out // tile) * tile
+    encoder, decoder_step, greedy = kernels.make_kernels(
+        hidden, len(GRAPHEMES), n_out, logits_pad, tile, bos=BOS, eos=EOS)
 
     def input_table(emb, w_ih, b_ih):
         # Each row is what g2p-en computes per step: np.matmul(x, w_ih.T) + b_ih.
@@ -67,12 +70,12 @@ def build_module(w: dict[str, np.ndarray]):
 
     consts = {
         "enc_table": input_table(w["enc_emb"], w["enc_w_ih"], w["enc_b_ih"]),
-        "enc_whh": kernels.pack_tiles(w["enc_w_hh"].T),
+        "enc_whh": kernels.pack_tiles(w["enc_w_hh"].T, tile),
         "enc_bhh": w["enc_b_hh"],
         "dec_table": input_table(w["dec_emb"], w["dec_w_ih"], w["dec_b_ih"]),
-        "dec_whh": kernels.pack_tiles(w["dec_w_hh"].T),
+        "dec_whh": kernels.pack_tiles(w["dec_w_hh"].T, tile),
         "dec_bhh": w["dec_b_hh"],
-        "fc_w": kernels.pack_tiles(w["fc_w"].T),
+        "fc_w": kernels.pack_tiles(w["fc_w"].T, tile),
         "fc_b": np.pad(w["fc_b"], (0, logits_pad - n_out)),
     }
     c = {k: relax.const(v) for k, v in consts.items()}
@@ -80,6 +83,7 @@ def build_module(w: dict[str, np.ndarray]):
     bb = relax.BlockBuilder()
     enc_gv = bb.add_func(encoder, "gru_encoder")
     dec_gv = bb.add_func(decoder_step, "gru_decoder_step")
+    greedy_gv = bb.add_func(greedy, "gru_greedy")
     h_type = relax.TensorType((hidden,), "float32")
 
     n = tirx.Var("n", "int64")
@@ -100,8 +104,20 @@ def build_module(w: dict[str, np.ndarray]):
             out = bb.emit_output(res)
         bb.emit_func_output(out)
 
+    ids = relax.Var("ids", relax.TensorType((tirx.Var("n", "int64"),), "int32"))
+    max_steps = relax.Var("max_steps", relax.TensorType((1,), "int32"))
+    with bb.function("greedy", [ids, max_steps]):
+        with bb.dataflow():
+            res = bb.emit(relax.call_tir(
+                greedy_gv, [ids, max_steps, c["enc_table"], c["enc_whh"], c["enc_bhh"], c["dec_table"],
+                            c["dec_whh"], c["dec_bhh"], c["fc_w"], c["fc_b"]],
+                [relax.TensorType((kernels.GREEDY_MAX_STEPS,), "int32"), relax.TensorType((1,), "int32")]))
+            out = bb.emit_output(res)
+        bb.emit_func_output(out)
+
     facts = {
         "hidden_size": int(hidden),
+        "greedy_max_steps": kernels.GREEDY_MAX_STEPS,
         "logits_size": int(logits_pad),
         "weights_bytes": int(sum(v.nbytes for v in consts.values())),
         "workspace_bytes": int(4 * (4 * hidden + 3 * hidden + logits_pad)),
@@ -116,9 +132,9 @@ def describe() -> dict:
         "version": source_version(),
         "kind": "seq2seq-gru",
         "description": "English grapheme-to-phoneme (ARPAbet with stress), weights from PyPI g2p-en",
-        "entry_functions": {"encode": "encode", "decode_step": "decode_step"},
+        "entry_functions": {"encode": "encode", "decode_step": "decode_step", "greedy": "greedy"},
         "vocab": {"input": GRAPHEMES, "output": PHONEMES},
-        "special_tokens": {"input_unk": 1, "input_eos": 2, "output_bos": 2, "output_eos": 3},
+        "special_tokens": {"input_unk": 1, "input_eos": 2, "output_bos": BOS, "output_eos": EOS},
         "tokenizer": {"type": "characters", "lowercase_ascii": True, "output_separator": " "},
         "generation_defaults": {"max_tokens": MAX_DECODE_STEPS, "temperature": 0.0},
     }
