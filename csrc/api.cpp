@@ -4,6 +4,11 @@
 #include <cstring>
 #include <new>
 #include <thread>
+#include <vector>
+#include <atomic>
+#include <exception>
+#include <functional>
+#include <mutex>
 
 #include "context.h"
 #include "errors.h"
@@ -68,17 +73,28 @@ void check_cancel(ev_context ctx, uint64_t epoch) {
                     "not an error in the model; run the call again if it is still wanted");
 }
 
+void unload_all(ev_context ctx) {
+    ctx->backend->unload();
+    for (auto& b : ctx->worker_backends) b->unload();
+}
+
+uint64_t memory_in_use(ev_context ctx) {
+    uint64_t used = ctx->backend->memory_bytes();
+    for (auto& b : ctx->worker_backends) used += b->memory_bytes() - (b->loaded() ? ctx->manifest.weights_bytes : 0);
+    return used;
+}
+
 // Must hold ctx->mu. Fires the callback when tracked memory crosses the limit and unloads
 // the weights when asked to.
 void after_call_memory_check(ev_context ctx) {
-    const uint64_t used = ctx->backend->memory_bytes();
+    const uint64_t used = memory_in_use(ctx);
     const bool over = ctx->memory_limit != 0 && used > ctx->memory_limit;
     if (over && !ctx->over_limit) {
         if (ctx->pressure_cb)
             ctx->pressure_cb(ctx->pressure_user_data, static_cast<size_t>(used),
                              static_cast<size_t>(ctx->memory_limit));
         if (ctx->auto_unload) {
-            ctx->backend->unload();
+            unload_all(ctx);
             ctx->over_limit = false;
             return;
         }
@@ -87,6 +103,13 @@ void after_call_memory_check(ev_context ctx) {
 }
 
 const char* cstr_or_null(const std::string& s) { return s.c_str(); }
+
+char* copy_string(const std::string& text) {
+    char* copy = static_cast<char*>(std::malloc(text.size() + 1));
+    if (copy == nullptr) throw std::bad_alloc();
+    std::memcpy(copy, text.c_str(), text.size() + 1);
+    return copy;
+}
 
 }  // namespace
 
@@ -223,6 +246,7 @@ ev_error_t ev_warmup(ev_context ctx) {
         int32_t tok;
         while (ctx->decoder->step(st, &tok)) {
         }
+        if (ctx->decoder->fused_greedy_applies(st.params)) ctx->decoder->run_fused_greedy("warmup", st.params);
         after_call_memory_check(ctx);
         return EV_OK;
     });
@@ -242,7 +266,7 @@ ev_error_t ev_status(ev_context ctx, ev_status_info* out) {
         s.initialized = 1;
         s.weights_loaded = ctx->backend->loaded() ? 1 : 0;
         s.num_threads = ctx->num_threads;
-        s.memory_used_bytes = ctx->backend->memory_bytes();
+        s.memory_used_bytes = memory_in_use(ctx);
         s.memory_limit_bytes = ctx->memory_limit;
         s.device = cstr_or_null(ctx->device);
         s.artifact_path = cstr_or_null(ctx->manifest.dir);
@@ -298,15 +322,97 @@ ev_error_t ev_generate(ev_context ctx, const char* prompt, const ev_generation_p
         std::string text;
         ev_error_t rc = run_generation(ctx, prompt, params, &text, nullptr, nullptr);
         if (rc != EV_OK) return rc;
-        char* copy = static_cast<char*>(std::malloc(text.size() + 1));
-        if (copy == nullptr) throw std::bad_alloc();
-        std::memcpy(copy, text.c_str(), text.size() + 1);
-        *out = copy;
+        *out = copy_string(text);
         return EV_OK;
     });
 }
 
 void ev_free_string(char* str) { std::free(str); }
+
+namespace {
+
+// Fused greedy over many prompts on up to num_threads threads; each thread owns a runtime.
+void run_batch_parallel(ev_context ctx, const char* const* prompts, int32_t count,
+                        const ev::SamplingParams& params, uint64_t epoch, char** outs) {
+    const int32_t threads = std::max(1, std::min(ctx->num_threads, count));
+    while (static_cast<int32_t>(ctx->worker_backends.size()) < threads - 1) {
+        ev::BackendOptions options;
+        options.num_threads = 1;
+        ctx->worker_backends.push_back(ev::make_tvm_backend(ctx->manifest, options));
+        ctx->worker_decoders.emplace_back(new ev::Decoder(ctx->manifest, *ctx->worker_backends.back()));
+    }
+    std::atomic<int32_t> next{0};
+    std::atomic<bool> failed{false};
+    std::exception_ptr error;
+    std::mutex error_mu;
+    auto work = [&](ev::Backend& backend, ev::Decoder& decoder) {
+        try {
+            backend.load();
+            for (int32_t i; !failed.load(std::memory_order_relaxed) && (i = next.fetch_add(1)) < count;) {
+                check_cancel(ctx, epoch);
+                outs[i] = copy_string(decoder.run_fused_greedy(prompts[i], params));
+            }
+        } catch (...) {
+            std::lock_guard<std::mutex> g(error_mu);
+            if (!error) error = std::current_exception();
+            failed = true;
+        }
+    };
+    std::vector<std::thread> pool;
+    for (int32_t t = 0; t < threads - 1; ++t)
+        pool.emplace_back(work, std::ref(*ctx->worker_backends[static_cast<size_t>(t)]),
+                          std::ref(*ctx->worker_decoders[static_cast<size_t>(t)]));
+    work(*ctx->backend, *ctx->decoder);
+    for (std::thread& t : pool) t.join();
+    if (error) std::rethrow_exception(error);
+}
+
+}  // namespace
+
+ev_error_t ev_generate_batch(ev_context ctx, const char* const* prompts, int32_t count,
+                             const ev_generation_params* params, char** outs) {
+    if (outs && count > 0) std::memset(outs, 0, sizeof(char*) * static_cast<size_t>(count));
+    EV_ENTER(ctx);
+    if (count < 0) return invalid(ctx, "ev_generate_batch: count is " + std::to_string(count), "pass count >= 0");
+    if (count > 0 && (prompts == nullptr || outs == nullptr))
+        return invalid(ctx, std::string("ev_generate_batch: ") + (prompts ? "outs" : "prompts") + " is NULL",
+                       "pass arrays of `count` prompts and `count` char* slots");
+    for (int32_t i = 0; i < count; ++i)
+        if (prompts[i] == nullptr)
+            return invalid(ctx, "ev_generate_batch: prompts[" + std::to_string(i) + "] is NULL",
+                           "every prompt must be a NUL-terminated UTF-8 string");
+    const uint64_t epoch = ctx->cancel_epoch.load(std::memory_order_acquire);
+    ev_error_t rc = guarded(ctx, [&]() -> ev_error_t {
+        std::lock_guard<std::mutex> g(ctx->mu);
+        check_cancel(ctx, epoch);
+        ev::SamplingParams sp = ev::SamplingParams::from_abi(params, ctx->manifest);
+        ctx->backend->load();
+        for (int32_t i = 0; i < count; ++i) ctx->decoder->tokenize(prompts[i]);  // reject bad UTF-8 up front
+        if (ctx->decoder->fused_greedy_applies(sp)) {
+            run_batch_parallel(ctx, prompts, count, sp, epoch, outs);
+        } else {
+            for (int32_t i = 0; i < count; ++i) {
+                check_cancel(ctx, epoch);
+                ev::DecodeState st;
+                st.params = sp;
+                if (!st.params.reseed) st.rng = ctx->rng;
+                ctx->decoder->begin(st, prompts[i]);
+                int32_t tok;
+                while (ctx->decoder->step(st, &tok)) check_cancel(ctx, epoch);
+                if (!st.params.reseed) ctx->rng = st.rng;
+                outs[i] = copy_string(st.text);
+            }
+        }
+        after_call_memory_check(ctx);
+        return EV_OK;
+    });
+    if (rc != EV_OK && outs)
+        for (int32_t i = 0; i < count; ++i) {
+            std::free(outs[i]);
+            outs[i] = nullptr;
+        }
+    return rc;
+}
 
 ev_error_t ev_generate_stream(ev_context ctx, const char* prompt, const ev_generation_params* params,
                               ev_token_callback callback, void* user_data) {
@@ -387,11 +493,11 @@ ev_error_t ev_notify_memory_pressure(ev_context ctx, int32_t level) {
                        "use EV_MEMORY_PRESSURE_MODERATE (1) or EV_MEMORY_PRESSURE_CRITICAL (2)");
     return guarded(ctx, [&]() -> ev_error_t {
         std::lock_guard<std::mutex> g(ctx->mu);
-        const uint64_t used = ctx->backend->memory_bytes();
+        const uint64_t used = memory_in_use(ctx);
         if (ctx->pressure_cb)
             ctx->pressure_cb(ctx->pressure_user_data, static_cast<size_t>(used),
                              static_cast<size_t>(ctx->memory_limit));
-        if (ctx->auto_unload) ctx->backend->unload();
+        if (ctx->auto_unload) unload_all(ctx);
         return EV_OK;
     });
 }

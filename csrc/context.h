@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "backend.h"
 #include "decoder.h"
@@ -27,6 +28,9 @@ struct ev_context_s {
     ev::Manifest manifest;
     std::unique_ptr<ev::Backend> backend;
     std::unique_ptr<ev::Decoder> decoder;
+    // One more runtime (VM) per extra batch worker thread, created on first use.
+    std::vector<std::unique_ptr<ev::Backend>> worker_backends;
+    std::vector<std::unique_ptr<ev::Decoder>> worker_decoders;
     ev::Rng rng;
 
     std::string device;

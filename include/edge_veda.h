@@ -209,6 +209,19 @@ EV_API ev_error_t ev_status(ev_context ctx, ev_status_info* out);
 EV_API ev_error_t ev_generate(ev_context ctx, const char* prompt,
                               const ev_generation_params* params, char** out);
 
+/*
+ * Runs the model on `count` prompts and stores one output per prompt in outs[0..count-1].
+ * prompts: `count` NUL-terminated UTF-8 strings, borrowed for the call. outs: an array of
+ * `count` char* owned by the caller; the library sets every element: on EV_OK each is a string
+ * allocated by the library (free each with ev_free_string), on failure each is NULL.
+ * Plain greedy decoding runs the prompts on up to ev_config.num_threads threads; other params
+ * run them in order on the calling thread (so a seed gives the same results as one call each).
+ * Thread-safe (serialized per context: the batch holds the context for its duration).
+ * ev_cancel() stops the batch between prompts.
+ */
+EV_API ev_error_t ev_generate_batch(ev_context ctx, const char* const* prompts, int32_t count,
+                                    const ev_generation_params* params, char** outs);
+
 /* Frees a string returned by the library. Accepts NULL. */
 EV_API void ev_free_string(char* str);
 

@@ -20,7 +20,6 @@ from .errors import (
     RuntimeFailure,
     UnsupportedDeviceError,
 )
-from .aio import AsyncModel, MemoryEvent
 from .model import Model, Status
 
 ABI_VERSION = int(_lib.EV_ABI_VERSION)
@@ -30,6 +29,15 @@ if _lib.ev_abi_version() != ABI_VERSION:  # pragma: no cover - a broken install
     raise ImportError(
         f"libedge_veda has ABI {_lib.ev_abi_version()}, the edge_veda package expects {ABI_VERSION}; "
         "reinstall the package so both come from one build")
+
+
+def __getattr__(name):
+    # asyncio costs ~40 ms to import: only programs that use the async API pay for it.
+    if name in ("AsyncModel", "MemoryEvent"):
+        from . import aio
+
+        return getattr(aio, name)
+    raise AttributeError(f"module 'edge_veda' has no attribute {name!r}")
 
 
 def runtime_version() -> str:

@@ -90,6 +90,9 @@ class AsyncModel:
     async def generate(self, text: str, **params) -> str:
         return await self._run(self._model.generate, text, **params)
 
+    async def generate_batch(self, texts: list[str], **params) -> list[str]:
+        return await self._run(self._model.generate_batch, texts, **params)
+
     async def stream(self, text: str, **params) -> AsyncIterator[str]:
         """Yields tokens as the worker decodes them (ev_generate_stream on the worker thread).
 

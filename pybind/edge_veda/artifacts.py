@@ -32,10 +32,21 @@ def _cpu_key() -> str:
     return hashlib.sha256(f"{platform.machine()}|{flags}".encode()).hexdigest()[:12]
 
 
-def local_build_dir(name: str) -> str:
-    from importlib.metadata import version
+def _compiler_key() -> str:
+    # A new compiler (kernels, layout, manifest) must not reuse artifacts built by an old one.
+    import glob
 
-    key = f"{name}-tvm{version('apache-tvm')}-{platform.machine()}-{_cpu_key()}"
+    h = hashlib.sha256()
+    for path in sorted(glob.glob(os.path.join(os.path.dirname(__file__), "compile", "*.py"))):
+        with open(path, "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()[:8]
+
+
+def local_build_dir(name: str) -> str:
+    from . import runtime_version  # the TVM libedge_veda was built against; no metadata scan
+
+    key = f"{name}-tvm{runtime_version()}-{platform.machine()}-{_cpu_key()}-{_compiler_key()}"
     return os.path.join(cache_root(), "local", key)
 
 

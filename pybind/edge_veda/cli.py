@@ -7,19 +7,37 @@ import os
 import sys
 
 
+def _stdin_chunks():
+    """Yields lists of words as they arrive on stdin: os.read returns what the pipe holds, so an
+    interactive user gets each line answered at once and a large file goes in big batches."""
+    fd = sys.stdin.fileno()
+    pending = b""
+    while True:
+        data = os.read(fd, 1 << 16)
+        if not data:
+            break
+        *lines, pending = (pending + data).split(b"\n")
+        words = [w for w in (line.decode("utf-8").strip() for line in lines) if w]
+        if words:
+            yield words
+    last = pending.decode("utf-8").strip()
+    if last:
+        yield [last]
+
+
 def _cmd_g2p(args) -> int:
     from .model import Model
 
     with Model.load(args.model, num_threads=args.threads) as model:
         out = sys.stdout
         if args.words == ["-"]:
-            for line in sys.stdin:
-                word = line.strip()
-                if word:
-                    out.write(f"{word}\t{model.generate(word)}\n")
+            for words in _stdin_chunks():
+                for word, phonemes in zip(words, model.generate_batch(words)):
+                    out.write(f"{word}\t{phonemes}\n")
+                out.flush()
         else:
-            for word in args.words:
-                out.write(f"{word}\t{model.generate(word)}\n")
+            for word, phonemes in zip(args.words, model.generate_batch(args.words)):
+                out.write(f"{word}\t{phonemes}\n")
         out.flush()
     return 0
 
@@ -139,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      "With '-' reads one word per line from stdin.")
     g2p.add_argument("words", nargs="+", metavar="WORD", help="words, or '-' for stdin")
     g2p.add_argument("--model", default="g2p-en", help="model name or artifact directory")
-    g2p.add_argument("--threads", type=int, default=0, help="kernel threads (0 = default)")
+    g2p.add_argument("--threads", type=int, default=0,
+                     help="threads decoding words in parallel (0 = one per core)")
     g2p.set_defaults(func=_cmd_g2p)
 
     st = sub.add_parser("status", help="library, ABI and TVM versions; cache location")

@@ -191,6 +191,26 @@ class Model:
             lib.ev_free_string(out[0])
             self._leave()
 
+    def generate_batch(self, texts: list[str], **params) -> list[str]:
+        """Runs the model on every text (ev_generate_batch): plain greedy decoding uses up to
+        `num_threads` threads; the outputs are what generate() gives for each text."""
+        prompts = [ffi.new("char[]", _encode_prompt(t)) for t in texts]
+        n = len(prompts)
+        keep_alive: list = []
+        p = _Params.build(keep_alive, **params) if params else ffi.NULL
+        array = ffi.new("char*[]", prompts) if n else ffi.NULL
+        outs = ffi.new("char*[]", max(n, 1))
+        ctx = self._enter()
+        try:
+            rc = lib.ev_generate_batch(ctx, array, n, p, outs)
+            if rc != 0:
+                raise error_from_code(rc, ctx)
+            return [ffi.string(outs[i]).decode("utf-8") for i in range(n)]
+        finally:
+            for i in range(n):
+                lib.ev_free_string(outs[i])
+            self._leave()
+
     def stream(self, text: str, **params) -> Iterator[str]:
         """Yields the output tokens one by one (pull API: one native call per token).
 

@@ -114,7 +114,11 @@ def make_kernels(hidden: int, in_vocab: int, out_vocab: int, logits_pad: int, TI
         for j in range(H):
             h[j] = T.float32(0)
         for s in range(n):
-            matvec(h, whh, bhh, gh, acc, NT)
+            if s == 0:  # h is all zeros: W_hh h + b_hh is exactly b_hh
+                for j in range(G):
+                    gh[j] = bhh[j]
+            else:
+                matvec(h, whh, bhh, gh, acc, NT)
             gru_combine(table, ids[s], gh, h, h)
 
     @T.prim_func

@@ -9,7 +9,6 @@ Layout under the cache root (platformdirs' user data dir, or $EDGE_VEDA_HOME):
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import fcntl
@@ -169,6 +168,8 @@ class ModelManager:
 
     async def pull_async(self, name: str) -> AsyncIterator[Progress]:
         """Pulls on a worker thread, yielding progress events on the event loop."""
+        import asyncio  # lazily: loading a model by name must not pay ~40 ms for it
+
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
         done = object()

@@ -8,8 +8,6 @@ import platform
 import urllib.parse
 from importlib import resources
 
-import httpx
-
 CATALOG_VERSION = 1
 ENV_VAR = "EDGE_VEDA_CATALOG"
 
@@ -74,13 +72,18 @@ def load(location: str | None = None) -> tuple[str, list[CatalogEntry]]:
     location = location or os.environ.get(ENV_VAR) or default_location()
     try:
         if urllib.parse.urlparse(location).scheme in ("http", "https"):
-            r = httpx.get(location, timeout=30, follow_redirects=True)
-            r.raise_for_status()
+            import httpx  # only for remote catalogs: it takes ~60 ms to import
+
+            try:
+                r = httpx.get(location, timeout=30, follow_redirects=True)
+                r.raise_for_status()
+            except httpx.HTTPError as e:
+                raise OSError(str(e)) from e
             document = r.json()
         else:
             with open(location, encoding="utf-8") as f:
                 document = json.load(f)
-    except (OSError, httpx.HTTPError, ValueError) as e:
+    except (OSError, ValueError) as e:
         raise CatalogError(f"cannot read catalog {location}: {e}") from e
     return location, parse(document, location)
 

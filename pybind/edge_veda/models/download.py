@@ -8,8 +8,6 @@ import shutil
 import time
 from typing import Callable
 
-import httpx
-
 
 class DownloadError(Exception):
     """A download failed for good (after retries, or on a status that retrying cannot fix)."""
@@ -69,6 +67,8 @@ def download(url: str, dest: str, *, sha256: str, size: int | None = None, name:
     Nothing appears under `dest` unless its hash matched. Connection errors and 5xx answers are
     retried with backoff (resuming with Range); 4xx answers are not.
     """
+    import httpx  # here, not at import: loading a model by name must not pay for it
+
     retry = retry or RetryPolicy()
     tmp = dest + ".tmp"
     os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
