@@ -219,6 +219,28 @@ def test_bad_arguments_on_a_live_context_leave_it_usable(ctx, reference):
     assert_error(lib.ev_generate(ctx, b"a", params, out), lib.EV_ERR_INVALID_ARGUMENT, ctx, "stop_sequences[0]")
 
 
+def test_generate_batch_guards(ctx, reference):
+    outs = ffi.new("char*[]", 2)
+    prompts = [ffi.new("char[]", b"one"), ffi.new("char[]", b"two")]
+    arr = ffi.new("char*[]", prompts)
+    assert_error(lib.ev_generate_batch(ffi.NULL, arr, 2, ffi.NULL, outs), lib.EV_ERR_INVALID_ARGUMENT)
+    assert_error(lib.ev_generate_batch(ctx, ffi.NULL, 2, ffi.NULL, outs), lib.EV_ERR_INVALID_ARGUMENT, ctx, "prompts is NULL")
+    assert_error(lib.ev_generate_batch(ctx, arr, 2, ffi.NULL, ffi.NULL), lib.EV_ERR_INVALID_ARGUMENT, ctx, "outs is NULL")
+    assert_error(lib.ev_generate_batch(ctx, arr, -1, ffi.NULL, outs), lib.EV_ERR_INVALID_ARGUMENT, ctx, "count is -1")
+    with_null = ffi.new("char*[]", [prompts[0], ffi.NULL])
+    assert_error(lib.ev_generate_batch(ctx, with_null, 2, ffi.NULL, outs), lib.EV_ERR_INVALID_ARGUMENT, ctx, "prompts[1]")
+    bad_utf8 = ffi.new("char*[]", [prompts[0], ffi.new("char[]", b"\xff")])
+    assert_error(lib.ev_generate_batch(ctx, bad_utf8, 2, ffi.NULL, outs), lib.EV_ERR_INVALID_ARGUMENT, ctx, "UTF-8")
+    assert outs[0] == ffi.NULL and outs[1] == ffi.NULL  # nothing half-filled after a failure
+    assert lib.ev_generate_batch(ctx, arr, 0, ffi.NULL, outs) == lib.EV_OK
+    assert lib.ev_generate_batch(ctx, arr, 2, ffi.NULL, outs) == lib.EV_OK
+    try:
+        assert [ffi.string(outs[i]).decode() for i in range(2)] == [reference.predict("one"), reference.predict("two")]
+    finally:
+        lib.ev_free_string(outs[0])
+        lib.ev_free_string(outs[1])
+
+
 def test_stream_next_guards(ctx):
     tok = ffi.new("const char**")
     assert_error(lib.ev_stream_next(ffi.NULL, tok, ffi.NULL), lib.EV_ERR_INVALID_ARGUMENT)

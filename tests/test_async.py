@@ -152,3 +152,12 @@ def test_aclose_then_calls_raise(artifact_dir):
             async for _ in m.stream("x"):
                 pass
     asyncio.run(main())
+
+
+def test_async_generate_batch(artifact_dir, reference):
+    words = ["async", "batch", "of", "words"]
+
+    async def main():
+        async with await AsyncModel.load(artifact_dir, num_threads=2) as m:
+            return await m.generate_batch(words)
+    assert asyncio.run(main()) == [reference.predict(w) for w in words]

@@ -40,6 +40,18 @@ def test_step_path_matches_reference(model, words, expected):
     assert mismatches == []
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_generate_batch_matches_reference(artifact_dir, words, expected, threads):
+    import edge_veda
+
+    with edge_veda.Model.load(artifact_dir, num_threads=threads) as m:
+        got = []
+        for i in range(0, len(words), 300):
+            got += m.generate_batch(words[i:i + 300])
+    mismatches = [(w, expected[w], g) for w, g in zip(words, got) if g != expected[w]]
+    assert len(got) == len(words) and mismatches == []
+
+
 def test_cli_stdin_matches_reference(artifact_dir, words, expected):
     # The CLI reads one word per line: words with tabs/newlines or empty ones cannot travel that way.
     line_words = [w for w in words if w and "\t" not in w and "\n" not in w]

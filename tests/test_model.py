@@ -114,3 +114,10 @@ def test_garbage_collected_model_frees_its_context(artifact_dir):
     m = Model.load(artifact_dir)
     del m
     gc.collect()  # __del__ is a safety net; must not raise
+
+
+def test_generate_batch_with_sampling_matches_single_calls(model):
+    words = ["alpha", "beta", "gamma"]
+    seeded = model.generate_batch(words, temperature=0.9, seed=5)
+    assert seeded == [model.generate(w, temperature=0.9, seed=5) for w in words]
+    assert model.generate_batch([]) == []

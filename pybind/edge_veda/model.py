@@ -249,7 +249,10 @@ class Model:
         self._call(lib.ev_generate_stream, prompt, p, _callbacks.TOKEN_CALLBACK, handle)
 
     def warmup(self) -> None:
+        """Loads weights if needed and runs every kernel once (ev_warmup), then one generate()
+        through this binding, whose own first call pays for symbol binding and cold caches."""
         self._call(lib.ev_warmup)
+        self.generate("warmup")
 
     def cancel(self) -> None:
         """Stops the call running on this model (from any thread); it raises CancelledError."""
