@@ -41,3 +41,13 @@ def test_concurrency_under_thread_sanitizer(tsan_build, artifact_dir):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.splitlines()[-1] == "ok"
     assert "free race: cancelled after" in proc.stdout
+
+
+def test_native_build_ships_static_library_and_pkg_config(tsan_build):
+    """A build without the Python module produces libedge_veda.so, libedge_veda.a and a
+    pkg-config file."""
+    assert os.path.isfile(os.path.join(tsan_build, "libedge_veda.so"))
+    assert os.path.isfile(os.path.join(tsan_build, "libedge_veda.a"))
+    with open(os.path.join(tsan_build, "meson-private", "edge_veda.pc")) as f:
+        pc = f.read()
+    assert "Libs: -L${libdir} -ledge_veda" in pc and "Name: edge_veda" in pc

@@ -64,7 +64,7 @@ def _cmd_compile(args) -> int:
     from .compile import compile_model
 
     target = json.loads(args.target) if args.target else None
-    path = compile_model(args.model, args.output, target=target)
+    path = compile_model(args.model, args.output, target=target, cc=args.cc)
     print(path)
     return 0
 
@@ -171,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("-o", "--output", required=True, help="artifact directory to write")
     comp.add_argument("--target", help='TVM target as JSON, e.g. \'{"kind": "llvm", "mcpu": "znver4"}\' '
                                        "(default: this machine's CPU)")
+    comp.add_argument("--cc", help="C++ cross compiler linking the library, e.g. aarch64-linux-gnu-g++")
     comp.set_defaults(func=_cmd_compile)
 
     mod = sub.add_parser("models", help="installed models, catalogs, downloads")

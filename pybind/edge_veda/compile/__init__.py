@@ -32,8 +32,11 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def compile_model(name: str, out_dir: str, target: dict | None = None) -> str:
+def compile_model(name: str, out_dir: str, target: dict | None = None, cc: str | None = None) -> str:
     """Compiles model `name` into the artifact directory `out_dir` and returns its path.
+
+    `target` is a TVM target dict (default: this CPU); `cc` a C++ cross compiler that links
+    the library for another architecture (e.g. "aarch64-linux-gnu-g++").
 
     The artifact is assembled in a sibling temporary directory and renamed into place, so
     `out_dir` either holds a complete artifact or nothing.
@@ -55,7 +58,12 @@ def compile_model(name: str, out_dir: str, target: dict | None = None) -> str:
     staging = tempfile.mkdtemp(prefix=".staging-", dir=parent)
     try:
         library = f"{name}.so"
-        executable.export_library(os.path.join(staging, library))
+        if cc:
+            from tvm.support import cc as tvm_cc
+
+            executable.export_library(os.path.join(staging, library), fcompile=tvm_cc.cross_compiler(cc))
+        else:
+            executable.export_library(os.path.join(staging, library))
         lib_path = os.path.join(staging, library)
         manifest = {
             "format": "edge-veda-artifact",
