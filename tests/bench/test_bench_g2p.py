@@ -105,15 +105,16 @@ def test_edge_veda_cli_one_thread(benchmark, words, artifact_dir, expected):
     assert [line.split("\t")[1] for line in out.splitlines()[:N_SLOW]] == expected
 
 
+def in_batches(fn, words):
+    out = []
+    for i in range(0, len(words), BATCH):
+        out += fn(words[i:i + BATCH])
+    return out
+
+
 def test_onnxruntime_batched(benchmark, words, expected):
     ort = OnnxG2p(threads=2)
-
-    def run():
-        out = []
-        for i in range(0, N, BATCH):
-            out += ort.predict_batch(words[i:i + BATCH])
-        return out
-    out = measure(benchmark, "onnxruntime, batched", BATCHED, N, run)
+    out = measure(benchmark, "onnxruntime, batched", BATCHED, N, lambda: in_batches(ort.predict_batch, words))
     assert out[:N_SLOW] == expected
 
 
@@ -122,13 +123,8 @@ def test_edge_veda_generate_batch(benchmark, words, artifact_dir, expected):
 
     with edge_veda.Model.load(artifact_dir, num_threads=2) as m:
         m.warmup()
-
-        def run():
-            out = []
-            for i in range(0, N, BATCH):
-                out += m.generate_batch(words[i:i + BATCH])
-            return out
-        out = measure(benchmark, "Edge Veda, Model.generate_batch", BATCHED, N, run)
+        out = measure(benchmark, "Edge Veda, Model.generate_batch", BATCHED, N,
+                      lambda: in_batches(m.generate_batch, words))
     assert out[:N_SLOW] == expected
 
 

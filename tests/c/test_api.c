@@ -5,15 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "edge_veda.h"
 
-#define CHECK(cond)                                                              \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            exit(2);                                                             \
-        }                                                                        \
-    } while (0)
 
 static int pressure_calls = 0;
 static size_t pressure_limit = 0;

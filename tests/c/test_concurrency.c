@@ -8,15 +8,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "check.h"
 #include "edge_veda.h"
 
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);     \
-            exit(2);                                                                 \
-        }                                                                            \
-    } while (0)
 
 #define NWORDS 8
 #define NTHREADS 8

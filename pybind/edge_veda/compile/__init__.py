@@ -4,13 +4,13 @@ This is the only part of edge_veda that imports the `tvm` Python package; infere
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import tempfile
 
 from .. import ABI_VERSION
+from .._hashing import sha256_file
 
 ARTIFACT_FORMAT_VERSION = 1
 MODELS = ("g2p-en",)
@@ -22,14 +22,6 @@ def host_target() -> dict:
 
     detected = tvm.target.Target.from_device(tvm.cpu())
     return {"kind": "llvm", "mcpu": str(detected.attrs.get("mcpu", "generic"))}
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def compile_model(name: str, out_dir: str, target: dict | None = None, cc: str | None = None) -> str:
@@ -74,7 +66,7 @@ def compile_model(name: str, out_dir: str, target: dict | None = None, cc: str |
             "library": library,
             **g2p_en.describe(),
             "model": facts,
-            "files": {library: {"size": os.path.getsize(lib_path), "sha256": _sha256(lib_path)}},
+            "files": {library: {"size": os.path.getsize(lib_path), "sha256": sha256_file(lib_path)}},
         }
         with open(os.path.join(staging, "manifest.json"), "w", encoding="utf-8") as f:
             json.dump(manifest, f, indent=2)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -20,6 +19,7 @@ import tempfile
 from typing import AsyncIterator, Callable
 
 from .. import artifacts
+from .._hashing import sha256_file
 from .._ffi import lib
 from . import archive, catalog
 from .catalog import CatalogEntry, CatalogError
@@ -37,14 +37,6 @@ class InstalledModel:
     version: str
     path: str
     source: str  # URL it was pulled from
-
-
-def _sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class ModelManager:
@@ -103,7 +95,7 @@ class ModelManager:
             return False
         for fname, meta in files.items():
             fpath = os.path.join(path, fname)
-            if not os.path.isfile(fpath) or _sha256_file(fpath) != meta["sha256"]:
+            if not os.path.isfile(fpath) or sha256_file(fpath) != meta["sha256"]:
                 return False
         return True
 
@@ -211,7 +203,7 @@ def pack(artifact_dir: str, out_dir: str) -> str:
     entry = {
         "name": manifest["name"], "version": manifest.get("version", ""), "kind": manifest.get("kind", ""),
         "abi_version": manifest["ev_abi_version"], "arch": arch, "target": manifest.get("target"),
-        "file": {"url": tar_name, "size": os.path.getsize(tar_path), "sha256": _sha256_file(tar_path)},
+        "file": {"url": tar_name, "size": os.path.getsize(tar_path), "sha256": sha256_file(tar_path)},
     }
     cat_path = os.path.join(out_dir, "catalog.json")
     doc = {"catalog_version": catalog.CATALOG_VERSION, "models": []}
