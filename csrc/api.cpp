@@ -78,9 +78,10 @@ void unload_all(ev_context ctx) {
     for (auto& b : ctx->worker_backends) b->unload();
 }
 
+// Every runtime counts in full: each VM deserializes its own copy of the weights.
 uint64_t memory_in_use(ev_context ctx) {
     uint64_t used = ctx->backend->memory_bytes();
-    for (auto& b : ctx->worker_backends) used += b->memory_bytes() - (b->loaded() ? ctx->manifest.weights_bytes : 0);
+    for (auto& b : ctx->worker_backends) used += b->memory_bytes();
     return used;
 }
 
@@ -101,8 +102,6 @@ void after_call_memory_check(ev_context ctx) {
     }
     ctx->over_limit = over;
 }
-
-const char* cstr_or_null(const std::string& s) { return s.c_str(); }
 
 char* copy_string(const std::string& text) {
     char* copy = static_cast<char*>(std::malloc(text.size() + 1));
@@ -270,10 +269,10 @@ ev_error_t ev_status(ev_context ctx, ev_status_info* out) {
         s.num_threads = ctx->num_threads;
         s.memory_used_bytes = memory_in_use(ctx);
         s.memory_limit_bytes = ctx->memory_limit;
-        s.device = cstr_or_null(ctx->device);
-        s.artifact_path = cstr_or_null(ctx->manifest.dir);
-        s.model_name = cstr_or_null(ctx->manifest.name);
-        s.model_kind = cstr_or_null(ctx->manifest.kind);
+        s.device = ctx->device.c_str();
+        s.artifact_path = ctx->manifest.dir.c_str();
+        s.model_name = ctx->manifest.name.c_str();
+        s.model_kind = ctx->manifest.kind.c_str();
         std::memcpy(out, &s, std::min<size_t>(out->struct_size, sizeof(s)));
         return EV_OK;
     });
