@@ -222,7 +222,8 @@ EV_API ev_error_t ev_generate(ev_context ctx, const char* prompt,
 EV_API ev_error_t ev_generate_batch(ev_context ctx, const char* const* prompts, int32_t count,
                                     const ev_generation_params* params, char** outs);
 
-/* Frees a string returned by the library. Accepts NULL. */
+/* Frees a string returned by the library (ev_generate, ev_generate_batch). Accepts NULL.
+ * Thread-safe: a string may be freed on any thread, once. */
 EV_API void ev_free_string(char* str);
 
 /*
@@ -260,7 +261,9 @@ EV_API ev_error_t ev_stream_begin(ev_context ctx, const char* prompt,
  */
 EV_API ev_error_t ev_stream_next(ev_stream stream, const char** out_token, int32_t* out_token_id);
 
-/* Releases a stream. Accepts NULL. */
+/* Releases a stream and the token it last returned. Accepts NULL. Call it before
+ * ev_free(ctx) of the stream's context, and not while another thread is inside
+ * ev_stream_next on the same stream. */
 EV_API void ev_stream_free(ev_stream stream);
 
 /*
@@ -316,7 +319,8 @@ EV_API ev_error_t ev_notify_memory_pressure(ev_context ctx, int32_t level);
  */
 EV_API const char* ev_last_error_message(ev_context ctx);
 
-/* Returns the TVM runtime version the library was built against (static; do not free). */
+/* Returns the TVM runtime version the library was built against. Ownership: static storage;
+ * do not free. Thread-safe. */
 EV_API const char* ev_runtime_version(void);
 
 EV_END_DECLS
