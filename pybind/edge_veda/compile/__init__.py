@@ -16,6 +16,17 @@ ARTIFACT_FORMAT_VERSION = 1
 MODELS = ("g2p-en",)
 
 
+MANIFEST_DIGEST = "manifest.json.sha256"
+
+
+def write_manifest_digest(artifact_dir: str) -> None:
+    """Seals manifest.json: its SHA-256 in `sha256sum` format (`sha256sum -c` checks it), which
+    ev_init and `models verify` compare before trusting any value of the manifest."""
+    digest = sha256_file(os.path.join(artifact_dir, "manifest.json"))
+    with open(os.path.join(artifact_dir, MANIFEST_DIGEST), "w", encoding="utf-8") as f:
+        f.write(f"{digest}  manifest.json\n")
+
+
 def host_target() -> dict:
     """The LLVM target of this machine's CPU, in TVM 0.27's dict form."""
     import tvm
@@ -71,6 +82,7 @@ def compile_model(name: str, out_dir: str, target: dict | None = None, cc: str |
         with open(os.path.join(staging, "manifest.json"), "w", encoding="utf-8") as f:
             json.dump(manifest, f, indent=2)
             f.write("\n")
+        write_manifest_digest(staging)
         if os.path.isdir(out_dir):
             shutil.rmtree(out_dir)
         os.rename(staging, out_dir)
