@@ -14,6 +14,7 @@ import pytest
 
 from edge_veda.models import (ChecksumError, DiskSpaceError, DownloadError, ModelManager, RetryPolicy,
                               archive)
+from edge_veda.compile import write_manifest_digest
 from fault_server import FaultServer
 
 FAST_RETRY = RetryPolicy(attempts=4, backoff=0.01)
@@ -28,6 +29,7 @@ def make_artifact_tar(tmp_path, payload_size=1_000_000, name="toy"):
     (src / "manifest.json").write_text(json.dumps({
         "name": name, "format_version": 1, "ev_abi_version": 1,
         "files": {"blob.bin": {"size": len(blob), "sha256": hashlib.sha256(blob).hexdigest()}}}))
+    write_manifest_digest(str(src))
     out = tmp_path / f"{name}.tar"
     archive.pack(str(src), str(out))
     return out.read_bytes()

@@ -7,16 +7,21 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
+import time
 
 from .. import ABI_VERSION
 from .._hashing import sha256_file
+from ..artifacts import MANIFEST_DIGEST, artifact_files, read_manifest
+from ..errors import InvalidArgumentError
 
 ARTIFACT_FORMAT_VERSION = 1
 MODELS = ("g2p-en",)
 
 
-MANIFEST_DIGEST = "manifest.json.sha256"
+class OutputDirectoryError(InvalidArgumentError):
+    """`compile -o DIR` would replace something that is not an artifact of the model."""
 
 
 def write_manifest_digest(artifact_dir: str) -> None:
@@ -27,6 +32,123 @@ def write_manifest_digest(artifact_dir: str) -> None:
         f.write(f"{digest}  manifest.json\n")
 
 
+def _protected(path: str) -> str | None:
+    """Why `path` must never be moved, even with force: it holds the caller's working directory
+    or home (moving it would pull the ground from under the shell), or is the file system root."""
+    real = os.path.realpath(path)
+    for what, p in (("the current directory", os.getcwd()), ("your home directory", os.path.expanduser("~"))):
+        p = os.path.realpath(p)
+        if real == p:
+            return what
+        if os.path.commonpath([real, p]) == real:
+            return f"a parent of {what}"
+    if os.path.dirname(real) == real:
+        return "the file system root"
+    return None
+
+
+def existing_output(out_dir: str, name: str) -> str:
+    """What is at `out_dir` now: "none", "empty", "same" (an artifact of `name` and nothing
+    else), "artifact" (only an artifact of another model) or "other" (anything else: user files,
+    a non-directory, an artifact with files of someone else's beside it)."""
+    if not os.path.lexists(out_dir):
+        return "none"
+    if os.path.islink(out_dir) or not os.path.isdir(out_dir):
+        return "other"
+    try:
+        entries = set(os.listdir(out_dir))
+    except OSError:
+        return "other"
+    if not entries:
+        return "empty"
+    manifest, _ = read_manifest(out_dir)
+    if manifest is None or manifest.get("format") != "edge-veda-artifact":
+        return "other"
+    if not entries <= artifact_files(out_dir, manifest):
+        return "other"
+    return "same" if manifest.get("name") == name else "artifact"
+
+
+def check_output(out_dir: str, name: str, force: bool = False) -> str:
+    """Refuses (OutputDirectoryError) an `out_dir` compile must not replace; returns its state.
+
+    An artifact of the same model, an empty directory or nothing: replaced. With force, also an
+    artifact of another model, and anything else is moved aside (never deleted). Never, even
+    with force: the current directory, home, their parents, the root.
+    """
+    state = existing_output(out_dir, name)
+    if state == "none":
+        return state
+    why = _protected(out_dir)
+    if why:  # even replacing an artifact there would leave the shell in a deleted directory
+        raise OutputDirectoryError(f"refusing to write the artifact to {out_dir}: it is {why}",
+                                   f"name a new directory, e.g. -o {os.path.join(out_dir, name)}")
+    if state in ("empty", "same") or force:
+        return state
+    what = ("holds an artifact of another model" if state == "artifact"
+            else "exists and is not an artifact of " + name)
+    raise OutputDirectoryError(
+        f"refusing to replace {out_dir}: it {what}",
+        f"name a new directory (e.g. -o {os.path.join(out_dir, name)}), or pass --force: an artifact "
+        f"is replaced, anything else is moved aside to {os.path.basename(out_dir)}.replaced-TIME "
+        "and kept")
+
+
+def place_artifact(staging: str, out_dir: str, name: str, force: bool = False, announce=None) -> str:
+    """Renames the complete artifact `staging` to `out_dir` (a sibling of it).
+
+    An artifact of the same model (or, with force, of another model) is swapped: the old one is
+    renamed aside, the new one renamed in, then the old one deleted, so `out_dir` always holds
+    a complete artifact. With force, anything else is renamed to OUT_DIR.replaced-TIME and kept.
+    Returns out_dir.
+    """
+    say = announce or (lambda m: print(m, file=sys.stderr, flush=True))
+    parent = os.path.dirname(out_dir)
+    for _ in range(5):  # another process may create out_dir between our check and our rename
+        state = check_output(out_dir, name, force)
+        if state == "empty":
+            try:
+                os.rmdir(out_dir)
+            except OSError:
+                continue  # someone put a file in it meanwhile: check again
+        if state in ("none", "empty"):
+            try:
+                os.rename(staging, out_dir)
+                return out_dir
+            except OSError:
+                continue
+        if state in ("same", "artifact"):
+            old = tempfile.mkdtemp(prefix=f".old-{os.path.basename(out_dir)}-", dir=parent)
+            try:
+                os.rename(out_dir, os.path.join(old, "artifact"))
+            except FileNotFoundError:
+                shutil.rmtree(old, ignore_errors=True)
+                continue
+            try:
+                os.rename(staging, out_dir)
+            except OSError:
+                os.rename(os.path.join(old, "artifact"), out_dir)  # put the old one back
+                shutil.rmtree(old, ignore_errors=True)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+            return out_dir
+        # "other", with force: keep it, under a name that says what happened
+        aside = f"{out_dir}.replaced-{time.strftime('%Y%m%d-%H%M%S')}"
+        n = 1
+        while os.path.lexists(aside):
+            aside = f"{out_dir}.replaced-{time.strftime('%Y%m%d-%H%M%S')}-{n}"
+            n += 1
+        os.rename(out_dir, aside)
+        say(f"edge-veda: moved the existing {out_dir} aside to {aside} (nothing was deleted)")
+        try:
+            os.rename(staging, out_dir)
+        except OSError:
+            continue
+        return out_dir
+    raise OutputDirectoryError(f"{out_dir} keeps changing while the artifact is put in place",
+                               "stop the other program writing there, or name another directory")
+
+
 def host_target() -> dict:
     """The LLVM target of this machine's CPU, in TVM 0.27's dict form."""
     import tvm
@@ -35,58 +157,78 @@ def host_target() -> dict:
     return {"kind": "llvm", "mcpu": str(detected.attrs.get("mcpu", "generic"))}
 
 
-def compile_model(name: str, out_dir: str, target: dict | None = None, cc: str | None = None) -> str:
+def compile_model(name: str, out_dir: str, target: dict | None = None, cc: str | None = None,
+                  force: bool = False, announce=None) -> str:
     """Compiles model `name` into the artifact directory `out_dir` and returns its path.
 
     `target` is a TVM target dict (default: this CPU); `cc` a C++ cross compiler that links
     the library for another architecture (e.g. "aarch64-linux-gnu-g++").
 
-    The artifact is assembled in a sibling temporary directory and renamed into place, so
-    `out_dir` either holds a complete artifact or nothing.
+    Never destroys: the artifact is assembled in a sibling temporary directory and renamed into
+    place (see place_artifact), so `out_dir` either holds a complete artifact or what it held
+    before. A directory that is not an artifact of `name` is refused (OutputDirectoryError)
+    before anything is compiled, unless `force` (then it is moved aside, not deleted).
     """
     if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; models this compiler builds: {', '.join(MODELS)}")
+        raise InvalidArgumentError(f"unknown model {name!r}", f"models this compiler builds: {', '.join(MODELS)}")
+    out_dir = os.path.abspath(os.path.realpath(out_dir) if os.path.islink(out_dir) else out_dir)
+    check_output(out_dir, name, force)  # fail in milliseconds, not after compiling
+    parent = os.path.dirname(out_dir)
+    try:
+        os.makedirs(parent, exist_ok=True)
+        staging = tempfile.mkdtemp(prefix=f".staging-{os.path.basename(out_dir)}-", dir=parent)
+    except OSError as e:
+        raise OutputDirectoryError(f"cannot write into {parent}: {e.strerror or e}",
+                                   "choose a directory you can write to") from None
+    try:
+        _build(name, staging, target, cc)
+        return place_artifact(staging, out_dir, name, force, announce)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone after a rename; a leftover after an error
+
+
+def _build(name: str, staging: str, target: dict | None, cc: str | None) -> None:
     import tvm
 
     from . import g2p_en
 
+    if target is not None and not isinstance(target, dict):
+        raise InvalidArgumentError(f"target must be a JSON object, not {type(target).__name__}",
+                                   'e.g. {"kind": "llvm", "mcpu": "znver4"}')
     target = target or host_target()
-    tvm_target = tvm.target.Target(target)
+    try:
+        tvm_target = tvm.target.Target(target)
+    except Exception as e:  # TVM reports a bad target as TVMError/ValueError with its own text
+        raise InvalidArgumentError(f"TVM does not accept the target {json.dumps(target)}: "
+                                   f"{str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__}",
+                                   'e.g. {"kind": "llvm", "mcpu": "znver4"}') from None
     module, facts = g2p_en.build_module(g2p_en.load_weights(), tvm_target)
     executable = tvm.compile(module, target=tvm_target)
+    library = f"{name}.so"
+    lib_path = os.path.join(staging, library)
+    if cc:
+        import shutil as _sh
 
-    out_dir = os.path.abspath(out_dir)
-    parent = os.path.dirname(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".staging-", dir=parent)
-    try:
-        library = f"{name}.so"
-        if cc:
-            from tvm.support import cc as tvm_cc
+        from tvm.support import cc as tvm_cc
 
-            executable.export_library(os.path.join(staging, library), fcompile=tvm_cc.cross_compiler(cc))
-        else:
-            executable.export_library(os.path.join(staging, library))
-        lib_path = os.path.join(staging, library)
-        manifest = {
-            "format": "edge-veda-artifact",
-            "format_version": ARTIFACT_FORMAT_VERSION,
-            "ev_abi_version": ABI_VERSION,
-            "tvm_version": tvm.__version__,
-            "target": target,
-            "library": library,
-            **g2p_en.describe(),
-            "model": facts,
-            "files": {library: {"size": os.path.getsize(lib_path), "sha256": sha256_file(lib_path)}},
-        }
-        with open(os.path.join(staging, "manifest.json"), "w", encoding="utf-8") as f:
-            json.dump(manifest, f, indent=2)
-            f.write("\n")
-        write_manifest_digest(staging)
-        if os.path.isdir(out_dir):
-            shutil.rmtree(out_dir)
-        os.rename(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return out_dir
+        if _sh.which(cc) is None:
+            raise InvalidArgumentError(f"the cross compiler {cc!r} is not installed (not on PATH)",
+                                       "install it (e.g. apt-get install g++-aarch64-linux-gnu) or fix --cc")
+        executable.export_library(lib_path, fcompile=tvm_cc.cross_compiler(cc))
+    else:
+        executable.export_library(lib_path)
+    manifest = {
+        "format": "edge-veda-artifact",
+        "format_version": ARTIFACT_FORMAT_VERSION,
+        "ev_abi_version": ABI_VERSION,
+        "tvm_version": tvm.__version__,
+        "target": target,
+        "library": library,
+        **g2p_en.describe(),
+        "model": facts,
+        "files": {library: {"size": os.path.getsize(lib_path), "sha256": sha256_file(lib_path)}},
+    }
+    with open(os.path.join(staging, "manifest.json"), "w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+    write_manifest_digest(staging)

@@ -14,21 +14,28 @@ import dataclasses
 import fcntl
 import json
 import os
+import platform
+import re
 import shutil
 import tempfile
 from typing import AsyncIterator, Callable
 
 from .. import artifacts
-from .._hashing import sha256_file
 from .._ffi import lib
+from .._hashing import read_regular, sha256_file
+from ..errors import InvalidArgumentError, ModelInvalidError, ModelNotFoundError
 from . import archive, catalog
-from .catalog import CatalogEntry, CatalogError
+from .archive import ArchiveError, UnsafeArchiveError
+from .catalog import CatalogEntry, CatalogError, check_name
 from .download import ChecksumError, DiskSpaceError, DownloadError, Progress, RetryPolicy, download
 
-__all__ = ["CatalogEntry", "CatalogError", "ChecksumError", "DiskSpaceError", "DownloadError",
-           "InstalledModel", "ModelManager", "Progress", "RetryPolicy"]
+__all__ = ["ArchiveError", "CatalogEntry", "CatalogError", "ChecksumError", "DiskSpaceError", "DownloadError",
+           "InstalledModel", "ModelManager", "Progress", "RetryPolicy", "UnsafeArchiveError"]
 
 INSTALL_RECORD = ".edge-veda-install.json"
+# Work directories of a pull or a remove: `.staging-NAME-XXXXXXXX` / `.trash-NAME-XXXXXXXX`
+# (the suffix is tempfile.mkdtemp's 8 characters, which tells `toy` from `toy-extra`).
+_WORK_DIR = re.compile(r"\.(staging|trash)-(.+)-[a-z0-9_]{8}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,14 +43,22 @@ class InstalledModel:
     name: str
     version: str
     path: str
-    source: str  # URL it was pulled from
+    source: str          # URL it was pulled from ("" for a local build)
+    local: bool = False  # compiled on this machine (artifacts.local_build_dir), not pulled
+    problem: str = ""    # why the install record could not be read, if it could not
+
+
+def _compile_hint(name: str) -> str:
+    return (f"{name} needs no download: it is compiled on this machine on first use "
+            f"(`edge-veda g2p WORD`), or build it now with `edge-veda compile {name} -o DIR`")
 
 
 class ModelManager:
     def __init__(self, cache_dir: str | None = None, catalog_location: str | None = None,
-                 retry: RetryPolicy | None = None):
+                 retry: RetryPolicy | None = None, catalog_sha256: str | None = None):
         self.cache_dir = os.path.abspath(cache_dir or artifacts.cache_root())
         self.catalog_location = catalog_location
+        self.catalog_sha256 = catalog_sha256
         self.retry = retry or RetryPolicy()
         self._entries: list[CatalogEntry] | None = None
 
@@ -55,13 +70,38 @@ class ModelManager:
 
     def path(self, name: str) -> str:
         """Where model `name` is (or would be) installed."""
-        _check_name(name)
+        check_name(name)
         return os.path.join(self.cache_dir, "models", name)
+
+    def local_path(self, name: str) -> str | None:
+        """The local build of `name` (compiled on this machine), if there is one."""
+        from ..compile import MODELS
+
+        if name not in MODELS:
+            return None
+        built = artifacts.local_build_dir(name, self.cache_dir)
+        return built if artifacts.is_built(built) else None
+
+    def locate(self, name: str) -> tuple[str, bool]:
+        """(directory, is_local) of the installed model or, failing that, its local build."""
+        from ..compile import MODELS
+
+        if self.is_installed(name):
+            return self.path(name), False
+        built = self.local_path(name)
+        if built:
+            return built, True
+        if name in MODELS:
+            hint = _compile_hint(name)
+        else:
+            hint = (f"pull it: `edge-veda models pull {name}` (from a catalog that lists it: "
+                    f"--catalog URL_OR_PATH or $EDGE_VEDA_CATALOG)")
+        raise ModelNotFoundError(f"{name} is neither installed nor built on this machine", hint)
 
     # -- catalog ------------------------------------------------------------------------
     def catalog(self) -> list[CatalogEntry]:
         if self._entries is None:
-            _, self._entries = catalog.load(self.catalog_location)
+            _, self._entries = catalog.load(self.catalog_location, self.catalog_sha256)
         return self._entries
 
     def entry(self, name: str) -> CatalogEntry | None:
@@ -71,37 +111,70 @@ class ModelManager:
     def is_installed(self, name: str) -> bool:
         return os.path.isfile(os.path.join(self.path(name), INSTALL_RECORD))
 
-    def list(self) -> list[InstalledModel]:
-        """Installed models only: never partial downloads or staging directories."""
+    def _record(self, name: str) -> dict:
+        path = os.path.join(self.path(name), INSTALL_RECORD)
+        try:
+            record = json.loads(read_regular(path, 1 << 20).decode("utf-8"))
+        except (OSError, ValueError, RecursionError) as e:  # UnicodeDecodeError, JSONDecodeError: ValueErrors
+            raise ModelInvalidError(f"the install record of {name} ({path}) is unreadable: {e}",
+                                    f"reinstall: `edge-veda models rm {name}`, then pull it again") from None
+        if not isinstance(record, dict):
+            raise ModelInvalidError(f"the install record of {name} ({path}) is not a JSON object",
+                                    f"reinstall: `edge-veda models rm {name}`, then pull it again")
+        return record
+
+    def list(self, include_local: bool = True) -> list[InstalledModel]:
+        """Installed models (never partial downloads or staging directories), then the models
+        compiled on this machine (local=True). A model whose install record is unreadable is
+        listed with `problem` set."""
         root = os.path.join(self.cache_dir, "models")
         out = []
         for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
-            record = os.path.join(root, name, INSTALL_RECORD)
-            if name.startswith(".") or not os.path.isfile(record):
+            if name.startswith(".") or not os.path.isfile(os.path.join(root, name, INSTALL_RECORD)):
                 continue
-            with open(record, encoding="utf-8") as f:
-                r = json.load(f)
-            out.append(InstalledModel(name, r.get("version", ""), os.path.join(root, name), r.get("url", "")))
+            try:
+                check_name(name)
+            except InvalidArgumentError:
+                continue
+            try:
+                r = self._record(name)
+            except ModelInvalidError as e:
+                out.append(InstalledModel(name, "?", os.path.join(root, name), "", problem=e.message))
+                continue
+            version, url = r.get("version", ""), r.get("url", "")
+            out.append(InstalledModel(name, version if isinstance(version, str) else str(version),
+                                      os.path.join(root, name), url if isinstance(url, str) else ""))
+        if include_local:
+            from ..compile import MODELS
+
+            for name in MODELS:
+                built = self.local_path(name)
+                if built:
+                    manifest, _ = artifacts.read_manifest(built)
+                    version = (manifest or {}).get("version", "")
+                    out.append(InstalledModel(name, version if isinstance(version, str) else "", built, "",
+                                              local=True))
         return out
 
+    def verify_report(self, name: str) -> tuple[str, list[str]]:
+        """(directory, problems) of the installed model or local build `name`: the manifest
+        against manifest.json.sha256, every listed file against its SHA-256 (empty: intact)."""
+        path, local = self.locate(name)
+        problems = []
+        if not local:
+            try:
+                self._record(name)
+            except ModelInvalidError as e:
+                problems.append(e.message)
+        return path, problems + artifacts.verify_dir(path)
+
     def verify(self, name: str) -> bool:
-        """Re-hashes every file the installed artifact's manifest lists."""
-        path = self.path(name)
-        if not self.is_installed(name):
-            raise DownloadError(f"{name} is not installed (edge-veda models pull {name})")
-        with open(os.path.join(path, "manifest.json"), encoding="utf-8") as f:
-            files = json.load(f).get("files", {})
-        if not files:
-            return False
-        for fname, meta in files.items():
-            fpath = os.path.join(path, fname)
-            if not os.path.isfile(fpath) or sha256_file(fpath) != meta["sha256"]:
-                return False
-        return True
+        """Re-hashes the manifest and every file it lists (see verify_report)."""
+        return not self.verify_report(name)[1]
 
     def remove(self, name: str) -> bool:
         path = self.path(name)
-        if not os.path.exists(path):
+        if not os.path.lexists(path):
             return False
         with self._lock(name):
             trash = tempfile.mkdtemp(prefix=f".trash-{name}-", dir=self._dir("models"))
@@ -111,13 +184,37 @@ class ModelManager:
 
     # -- pull -----------------------------------------------------------------------------
     @contextlib.contextmanager
-    def _lock(self, name: str):
+    def _lock(self, name: str, blocking: bool = True):
         with open(os.path.join(self._dir("locks"), f"{name}.lock"), "a+") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)  # released by the kernel if this process dies
             try:
-                yield
+                fcntl.flock(f, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            try:  # released by the kernel if this process dies
+                yield True
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
+
+    def sweep_stale(self) -> list[str]:
+        """Deletes `.staging-*` and `.trash-*` directories left by pulls and removes that died
+        (kill -9, power loss). One is stale when nobody holds its model's lock: a live pull or
+        remove holds it for as long as its work directory exists. Returns what was deleted."""
+        root = os.path.join(self.cache_dir, "models")
+        removed = []
+        for entry in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+            m = _WORK_DIR.fullmatch(entry)
+            if not m:
+                continue
+            try:
+                check_name(m.group(2))
+            except InvalidArgumentError:
+                continue
+            with self._lock(m.group(2), blocking=False) as held:
+                if held:
+                    shutil.rmtree(os.path.join(root, entry), ignore_errors=True)
+                    removed.append(entry)
+        return removed
 
     def pull(self, name: str, progress: Callable[[Progress], None] | None = None) -> str:
         """Downloads, verifies and installs `name` from the catalog; returns its directory.
@@ -125,13 +222,24 @@ class ModelManager:
         Another process pulling the same model holds a lock: this call waits, then finds the
         model installed and returns without downloading.
         """
+        from ..compile import MODELS
+
+        check_name(name)
+        where = self.catalog_location or os.environ.get(catalog.ENV_VAR) or "the built-in catalog"
         entry = self.entry(name)
         if entry is None:
-            raise CatalogError(f"no model {name!r} for ABI {int(lib.EV_ABI_VERSION)} on this machine in "
-                               f"the catalog ({self.catalog_location or 'default'})")
+            raise CatalogError(
+                f"{where} lists no model {name!r} for ABI {int(lib.EV_ABI_VERSION)} on {platform.machine()}",
+                _compile_hint(name) if name in MODELS else
+                "choose a catalog that lists it (--catalog URL_OR_PATH or $EDGE_VEDA_CATALOG); "
+                "`edge-veda models list` shows what is here")
         if not entry.downloadable:
-            raise CatalogError(f"the catalog has no download for {name!r}; it is built locally "
-                               f"(edge-veda compile {name} -o DIR, or Model.load({name!r}))")
+            built = self.local_path(name)
+            raise CatalogError(
+                f"{where} has no download for {name!r}" + (f"; it is built on this machine: {built}" if built else ""),
+                _compile_hint(name) if name in MODELS else
+                "choose a catalog that offers a download (--catalog URL_OR_PATH)")
+        self.sweep_stale()
         with self._lock(name):
             final = self.path(name)
             if self.is_installed(name):
@@ -143,19 +251,26 @@ class ModelManager:
             staging = tempfile.mkdtemp(prefix=f".staging-{name}-", dir=self._dir("models"))
             try:
                 archive.extract(tar_path, staging)
-                if not os.path.isfile(os.path.join(staging, "manifest.json")):
-                    raise DownloadError(f"{f.url} holds no manifest.json: not an Edge Veda artifact")
+                problems = artifacts.verify_dir(staging)
+                if problems:
+                    raise ModelInvalidError(
+                        f"{f.url} is not an intact Edge Veda artifact: {'; '.join(problems[:5])}",
+                        "nothing was installed; the tarball matches the catalog's hash, so the catalog's "
+                        "author packed a broken artifact: re-pack it with `edge-veda models pack`")
                 with open(os.path.join(staging, INSTALL_RECORD), "w", encoding="utf-8") as rec:
                     json.dump({"name": name, "version": entry.version, "url": f.url, "sha256": f.sha256}, rec)
                 os.chmod(staging, 0o755)  # mkdtemp makes it private
-                if os.path.exists(final):  # a leftover without install record
-                    shutil.rmtree(final)
+                if os.path.lexists(final):  # a leftover without install record: our own, under the lock
+                    trash = tempfile.mkdtemp(prefix=f".trash-{name}-", dir=self._dir("models"))
+                    os.rename(final, os.path.join(trash, name))
+                    shutil.rmtree(trash, ignore_errors=True)
                 os.rename(staging, final)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
             finally:
-                os.unlink(tar_path)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tar_path)
             return final
 
     async def pull_async(self, name: str) -> AsyncIterator[Progress]:
@@ -179,38 +294,52 @@ class ModelManager:
             yield item
 
 
-def _check_name(name: str) -> None:
-    if not name or "/" in name or name.startswith(".") or "\\" in name:
-        raise ValueError(f"invalid model name {name!r}")
+def _check_name(name: str) -> None:  # kept for callers of the old private name
+    check_name(name)
 
 
 def pack(artifact_dir: str, out_dir: str) -> str:
     """Writes ARTIFACT as a tarball into `out_dir` and adds it to `out_dir`/catalog.json.
 
-    Entries for the same model and architecture are replaced; URLs are relative to the catalog,
-    so the directory can be served from any host (edge-veda models serve).
-    Returns the catalog's path.
+    Only an intact artifact is packed (its seal and every listed file verified), and only the
+    files its manifest lists go into the tarball. Entries for the same model and architecture
+    are replaced; URLs are relative to the catalog, so the directory can be served from any
+    host (edge-veda models serve). Returns the catalog's path.
     """
-    import platform
-
-    with open(os.path.join(artifact_dir, "manifest.json"), encoding="utf-8") as f:
-        manifest = json.load(f)
+    problems = artifacts.verify_dir(artifact_dir)
+    if problems:
+        raise ModelInvalidError(f"{artifact_dir} is not an intact artifact: {'; '.join(problems[:5])}",
+                                "pack a directory written by `edge-veda compile`, unmodified")
+    manifest, _ = artifacts.read_manifest(artifact_dir)
+    name, abi = manifest.get("name"), manifest.get("ev_abi_version")
+    try:
+        check_name(name)
+    except InvalidArgumentError as e:
+        raise ModelInvalidError(f"{artifact_dir}: manifest name: {e.message}", e.hint) from None
+    if not isinstance(abi, int) or isinstance(abi, bool):
+        raise ModelInvalidError(f"{artifact_dir}: manifest ev_abi_version {abi!r:.40} is not an integer",
+                                "pack a directory written by `edge-veda compile`")
+    version = manifest.get("version", "0")
+    version = version if isinstance(version, str) and re.fullmatch(r"[A-Za-z0-9._+-]{1,64}", version) else "0"
+    kind = manifest.get("kind", "")
     os.makedirs(out_dir, exist_ok=True)
     arch = platform.machine()
-    tar_name = f"{manifest['name']}-{manifest.get('version', '0')}-{arch}.tar"
+    tar_name = f"{name}-{version}-{arch}.tar"
     tar_path = os.path.join(out_dir, tar_name)
-    archive.pack(artifact_dir, tar_path)
-    entry = {
-        "name": manifest["name"], "version": manifest.get("version", ""), "kind": manifest.get("kind", ""),
-        "abi_version": manifest["ev_abi_version"], "arch": arch, "target": manifest.get("target"),
-        "file": {"url": tar_name, "size": os.path.getsize(tar_path), "sha256": sha256_file(tar_path)},
-    }
     cat_path = os.path.join(out_dir, "catalog.json")
     doc = {"catalog_version": catalog.CATALOG_VERSION, "models": []}
-    if os.path.isfile(cat_path):
-        with open(cat_path, encoding="utf-8") as f:
-            doc = json.load(f)
-    doc["models"] = [m for m in doc["models"] if (m["name"], m.get("arch")) != (entry["name"], arch)] + [entry]
+    if os.path.lexists(cat_path):
+        data = catalog.fetch(cat_path)
+        catalog.loads(data, cat_path)  # refuse to extend (and so overwrite) a catalog we cannot read
+        doc = json.loads(data)
+    listed = [n for n in manifest["files"]] + [artifacts.MANIFEST, artifacts.MANIFEST_DIGEST]
+    archive.pack(artifact_dir, tar_path, listed)
+    entry = {
+        "name": name, "version": version, "kind": kind if isinstance(kind, str) else "",
+        "abi_version": abi, "arch": arch, "target": manifest.get("target") if isinstance(manifest.get("target"), dict) else None,
+        "file": {"url": tar_name, "size": os.path.getsize(tar_path), "sha256": sha256_file(tar_path)},
+    }
+    doc["models"] = [m for m in doc["models"] if (m["name"], m.get("arch")) != (name, arch)] + [entry]
     tmp = cat_path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=2)

@@ -1,13 +1,32 @@
 """Artifact tarballs: packing, and extraction that cannot write outside its staging directory."""
 from __future__ import annotations
 
+import lzma
 import os
 import posixpath
+import shutil
 import tarfile
+import zlib
+
+from ..errors import ModelInvalidError
+
+MAX_MEMBERS = 10_000  # an artifact is a handful of files; a million headers is an attack
 
 
-class UnsafeArchiveError(Exception):
-    pass
+class ArchiveError(ModelInvalidError):
+    """The tarball is not a readable tar archive (truncated, corrupt, not a tar at all)."""
+
+    def __init__(self, message: str, hint: str = "the download is not an Edge Veda artifact tarball; "
+                                                 "re-pack it with `edge-veda models pack`", code=None):
+        super().__init__(message, hint, code)
+
+
+class UnsafeArchiveError(ArchiveError):
+    """A member would land outside the staging directory, or is a device, FIFO or similar."""
+
+    def __init__(self, message: str, hint: str = "nothing was written; do not use this catalog "
+                                                 "or tarball", code=None):
+        super().__init__(message, hint, code)
 
 
 def _inside(root: str, path: str) -> bool:
@@ -15,10 +34,17 @@ def _inside(root: str, path: str) -> bool:
     return os.path.commonpath([root, os.path.realpath(path)]) == root
 
 
-def check_members(tar: tarfile.TarFile, staging: str) -> None:
-    """Rejects absolute names, `..` components, links leaving `staging` and special files."""
-    for m in tar.getmembers():
+def check_members(tar: tarfile.TarFile, staging: str) -> int:
+    """Rejects absolute names, `..` components, links leaving `staging` and special files.
+    Returns the total size of the members' contents."""
+    total = 0
+    members = tar.getmembers()
+    if len(members) > MAX_MEMBERS:
+        raise UnsafeArchiveError(f"archive has {len(members):,} members (at most {MAX_MEMBERS:,})")
+    for m in members:
         name = m.name
+        if not name or "\0" in name or "\\" in name:
+            raise UnsafeArchiveError(f"archive member {name!r} has an empty or unusable name")
         if name.startswith("/") or os.path.isabs(name) or (len(name) > 1 and name[1] == ":"):
             raise UnsafeArchiveError(f"archive member {name!r} has an absolute path")
         if ".." in posixpath.normpath(name).split("/") or ".." in name.split("/"):
@@ -29,24 +55,53 @@ def check_members(tar: tarfile.TarFile, staging: str) -> None:
         if m.issym() or m.islnk():
             link = m.linkname
             base = os.path.dirname(target) if m.issym() else staging
-            if os.path.isabs(link) or not _inside(staging, os.path.join(base, link)):
+            if not link or "\0" in link or os.path.isabs(link) or not _inside(staging, os.path.join(base, link)):
                 raise UnsafeArchiveError(f"archive member {name!r} links to {link!r}, outside the archive")
         elif not (m.isfile() or m.isdir()):
             raise UnsafeArchiveError(f"archive member {name!r} is a device, FIFO or other special file")
+        if m.size < 0:
+            raise UnsafeArchiveError(f"archive member {name!r} has a negative size")
+        total += m.size
+    return total
+
+
+# What a corrupt or truncated archive raises from inside tarfile and the decompressors.
+_READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, UnicodeError, OverflowError)
 
 
 def extract(archive: str, staging: str) -> None:
-    with tarfile.open(archive, "r:*") as tar:
-        check_members(tar, staging)
-        if hasattr(tarfile, "data_filter"):  # belt and braces where Python has extraction filters
-            tar.extractall(staging, filter="data")
-        else:  # pragma: no cover - Python < 3.10.12 / 3.11.4
-            tar.extractall(staging)
+    """Extracts `archive` into the existing directory `staging`, after checking every member.
+
+    Raises UnsafeArchiveError for members that would escape, ArchiveError for an archive that is
+    not readable, DiskSpaceError when the contents would not fit.
+    """
+    from .download import DiskSpaceError
+
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            needed = check_members(tar, staging)
+            free = shutil.disk_usage(staging).free
+            if needed > free:
+                raise DiskSpaceError(f"the archive unpacks to {needed:,} bytes; {free:,} free in {staging}")
+            if hasattr(tarfile, "data_filter"):  # belt and braces where Python has extraction filters
+                tar.extractall(staging, filter="data")
+            else:  # pragma: no cover - Python < 3.10.12 / 3.11.4
+                tar.extractall(staging)
+    except tarfile.FilterError as e:  # the data filter caught what check_members did not
+        raise UnsafeArchiveError(f"{archive}: {e}") from None
+    except _READ_ERRORS as e:
+        raise ArchiveError(f"{archive} is not a readable tar archive ({type(e).__name__}: {e})") from None
+    except OSError as e:
+        if e.errno is None:  # gzip/bz2 format errors are OSErrors without an errno
+            raise ArchiveError(f"{archive} is not a readable tar archive ({e})") from None
+        raise ArchiveError(f"cannot extract {archive} into {staging}: {e}",
+                           "check free space and permissions of the cache (EDGE_VEDA_HOME)") from None
 
 
-def pack(artifact_dir: str, out_path: str) -> None:
-    """Writes the files of `artifact_dir` (flat) into the tar at `out_path`, deterministically."""
-    names = sorted(os.listdir(artifact_dir))
+def pack(artifact_dir: str, out_path: str, names: list[str] | None = None) -> None:
+    """Writes the files of `artifact_dir` (flat; only `names` when given) into the tar at
+    `out_path`, deterministically."""
+    names = sorted(names if names is not None else os.listdir(artifact_dir))
     tmp = out_path + ".tmp"
     with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
         for n in names:

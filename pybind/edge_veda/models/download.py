@@ -1,4 +1,8 @@
-"""Resumable, verified HTTP download into NAME.tmp, renamed into place only once verified."""
+"""Resumable, verified HTTP download into NAME.tmp, renamed into place only once verified.
+
+A local path or file:// URL (a catalog on disk naming its tarballs relative to itself) is copied
+the same way, hashed as it is read, and fails at once when missing: there is nothing to retry.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -6,22 +10,39 @@ import hashlib
 import os
 import shutil
 import time
+import urllib.parse
 from typing import Callable
 
+from .._ffi import lib as _lib
+from .._hashing import open_regular
+from ..errors import EdgeVedaError
 
-class DownloadError(Exception):
+_HINT = "run the pull again (an interrupted download resumes); check the catalog URL and the network"
+
+
+class DownloadError(EdgeVedaError):
     """A download failed for good (after retries, or on a status that retrying cannot fix)."""
+
+    code = _lib.EV_ERR_MODEL_NOT_FOUND
+
+    def __init__(self, message: str, hint: str = _HINT, code: int | None = None):
+        super().__init__(message, hint, code)
 
 
 class ChecksumError(DownloadError):
+    code = _lib.EV_ERR_MODEL_INVALID
+
     def __init__(self, url: str, expected: str, actual: str):
         self.expected, self.actual = expected, actual
         super().__init__(f"checksum mismatch for {url}: expected sha256 {expected}, got {actual}; "
-                         "the partial file was removed, pull again")
+                         "the partial file was removed",
+                         "pull again; if it fails again, the file on the server is not the one the "
+                         "catalog describes (re-pack it with `edge-veda models pack`)")
 
 
 class DiskSpaceError(DownloadError):
-    pass
+    def __init__(self, message: str, hint: str = "free space, or set EDGE_VEDA_HOME to a larger disk"):
+        super().__init__(message, hint)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +80,45 @@ def check_free_space(directory: str, needed: int) -> None:
                              f"{free:,} free; free space or set EDGE_VEDA_HOME to a larger disk")
 
 
+def is_local(url: str) -> bool:
+    scheme = urllib.parse.urlsplit(url).scheme.lower()
+    return scheme == "file" or scheme not in ("http", "https")
+
+
+def _copy_local(url, dest, sha256, size, name, progress) -> str:
+    """Copies the local file `url` (a path or file:// URL) to `dest` through DEST.tmp, verified."""
+    from .catalog import local_path
+
+    path = local_path(url)
+    tmp = dest + ".tmp"
+    started = time.monotonic()
+    try:
+        fd = open_regular(path)
+    except FileNotFoundError:
+        raise DownloadError(f"{path} does not exist (named by the catalog)",
+                            "the catalog's directory lacks the tarball: re-pack it with "
+                            "`edge-veda models pack ARTIFACT -o DIR`") from None
+    except (OSError, ValueError) as e:
+        raise DownloadError(f"cannot read {path}: {e}", "the catalog must name a regular file") from None
+    h, done = hashlib.sha256(), 0
+    with os.fdopen(fd, "rb") as src, open(tmp, "wb") as out:
+        for chunk in iter(lambda: src.read(1 << 20), b""):
+            done += len(chunk)
+            if size is not None and done > size:
+                break  # longer than the catalog says: it cannot match; stop reading
+            out.write(chunk)
+            h.update(chunk)
+            if progress:
+                progress(Progress(name, done, size, done / max(time.monotonic() - started, 1e-9)))
+        out.flush()
+        os.fsync(out.fileno())
+    _verify_or_discard(tmp, url, sha256, h.hexdigest())
+    os.replace(tmp, dest)
+    if progress:
+        progress(Progress(name, done, size, done / max(time.monotonic() - started, 1e-9), done=True))
+    return dest
+
+
 def download(url: str, dest: str, *, sha256: str, size: int | None = None, name: str = "",
              progress: Callable[[Progress], None] | None = None,
              retry: RetryPolicy | None = None, client: httpx.Client | None = None) -> str:
@@ -67,14 +127,16 @@ def download(url: str, dest: str, *, sha256: str, size: int | None = None, name:
     Nothing appears under `dest` unless its hash matched. Connection errors and 5xx answers are
     retried with backoff (resuming with Range); 4xx answers are not.
     """
-    import httpx  # here, not at import: loading a model by name must not pay for it
-
     retry = retry or RetryPolicy()
     tmp = dest + ".tmp"
     os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
     have = os.path.getsize(tmp) if os.path.exists(tmp) else 0
     if size is not None:
         check_free_space(os.path.dirname(os.path.abspath(dest)), max(0, size - have))
+    if is_local(url):
+        return _copy_local(url, dest, sha256, size, name, progress)
+    import httpx  # here, not at import: loading a model by name must not pay for it
+
     own_client = client is None
     client = client or httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=True)
     started = time.monotonic()
@@ -88,6 +150,11 @@ def download(url: str, dest: str, *, sha256: str, size: int | None = None, name:
             except (httpx.TransportError, _RetryableStatus) as e:
                 last_error = e
                 continue
+            except (httpx.HTTPError, httpx.InvalidURL) as e:  # redirect loops, bad URLs: retrying cannot help
+                raise DownloadError(f"download of {url} failed: {str(e) or type(e).__name__}") from None
+            except OSError as e:  # writing the .tmp: disk full, permissions
+                raise DownloadError(f"download of {url} failed writing {tmp}: {e}",
+                                    "free disk space or fix the cache's permissions (EDGE_VEDA_HOME)") from None
             os.replace(tmp, dest)
             _fsync_dir(os.path.dirname(os.path.abspath(dest)))
             return dest
@@ -146,6 +213,13 @@ def _attempt(client, url, tmp, sha256, size, name, progress, started) -> None:
         transferred = 0
         with open(tmp, mode) as f:
             for chunk in r.iter_bytes():  # as received: a dropped connection loses nothing read
+                if size is not None and done + len(chunk) > size:
+                    # More bytes than the catalog promised (an endless body would fill the disk).
+                    f.close()
+                    os.unlink(tmp)
+                    raise DownloadError(f"{url} sent more than the {size:,} bytes the catalog lists; "
+                                        "the partial file was removed",
+                                        "the server's file is not the one the catalog describes")
                 f.write(chunk)
                 h.update(chunk)
                 done += len(chunk)

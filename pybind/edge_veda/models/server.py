@@ -2,9 +2,13 @@
 LAN can pull (and resume) artifacts from a directory written by `edge-veda models pack`."""
 from __future__ import annotations
 
+import hashlib
 import http.server
 import os
 import re
+
+from ..errors import InvalidArgumentError
+from . import catalog
 
 
 class RangeRequestHandler(http.server.SimpleHTTPRequestHandler):
@@ -17,6 +21,14 @@ class RangeRequestHandler(http.server.SimpleHTTPRequestHandler):
             super().log_message(fmt, *args)
 
     def send_head(self):
+        snapshot = getattr(self.server, "catalog_bytes", None)
+        if snapshot is not None and self.path.split("?", 1)[0] == "/catalog.json":
+            # The catalog is served as hashed at start, so the printed SHA-256 stays true.
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(snapshot)))
+            self.end_headers()
+            return _Limited(_Bytes(snapshot), len(snapshot))
         path = self.translate_path(self.path)
         if os.path.isdir(path) or not os.path.isfile(path):
             return super().send_head()
@@ -62,14 +74,53 @@ class _Limited:
         self._f.close()
 
 
+class _Bytes:
+    def __init__(self, data: bytes):
+        self._data, self._pos = data, 0
+
+    def read(self, size=-1):
+        end = len(self._data) if size < 0 else self._pos + size
+        chunk = self._data[self._pos:end]
+        self._pos += len(chunk)
+        return chunk
+
+    def close(self):
+        pass
+
+
 def make_server(directory: str, host: str = "127.0.0.1", port: int = 8000,
                 verbose: bool = True) -> http.server.ThreadingHTTPServer:
+    """A server for `directory`, which must hold a valid catalog.json (edge-veda models pack).
+
+    The server has `catalog_sha256` (of the catalog bytes it serves, a snapshot taken now) and
+    `catalog_names` (the models it lists). Raises CatalogError for a missing directory or
+    catalog, InvalidArgumentError when it cannot listen (port in use, bad address).
+    """
     directory = os.path.abspath(directory)
+    hint = "serve a directory written by `edge-veda models pack ARTIFACT -o DIR`"
+    if not os.path.isdir(directory):
+        raise catalog.CatalogError(f"{directory} does not exist or is not a directory", hint)
+    cat_path = os.path.join(directory, "catalog.json")
+    if not os.path.lexists(cat_path):
+        raise catalog.CatalogError(f"{directory} holds no catalog.json: there is nothing to serve", hint)
+    data = catalog.fetch(cat_path)
+    entries = catalog.loads(data, cat_path)
 
     class Handler(RangeRequestHandler):
         def __init__(self, *a, **kw):
             super().__init__(*a, directory=directory, **kw)
 
-    server = http.server.ThreadingHTTPServer((host, port), Handler)
+    if not 0 <= port <= 65535:
+        raise InvalidArgumentError(f"port {port} is out of range", "use a port from 1 to 65535 (0: any free one)")
+    try:
+        server = http.server.ThreadingHTTPServer((host, port), Handler)
+    except OSError as e:  # EADDRINUSE, EACCES (ports < 1024), an unknown host name
+        raise InvalidArgumentError(f"cannot listen on {host}:{port}: {e.strerror or e}",
+                                   "choose another --port (0 picks a free one), or stop the program "
+                                   "that uses it; --host must be an address of this machine") from None
+    server.daemon_threads = True
     server.verbose = verbose
+    server.catalog_bytes = data
+    server.catalog_sha256 = hashlib.sha256(data).hexdigest()
+    server.catalog_names = sorted({e.name for e in entries})
     return server
