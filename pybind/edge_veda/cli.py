@@ -62,9 +62,15 @@ def _cmd_status(args) -> int:
 
 def _cmd_compile(args) -> int:
     from .compile import compile_model
+    from .errors import InvalidArgumentError
 
-    target = json.loads(args.target) if args.target else None
-    path = compile_model(args.model, args.output, target=target, cc=args.cc)
+    target = None
+    if args.target:
+        try:
+            target = json.loads(args.target)
+        except ValueError as e:
+            raise InvalidArgumentError(f"--target is not JSON ({e})", 'e.g. --target \'{"kind": "llvm", "mcpu": "znver4"}\'') from None
+    path = compile_model(args.model, args.output, target=target, cc=args.cc, force=args.force)
     print(path)
     return 0
 
@@ -72,7 +78,7 @@ def _cmd_compile(args) -> int:
 def _manager(args):
     from .models import ModelManager
 
-    return ModelManager(catalog_location=args.catalog)
+    return ModelManager(catalog_location=args.catalog, catalog_sha256=getattr(args, "catalog_sha256", None))
 
 
 def _progress_printer(name: str):
@@ -106,30 +112,39 @@ def _cmd_models(args) -> int:
 
     mm = _manager(args)
     if args.action == "list":
-        installed = mm.list()
-        for m in installed:
-            print(f"{m.name}\t{m.version}\t{m.path}")
-        if not installed:
-            print("no models installed (edge-veda models pull NAME)", file=sys.stderr)
+        found = mm.list()
+        for m in found:
+            note = "\t(local build)" if m.local else (f"\t(broken: {m.problem})" if m.problem else "")
+            print(f"{m.name}\t{m.version}\t{m.path}{note}")
+        if not found:
+            print("no models installed or built here (edge-veda models pull NAME; g2p-en is compiled "
+                  "on first use: edge-veda g2p WORD)", file=sys.stderr)
         return 0
     if args.action == "pull":
         path = mm.pull(args.name, progress=_progress_printer(args.name))
         print(path)
         return 0
     if args.action == "verify":
-        ok = mm.verify(args.name)
-        print(f"{args.name}: {'ok' if ok else 'CORRUPT (edge-veda models rm, then pull again)'}")
-        return 0 if ok else 1
+        path, problems = mm.verify_report(args.name)
+        if not problems:
+            print(f"{args.name}: ok")
+            return 0
+        print(f"{args.name}: CORRUPT ({path})")
+        for p in problems:
+            print(f"  {p}")
+        fix = (f"edge-veda models rm {args.name}, then pull it again" if path == mm.path(args.name)
+               else f"delete {path}; it is rebuilt on next use")
+        print(f"hint: {fix}", file=sys.stderr)
+        return 1
     if args.action == "rm":
         if not mm.remove(args.name):
-            print(f"{args.name} is not installed", file=sys.stderr)
+            built = mm.local_path(args.name)
+            where = f"; its local build is {built} (delete that directory to rebuild it)" if built else ""
+            print(f"{args.name} is not installed{where}", file=sys.stderr)
             return 1
         return 0
     if args.action == "path":
-        if not mm.is_installed(args.name):
-            print(f"{args.name} is not installed", file=sys.stderr)
-            return 1
-        print(mm.path(args.name))
+        print(mm.locate(args.name)[0])
         return 0
     if args.action == "pack":
         print(models.pack(args.artifact, args.output))
@@ -138,8 +153,18 @@ def _cmd_models(args) -> int:
         from .models.server import make_server
 
         server = make_server(args.directory, args.host, args.port)
-        print(f"serving {os.path.abspath(args.directory)} at http://{args.host}:{server.server_port}/"
-              f"catalog.json", file=sys.stderr, flush=True)
+        host = args.host if args.host not in ("0.0.0.0", "::", "") else "THIS-MACHINE"
+        url = f"http://{host}:{server.server_port}/catalog.json"
+        print(f"serving {os.path.abspath(args.directory)} at {url}", file=sys.stderr)
+        print(f"catalog sha256: {server.catalog_sha256}", file=sys.stderr)
+        for name in server.catalog_names or ["NAME"]:
+            print(f"pull with: edge-veda models pull {name} --catalog '{url}#sha256={server.catalog_sha256}'",
+                  file=sys.stderr)
+        if args.host not in ("127.0.0.1", "localhost", "::1"):
+            print("note: this is plain HTTP; anyone on the network can alter what it sends. Pull with the "
+                  "#sha256= pin above (read it here, not over the network): the tarballs' hashes come "
+                  "from the pinned catalog.", file=sys.stderr)
+        sys.stderr.flush()
         try:
             server.serve_forever()
         finally:
@@ -172,21 +197,36 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--target", help='TVM target as JSON, e.g. \'{"kind": "llvm", "mcpu": "znver4"}\' '
                                        "(default: this machine's CPU)")
     comp.add_argument("--cc", help="C++ cross compiler linking the library, e.g. aarch64-linux-gnu-g++")
+    comp.add_argument("--force", action="store_true",
+                      help="replace an existing directory that is not an artifact of MODEL: an artifact "
+                           "is replaced, anything else is moved aside to DIR.replaced-TIME (never deleted)")
     comp.set_defaults(func=_cmd_compile)
 
     mod = sub.add_parser("models", help="installed models, catalogs, downloads")
-    mod.add_argument("--catalog", help="catalog URL or path (default: $EDGE_VEDA_CATALOG, else built in)")
+    mod.add_argument("--catalog", help="catalog URL or path, optionally URL#sha256=HEX "
+                                       "(default: $EDGE_VEDA_CATALOG, else built in)")
     msub = mod.add_subparsers(dest="action", required=True)
-    msub.add_parser("list", help="installed models")
-    for action, text in (("pull", "download, verify and install"), ("verify", "re-hash an installed model"),
-                         ("rm", "remove an installed model"), ("path", "print an installed model's directory")):
-        msub.add_parser(action, help=text).add_argument("name")
+    msub.add_parser("list", help="installed models and models built on this machine")
+    for action, text in (("pull", "download, verify and install"),
+                         ("verify", "re-hash an installed or locally built model"),
+                         ("rm", "remove an installed model"),
+                         ("path", "print an installed or locally built model's directory")):
+        ap_ = msub.add_parser(action, help=text)
+        ap_.add_argument("name")
+        if action == "pull":
+            # SUPPRESS: a --catalog given before `pull` must not be reset by this one's default
+            ap_.add_argument("--catalog", default=argparse.SUPPRESS,
+                             help="catalog URL or path, optionally URL#sha256=HEX")
+            ap_.add_argument("--catalog-sha256", metavar="HEX",
+                             help="the catalog's SHA-256 (as `models serve` prints it): a catalog with "
+                                  "other bytes is refused before it is parsed")
     pk = msub.add_parser("pack", help="tar an artifact and write a catalog listing it")
     pk.add_argument("artifact", help="artifact directory")
     pk.add_argument("-o", "--output", required=True, help="directory for the tarball and catalog.json")
     sv = msub.add_parser("serve", help="serve a packed directory over HTTP (with Range support)")
     sv.add_argument("directory")
-    sv.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 for the LAN)")
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 for the LAN: plain HTTP, "
+                                                        "pull with the printed #sha256= pin)")
     sv.add_argument("--port", type=int, default=8000)
     mod.set_defaults(func=_cmd_models)
     return ap
