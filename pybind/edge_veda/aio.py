@@ -2,6 +2,10 @@
 
 The event-loop thread never enters libedge_veda, so a slow call cannot stall the loop. This
 is the Python twin of a Dart app's long-lived worker isolate.
+
+An AsyncModel is not tied to the event loop that loaded it: each call, stream and
+memory-event subscription belongs to the loop running when it was made, so a model loaded in
+one `asyncio.run()` can be used from the next.
 """
 from __future__ import annotations
 
@@ -9,10 +13,11 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import os
+import threading
 from typing import AsyncIterator
 
 from .errors import InvalidStateError
-from .model import Model, Status
+from .model import GenerationParams, Model, Status, _encode_prompt, encode_texts
 
 _END = object()
 
@@ -23,57 +28,79 @@ class MemoryEvent:
     limit_bytes: int
 
 
+class _Subscriber:
+    """One memory_events() iterator: its queue and the event loop that reads it."""
+
+    __slots__ = ("loop", "queue")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.queue: asyncio.Queue = asyncio.Queue()
+
+    def deliver(self, item) -> bool:
+        """Posts `item` to the subscriber's loop from any thread; False once that loop is closed."""
+        if self.loop.is_closed():
+            return False
+        try:
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+        except RuntimeError:  # closed between the check and the call
+            return False
+        return True
+
+
 class MemoryEvents:
     """Async iterator of MemoryEvent; `aclose()` unsubscribes."""
 
-    def __init__(self, subscribers: list):
-        self._queue: asyncio.Queue = asyncio.Queue()
-        self._subscribers = subscribers
-        subscribers.append(self._queue)
+    def __init__(self, model: "AsyncModel", subscriber: _Subscriber):
+        self._model = model
+        self._subscriber = subscriber
 
     def __aiter__(self) -> "MemoryEvents":
         return self
 
     async def __anext__(self) -> MemoryEvent:
-        event = await self._queue.get()
+        if asyncio.get_running_loop() is not self._subscriber.loop:
+            raise InvalidStateError("memory events are read on the event loop that subscribed",
+                                    "call model.memory_events() in the loop that iterates it")
+        event = await self._subscriber.queue.get()
         if event is _END:
-            self._unsubscribe()
+            self._model._unsubscribe(self._subscriber)
             raise StopAsyncIteration
         return event
 
     async def aclose(self) -> None:
-        self._unsubscribe()
-
-    def _unsubscribe(self) -> None:
-        if self._queue in self._subscribers:
-            self._subscribers.remove(self._queue)
+        self._model._unsubscribe(self._subscriber)
 
 
 class AsyncModel:
     """Async twin of Model. Create with `await AsyncModel.load(...)`; close with
     `await m.aclose()` or `async with`."""
 
-    def __init__(self, model: Model, worker: concurrent.futures.ThreadPoolExecutor,
-                 loop: asyncio.AbstractEventLoop):
+    def __init__(self, model: Model, worker: concurrent.futures.ThreadPoolExecutor):
         self._model = model
         self._worker = worker
-        self._loop = loop
-        self._memory_queues: list[asyncio.Queue] = []
+        self._closing = False
+        self._subscribers_lock = threading.Lock()  # the worker thread delivers, loops subscribe
+        self._subscribers: list[_Subscriber] = []
         model.set_memory_pressure_callback(self._on_memory_pressure)
 
     @classmethod
     async def load(cls, source: str | os.PathLike = "g2p-en", **config) -> "AsyncModel":
-        loop = asyncio.get_running_loop()
+        """Model.load(source, **config) on the model's own worker thread."""
         worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="edge-veda-worker")
         try:
             model = await asyncio.wrap_future(worker.submit(Model.load, source, **config))
-            return await asyncio.wrap_future(worker.submit(cls, model, worker, loop))
+            try:
+                return await asyncio.wrap_future(worker.submit(cls, model, worker))
+            except BaseException:
+                worker.submit(model.close)
+                raise
         except BaseException:
             worker.shutdown(wait=False)
             raise
 
     def _submit(self, fn, *args, **kwargs) -> concurrent.futures.Future:
-        if self._model.closed:
+        if self._closing or self._model.closed:
             raise InvalidStateError("the model is closed", "load it again with AsyncModel.load()")
         return self._worker.submit(fn, *args, **kwargs)
 
@@ -88,24 +115,38 @@ class AsyncModel:
             raise
 
     async def generate(self, text: str, **params) -> str:
+        _encode_prompt("AsyncModel.generate", text)  # bad arguments fail here, naming this call
+        GenerationParams("AsyncModel.generate", params)
         return await self._run(self._model.generate, text, **params)
 
     async def generate_batch(self, texts: list[str], **params) -> list[str]:
+        texts = list(texts) if not isinstance(texts, (str, bytes, bytearray)) else texts
+        encode_texts("AsyncModel.generate_batch", texts)
+        GenerationParams("AsyncModel.generate_batch", params)
         return await self._run(self._model.generate_batch, texts, **params)
 
     async def stream(self, text: str, **params) -> AsyncIterator[str]:
         """Yields tokens as the worker decodes them (ev_generate_stream on the worker thread).
 
         Cancelling the consuming task, or closing the iterator early, cancels the native call.
+        aclose() of the model ends the stream (the native call is cancelled).
         """
+        _encode_prompt("AsyncModel.stream", text)
+        GenerationParams("AsyncModel.stream", params)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
 
+        def post(item) -> None:  # from the worker thread; the loop may be gone by then
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:
+                pass
+
         def on_token(token: str, _token_id: int) -> None:  # runs on the worker thread
-            loop.call_soon_threadsafe(queue.put_nowait, token)
+            post(token)
 
         job = self._submit(self._model.generate_with_callback, text, on_token, **params)
-        job.add_done_callback(lambda _f: loop.call_soon_threadsafe(queue.put_nowait, _END))
+        job.add_done_callback(lambda _f: post(_END))
         try:
             while True:
                 item = await queue.get()
@@ -128,29 +169,57 @@ class AsyncModel:
 
     def _on_memory_pressure(self, current: int, limit: int) -> None:  # on the worker thread
         event = MemoryEvent(current, limit)
-        for q in list(self._memory_queues):
-            self._loop.call_soon_threadsafe(q.put_nowait, event)
+        with self._subscribers_lock:
+            subscribers = list(self._subscribers)
+        gone = [s for s in subscribers if not s.deliver(event)]
+        for s in gone:  # their loop has closed: nobody can read them any more
+            self._unsubscribe(s)
+
+    def _unsubscribe(self, subscriber: _Subscriber) -> None:
+        with self._subscribers_lock:
+            if subscriber in self._subscribers:
+                self._subscribers.remove(subscriber)
 
     def memory_events(self) -> "MemoryEvents":
-        """Memory-pressure events, delivered on the event loop, until the model is closed.
+        """Memory-pressure events, delivered on the running event loop, until the model is closed.
 
         Subscribes at once (not at the first `__anext__`), so no event after this call is lost.
+        Call it from a coroutine: the events go to the loop running it.
         """
-        return MemoryEvents(self._memory_queues)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise InvalidStateError("AsyncModel.memory_events() called with no running event loop",
+                                    "call it from a coroutine, in the loop that iterates the events") from None
+        subscriber = _Subscriber(loop)
+        with self._subscribers_lock:
+            if self._closing or self._model.closed:
+                subscriber.queue.put_nowait(_END)
+            else:
+                self._subscribers.append(subscriber)
+        return MemoryEvents(self, subscriber)
 
     async def aclose(self) -> None:
-        if self._model.closed:
+        """Cancels the running call (a stream ends with CancelledError), lets queued calls run,
+        then frees the model on its worker. Idempotent."""
+        if self._closing:
             return
+        self._closing = True
         self._model.cancel()
         # On the worker, after whatever is queued: no native call races the free.
-        await asyncio.wrap_future(self._worker.submit(self._model.close))
-        self._worker.shutdown(wait=False)
-        for q in self._memory_queues:
-            q.put_nowait(_END)
+        try:
+            # Shielded: cancelling aclose() must not drop the queued close.
+            await asyncio.shield(asyncio.wrap_future(self._worker.submit(self._model.close)))
+        finally:
+            self._worker.shutdown(wait=False)
+            with self._subscribers_lock:
+                subscribers, self._subscribers = self._subscribers, []
+            for s in subscribers:
+                s.deliver(_END)
 
     @property
     def closed(self) -> bool:
-        return self._model.closed
+        return self._closing or self._model.closed
 
     async def __aenter__(self) -> "AsyncModel":
         return self

@@ -5,41 +5,199 @@ import argparse
 import json
 import os
 import sys
+import threading
 
 
-def _stdin_chunks():
-    """Yields lists of words as they arrive on stdin: os.read returns what the pipe holds, so an
-    interactive user gets each line answered at once and a large file goes in big batches."""
+class _CliError(Exception):
+    """A user error found by the CLI itself (not by the library)."""
+
+    def __init__(self, message: str, hint: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_SKIPPED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+EXIT_CODES = """\
+exit status:
+  0    success (also when the reader of stdout closes the pipe early, as `| head` does)
+  1    error: the message and a hint are on stderr
+  2    usage error: bad command line
+  3    g2p: some words or input lines were skipped (each is reported on stderr); the rest
+       were answered
+  130  interrupted (Ctrl-C)
+
+Set EDGE_VEDA_DEBUG=1 to also print Python tracebacks."""
+
+# A stdin line longer than this is reported and skipped: no word is near it, and buffering an
+# endless line (a binary file piped in by mistake) must not take the machine's memory.
+MAX_LINE_BYTES = 1 << 20
+
+
+class _Skips:
+    """Reports skipped input on stderr and remembers that something was skipped (exit 3)."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, where: str, why: str) -> None:
+        self.count += 1
+        _say(f"edge-veda: {where}: {why}, skipped")
+
+
+def _say(text: str) -> None:
+    """A line on stderr; a closed stderr is not worth a traceback."""
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _stdin_lines():
+    """Yields lists of (line number, raw bytes) as they arrive on stdin: os.read returns what the
+    pipe holds, so an interactive user gets each line answered at once and a large file goes in
+    big batches. Lines are split on b"\\n" before any decoding, so one bad line never takes the
+    good lines of its chunk with it."""
+    if sys.stdin is None:
+        raise _CliError("stdin is closed", "give the words as arguments, or pipe them in")
     fd = sys.stdin.fileno()
-    pending = b""
+    pending = bytearray()
+    too_long = False  # the current line passed MAX_LINE_BYTES: drop bytes up to its newline
+    number = 0
     while True:
         data = os.read(fd, 1 << 16)
         if not data:
             break
-        *lines, pending = (pending + data).split(b"\n")
-        words = [w for w in (line.decode("utf-8").strip() for line in lines) if w]
-        if words:
-            yield words
-    last = pending.decode("utf-8").strip()
-    if last:
-        yield [last]
+        batch = []
+        start = 0
+        while True:
+            newline = data.find(b"\n", start)
+            if newline < 0:
+                break
+            number += 1
+            if too_long:
+                batch.append((number, None))
+                too_long = False
+            else:
+                pending += data[start:newline]
+                batch.append((number, bytes(pending) if len(pending) <= MAX_LINE_BYTES else None))
+            pending.clear()
+            start = newline + 1
+        if not too_long:
+            pending += data[start:]
+            if len(pending) > MAX_LINE_BYTES:
+                pending.clear()
+                too_long = True
+        if batch:
+            yield batch
+    if too_long or pending:
+        yield [(number + 1, None if too_long else bytes(pending))]
+
+
+def _decode_line(number: int, raw: bytes | None) -> tuple[str | None, str | None]:
+    """(word, None), or (None, why it is skipped); blank lines give ("", None)."""
+    if raw is None:
+        return None, f"longer than {MAX_LINE_BYTES} bytes"
+    if b"\0" in raw:
+        return None, "contains a NUL byte"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return None, f"invalid UTF-8 (byte {e.start + 1})"
+    if number == 1:
+        text = text.lstrip("\ufeff")  # a byte-order mark some editors put first
+    return text.strip(), None  # strip() also removes the \r of CRLF line ends
+
+
+def _argument_problem(word: str) -> str | None:
+    if "\0" in word:
+        return "contains a NUL character"
+    try:
+        word.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that were not UTF-8, decoded by Python as surrogates
+        return "invalid UTF-8"
+    if not word.strip():
+        return "empty"
+    return None
+
+
+def _interruptible(model, fn, *args):
+    """Runs a native call on a helper thread so that Ctrl-C reaches this (main) thread at once and
+    cancels the call, instead of waiting for the call to return first."""
+    result: dict = {}
+
+    def run():
+        try:
+            result["value"] = fn(*args)
+        except BaseException as e:  # noqa: B036 - handed to the main thread
+            result["error"] = e
+
+    worker = threading.Thread(target=run, name="edge-veda-g2p", daemon=True)
+    worker.start()
+    try:
+        worker.join()
+    except KeyboardInterrupt:
+        model.cancel()
+        worker.join(5.0)
+        raise
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
+def _answer(model, items: list[tuple[str, str]], out, skipped: _Skips) -> None:
+    """Writes WORD<TAB>PHONEMES for each (where, word) item; a word the model refuses is reported
+    and skipped, and the others are still answered."""
+    from .errors import InvalidArgumentError
+
+    words = [word for _, word in items]
+    try:
+        results = _interruptible(model, model.generate_batch, words)
+    except InvalidArgumentError:
+        results = []  # one word over a limit: answer the others one by one
+        for where, word in items:
+            try:
+                results.append(_interruptible(model, model.generate, word))
+            except InvalidArgumentError as e:
+                skipped(where, e.message)
+                results.append(None)
+    out.write(b"".join(f"{word}\t{phonemes}\n".encode("utf-8")
+                       for word, phonemes in zip(words, results) if phonemes is not None))
+    out.flush()
 
 
 def _cmd_g2p(args) -> int:
     from .model import Model
 
-    with Model.load(args.model, num_threads=args.threads) as model:
-        out = sys.stdout
-        if args.words == ["-"]:
-            for words in _stdin_chunks():
-                for word, phonemes in zip(words, model.generate_batch(words)):
-                    out.write(f"{word}\t{phonemes}\n")
-                out.flush()
-        else:
-            for word, phonemes in zip(args.words, model.generate_batch(args.words)):
-                out.write(f"{word}\t{phonemes}\n")
-        out.flush()
-    return 0
+    if sys.stdout is None:
+        raise _CliError("stdout is closed", "redirect the output to a file or a pipe")
+    skipped = _Skips()
+    if args.words == ["-"]:
+        with Model.load(args.model, num_threads=args.threads) as model:
+            out = sys.stdout.buffer
+            for batch in _stdin_lines():
+                items = []
+                for number, raw in batch:
+                    word, problem = _decode_line(number, raw)
+                    if problem:
+                        skipped(f"line {number}", problem)
+                    elif word:
+                        items.append((f"line {number}", word))
+                if items:
+                    _answer(model, items, out, skipped)
+    else:
+        items = []
+        for i, word in enumerate(args.words, 1):
+            problem = _argument_problem(word)
+            if problem:
+                skipped(f"argument {i}", problem)
+            else:
+                items.append((f"argument {i}", word))
+        if items:
+            with Model.load(args.model, num_threads=args.threads) as model:
+                _answer(model, items, sys.stdout.buffer, skipped)
+    return EXIT_SKIPPED if skipped.count else EXIT_OK
 
 
 def _cmd_status(args) -> int:
@@ -173,17 +331,32 @@ def _cmd_models(args) -> int:
     raise AssertionError(args.action)
 
 
+def _thread_count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{n} is negative: use 0 (one per core) or more")
+    return min(n, 2**31 - 1)  # the library caps it further
+
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="edge-veda", description="Run TVM-compiled on-device models.")
+    ap = argparse.ArgumentParser(prog="edge-veda", description="Run TVM-compiled on-device models.",
+                                 epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
 
     g2p = sub.add_parser("g2p", help="English words to ARPAbet phonemes",
                          description="Prints one line per word: WORD<TAB>PHONEMES. "
-                                     "With '-' reads one word per line from stdin.")
+                                     "With '-' reads one word per line from stdin (UTF-8; a line that "
+                                     "is not valid UTF-8 or holds a NUL byte is reported on stderr "
+                                     "and skipped, the others are answered).",
+                         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     g2p.add_argument("words", nargs="+", metavar="WORD", help="words, or '-' for stdin")
     g2p.add_argument("--model", default="g2p-en", help="model name or artifact directory")
-    g2p.add_argument("--threads", type=int, default=0,
-                     help="threads decoding words in parallel (0 = one per core)")
+    g2p.add_argument("--threads", type=_thread_count, default=0,
+                     help="threads decoding words in parallel (0 = one per core; "
+                          "the library caps large values)")
     g2p.set_defaults(func=_cmd_g2p)
 
     st = sub.add_parser("status", help="library, ABI and TVM versions; cache location")
@@ -232,29 +405,80 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    from .errors import EdgeVedaError
-
+def _silence_stdout() -> None:
+    """After a closed pipe: point stdout at /dev/null so that the interpreter's final flush of
+    what is still buffered does not print a second BrokenPipeError at exit."""
     try:
-        return args.func(args)
-    except EdgeVedaError as e:
-        print(f"edge-veda: error: {e.message}", file=sys.stderr)
-        if e.hint:
-            print(f"hint: {e.hint}", file=sys.stderr)
-        return 1
-    except Exception as e:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _user_error_types() -> tuple:
+    """Exceptions that report a problem with the user's input, files or network, not a bug."""
+    types: list = [OSError, UnicodeError, _CliError]
+    try:
         from .models import CatalogError, DownloadError
         from .models.archive import UnsafeArchiveError
 
-        if not isinstance(e, (CatalogError, DownloadError, UnsafeArchiveError)):
-            raise
-        print(f"edge-veda: error: {e}", file=sys.stderr)
-        return 1
+        types += [CatalogError, DownloadError, UnsafeArchiveError]
+    except ImportError:  # pragma: no cover - a broken install; the error shows elsewhere
+        pass
+    return tuple(types)
+
+
+def _describe(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.strerror:
+        return f"{e.strerror}: {e.filename}" if e.filename else e.strerror
+    return str(e) or type(e).__name__
+
+
+def _run(argv) -> int:
+    args = build_parser().parse_args(argv)
+    from .errors import EdgeVedaError
+
+    debug = os.environ.get("EDGE_VEDA_DEBUG", "") not in ("", "0")
+    try:
+        return args.func(args)
+    except (BrokenPipeError, KeyboardInterrupt):
+        raise
+    except EdgeVedaError as e:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        _say(f"edge-veda: error: {e.message}")
+        if e.hint:
+            _say(f"hint: {e.hint}")
+        return EXIT_ERROR
+    except Exception as e:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        if isinstance(e, _user_error_types()):
+            _say(f"edge-veda: error: {_describe(e)}")
+            if getattr(e, "hint", ""):
+                _say(f"hint: {e.hint}")
+            return EXIT_ERROR
+        # A bug in edge-veda, not in the input: still no traceback unless asked for.
+        _say(f"edge-veda: internal error: {type(e).__name__}: {e}")
+        _say("hint: this is a bug in edge-veda; run again with EDGE_VEDA_DEBUG=1 for the traceback "
+             "and report it")
+        return EXIT_ERROR
+
+
+def main(argv=None) -> int:
+    """The `edge-veda` entry point; returns the exit status (see EXIT_CODES)."""
+    try:
+        return _run(argv)
     except BrokenPipeError:
-        return 0
+        _silence_stdout()
+        return EXIT_OK
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -25,6 +25,11 @@ class InvalidArgumentError(EdgeVedaError, ValueError):
     code = lib.EV_ERR_INVALID_ARGUMENT
 
 
+class InvalidArgumentTypeError(InvalidArgumentError, TypeError):
+    """An argument of the wrong type, or an unknown keyword. Also a TypeError, as Python's own
+    "unexpected keyword argument" and wrong-type errors are, so `except TypeError` still works."""
+
+
 class ModelNotFoundError(EdgeVedaError, FileNotFoundError):
     code = lib.EV_ERR_MODEL_NOT_FOUND
 

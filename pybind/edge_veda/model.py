@@ -2,13 +2,19 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import math
+import numbers
+import operator
 import os
 import threading
+from collections.abc import Iterable
 from typing import Callable, Iterator
 
 from . import _callbacks
 from ._ffi import ffi, lib
-from .errors import InvalidArgumentError, InvalidStateError, error_from_code
+from .errors import (EdgeVedaError, InvalidArgumentError, InvalidArgumentTypeError, InvalidStateError,
+                     error_from_code)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,53 +31,153 @@ class Status:
 
 
 def _text(ptr) -> str:
-    return ffi.string(ptr).decode("utf-8") if ptr != ffi.NULL else ""
+    return ffi.string(ptr).decode("utf-8", "replace") if ptr != ffi.NULL else ""
 
 
-def _encode_prompt(text: str) -> bytes:
+INT32_MAX = 2**31 - 1
+UINT64_MAX = 2**64 - 1
+FLOAT32_MAX = 3.4028234663852886e38
+MAX_STOP_SEQUENCES = 1024  # the library's limit
+
+
+def _encode_prompt(api: str, text, what: str = "text") -> bytes:
+    """UTF-8 bytes of `text` for the C ABI, or an InvalidArgumentError naming `api` and `what`."""
     if not isinstance(text, str):
-        raise InvalidArgumentError(f"text must be str, not {type(text).__name__}",
-                                   "decode bytes to str before calling generate")
+        raise InvalidArgumentTypeError(f"{api}: {what} must be str, not {type(text).__name__}",
+                                       "decode bytes to str before calling (bytes.decode('utf-8'))")
     if "\0" in text:
-        raise InvalidArgumentError("text contains a NUL character",
+        raise InvalidArgumentError(f"{api}: {what} contains a NUL character at index {text.index(chr(0))}",
                                    "remove NUL characters; the C ABI takes NUL-terminated strings")
-    return text.encode("utf-8")
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as e:  # a lone surrogate, e.g. from os.fsdecode of invalid UTF-8
+        raise InvalidArgumentError(
+            f"{api}: {what} is not valid Unicode (lone surrogate at index {e.start})",
+            "decode the input with errors='replace', or drop the invalid characters") from None
 
 
-class _Params:
-    """Builds an ev_generation_params (or NULL when every value is the default)."""
+def _int_value(api: str, name: str, value, lo: int, hi: int, allowed: str) -> int:
+    if isinstance(value, bool) or not hasattr(type(value), "__index__"):
+        raise InvalidArgumentTypeError(f"{api}: {name} must be an int, not {type(value).__name__}",
+                                       f"{name}: {allowed}")
+    number = operator.index(value)
+    if not lo <= number <= hi:
+        raise InvalidArgumentError(f"{api}: {name}={number} is out of range", f"{name}: {allowed}")
+    return number
 
-    __slots__ = ()
+
+def _float_value(api: str, name: str, value, ok: Callable[[float], bool], allowed: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidArgumentTypeError(f"{api}: {name} must be a number, not {type(value).__name__}",
+                                       f"{name}: {allowed}")
+    try:
+        number = float(value)
+    except OverflowError:  # an int too large for a double
+        number = math.inf
+    # float32 in the C struct: anything beyond FLOAT32_MAX would silently become inf there.
+    if not (math.isfinite(number) and abs(number) <= FLOAT32_MAX and ok(number)):
+        raise InvalidArgumentError(f"{api}: {name}={value!r} is out of range", f"{name}: {allowed}")
+    return number
+
+
+GENERATION_KEYWORDS = ("max_tokens", "temperature", "top_p", "top_k", "repeat_penalty", "seed", "stop")
+
+
+def _unknown_keyword(api: str, name: str, allowed) -> InvalidArgumentTypeError:
+    close = difflib.get_close_matches(name, allowed, n=1)
+    return InvalidArgumentTypeError(
+        f"{api}() got an unexpected keyword argument {name!r}"
+        + (f" (did you mean {close[0]!r}?)" if close else ""),
+        "allowed keywords: " + ", ".join(allowed))
+
+
+class GenerationParams:
+    """Validated generation parameters; `.pointer()` gives the ev_generation_params* to pass.
+
+    Every value is checked here, in Python, so a bad one is an InvalidArgumentError naming the
+    public call and the allowed range, never a cffi OverflowError/TypeError."""
+
+    __slots__ = ("values", "_stop")
+
+    def __init__(self, api: str, params: dict):
+        values: dict = {}
+        for name, value in params.items():
+            if name not in GENERATION_KEYWORDS:
+                raise _unknown_keyword(api, name, GENERATION_KEYWORDS)
+            if value is None:
+                continue  # None = the library default, as if not passed
+            if name == "max_tokens":
+                value = _int_value(api, name, value, 0, INT32_MAX, "an int from 0 (the model's default) to 2147483647")
+            elif name == "top_k":
+                value = _int_value(api, name, value, 0, INT32_MAX, "an int from 0 (off) to 2147483647")
+            elif name == "seed":
+                value = _int_value(api, name, value, 0, UINT64_MAX,
+                                   "an int from 0 to 2**64-1 (2**64-1 or None: continue the model's RNG stream)")
+            elif name == "temperature":
+                value = _float_value(api, name, value, lambda t: t >= 0,
+                                     "0 for greedy decoding, or a finite number > 0 to sample")
+            elif name == "top_p":
+                value = _float_value(api, name, value, lambda v: 0 < v <= 1, "a number in (0, 1]; 1 turns it off")
+            elif name == "repeat_penalty":
+                value = _float_value(api, name, value, lambda v: v > 0, "a finite number > 0; 1 turns it off")
+            values[name] = value
+        self.values = values
+        self._stop = self._encode_stop(api, values.pop("stop", None))
 
     @staticmethod
-    def build(keep_alive: list, max_tokens=None, temperature=None, top_p=None, top_k=None,
-              repeat_penalty=None, seed=None, stop=None):
-        if (max_tokens is None and temperature is None and top_p is None and top_k is None
-                and repeat_penalty is None and seed is None and not stop):
+    def _encode_stop(api: str, stop) -> list[bytes]:
+        if stop is None:
+            return []
+        if isinstance(stop, str):
+            stop = [stop]
+        elif isinstance(stop, (bytes, bytearray)) or not isinstance(stop, Iterable):
+            raise InvalidArgumentTypeError(f"{api}: stop must be a str or a list of str, not {type(stop).__name__}",
+                                           'e.g. stop=["AH0"]')
+        stop = list(stop)
+        if len(stop) > MAX_STOP_SEQUENCES:
+            raise InvalidArgumentError(f"{api}: {len(stop)} stop sequences", f"pass at most {MAX_STOP_SEQUENCES}")
+        return [_encode_prompt(api, s, f"stop[{i}]") for i, s in enumerate(stop)]
+
+    def __bool__(self) -> bool:
+        return bool(self.values or self._stop)
+
+    def pointer(self, keep_alive: list):
+        """The ev_generation_params* (NULL when every value is the default); what it points to
+        stays alive as long as `keep_alive`."""
+        if not self:
             return ffi.NULL
         p = ffi.new("ev_generation_params*", lib.ev_generation_params_default())
-        if max_tokens is not None:
-            p.max_tokens = max_tokens
-        if temperature is not None:
-            p.temperature = temperature
-        if top_p is not None:
-            p.top_p = top_p
-        if top_k is not None:
-            p.top_k = top_k
-        if repeat_penalty is not None:
-            p.repeat_penalty = repeat_penalty
-        if seed is not None:
-            p.seed = seed
-        if stop:
-            if isinstance(stop, str):
-                stop = [stop]
-            strings = [ffi.new("char[]", _encode_prompt(s)) for s in stop]
+        for name, value in self.values.items():
+            setattr(p, name, value)
+        if self._stop:
+            strings = [ffi.new("char[]", s) for s in self._stop]
             array = ffi.new("char*[]", strings)
             keep_alive.extend((strings, array))
             p.stop_sequences = array
             p.num_stop_sequences = len(strings)
         keep_alive.append(p)
         return p
+
+
+def encode_texts(api: str, texts) -> list[bytes]:
+    """The prompts of a batch call: a list (or other iterable) of str, never a single str."""
+    if isinstance(texts, (str, bytes, bytearray)) or not isinstance(texts, Iterable):
+        raise InvalidArgumentTypeError(
+            f"{api}: texts must be a list of str, not {type(texts).__name__}",
+            "pass a list of strings, e.g. generate_batch([\"hello\"]); generate() takes one string")
+    encoded = [_encode_prompt(api, t, f"texts[{i}]") for i, t in enumerate(texts)]
+    if len(encoded) > INT32_MAX:
+        raise InvalidArgumentError(f"{api}: {len(encoded)} texts", "pass at most 2147483647 per call")
+    return encoded
+
+
+class _LiveStream:
+    """A native ev_stream the model must free before its context (see Model.close)."""
+
+    __slots__ = ("ptr", "__weakref__")
+
+    def __init__(self, ptr):
+        self.ptr = ptr
 
 
 class Model:
@@ -82,7 +188,11 @@ class Model:
 
     Threads: a Model may be called from many threads at once; the native context serializes
     the calls. close() cancels what is running, waits for every call to leave the native
-    context, then frees it; calls made after close() raise InvalidStateError.
+    context, frees the native streams still open, then frees the context; calls made after
+    close() (and streams resumed after it) raise InvalidStateError.
+
+    Callbacks (token, memory pressure) must not call this model: such a call raises
+    InvalidStateError instead of deadlocking. cancel() is allowed from a callback.
     """
 
     def __init__(self, _ctx):
@@ -90,6 +200,8 @@ class Model:
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._inflight = 0
+        self._callers: set[int] = set()  # threads inside a native call on this context
+        self._streams: set[_LiveStream] = set()  # native streams begun and not yet freed
         self._pressure_handle = None  # keeps the registered callback alive
 
     @classmethod
@@ -97,13 +209,32 @@ class Model:
              num_threads: int = 0, memory_limit_bytes: int = 0,
              auto_unload_on_memory_pressure: bool = False, use_mmap: bool = True,
              seed: int = 0) -> "Model":
-        """Loads an artifact directory, or a model by name (g2p-en is compiled on first use)."""
+        """Loads an artifact directory, or a model by name (g2p-en is compiled on first use).
+
+        num_threads: 0 (one per core) to 2**31-1, capped by the library; memory_limit_bytes and
+        seed: 0 to 2**64-1."""
         from .artifacts import resolve
 
-        path = resolve(os.fspath(source))
+        api = "Model.load"
+        if not isinstance(source, (str, os.PathLike)):
+            raise InvalidArgumentTypeError(f"{api}: source must be a model name or a path, not {type(source).__name__}",
+                                           'e.g. Model.load("g2p-en") or Model.load("/path/to/artifact")')
+        source = os.fspath(source)
+        if isinstance(source, bytes):
+            source = os.fsdecode(source)
+        if "\0" in source:
+            raise InvalidArgumentError(f"{api}: source contains a NUL character", "pass a valid path or model name")
+        device_c = _encode_prompt(api, device, "device")
+        num_threads = _int_value(api, "num_threads", num_threads, 0, INT32_MAX,
+                                 "an int from 0 (one per core) to 2147483647; the library caps large values")
+        memory_limit_bytes = _int_value(api, "memory_limit_bytes", memory_limit_bytes, 0, UINT64_MAX,
+                                        "an int from 0 (no limit) to 2**64-1")
+        seed = _int_value(api, "seed", seed, 0, UINT64_MAX, "an int from 0 to 2**64-1")
+
+        path = resolve(source)
         cfg = ffi.new("ev_config*", lib.ev_config_default())
         path_c = ffi.new("char[]", os.fsencode(path))
-        device_c = ffi.new("char[]", device.encode())
+        device_c = ffi.new("char[]", device_c)
         cfg.model_path = path_c
         cfg.device = device_c
         cfg.num_threads = num_threads
@@ -119,14 +250,28 @@ class Model:
 
     # -- lifetime -------------------------------------------------------------------------
     def close(self) -> None:
-        """Cancels running calls, waits for them to return, frees the context. Idempotent."""
+        """Cancels running calls, waits for them to return, frees open streams and the context.
+
+        Idempotent; callable from any thread, but not from a callback of this model (that
+        raises InvalidStateError: the call the callback runs in could never end)."""
         with self._lock:
-            ctx, self._ctx = self._ctx, None
-            if ctx is None:
+            if self._ctx is None:
                 return
+            if threading.get_ident() in self._callers:
+                raise InvalidStateError("Model.close() called from a callback of the same model",
+                                        "call model.cancel() in the callback, and close() after the call returns")
+            ctx, self._ctx = self._ctx, None
             lib.ev_cancel(ctx)
             while self._inflight:
                 self._idle.wait()
+            # Every stream must be freed before its context; generators resumed later find
+            # the model closed and raise InvalidStateError.
+            streams, self._streams = self._streams, set()
+            pointers = [s.ptr for s in streams if s.ptr is not None]
+            for s in streams:
+                s.ptr = None
+        for ptr in pointers:
+            lib.ev_stream_free(ptr)
         lib.ev_free(ctx)  # after this the memory-pressure callback can no longer fire
         self._pressure_handle = None
 
@@ -147,23 +292,35 @@ class Model:
     def closed(self) -> bool:
         return self._ctx is None
 
-    def _enter(self):
+    def _enter(self, api: str = "this call"):
+        me = threading.get_ident()
         with self._lock:
             ctx = self._ctx
             if ctx is None:
                 raise InvalidStateError("the model is closed", "load it again with Model.load()")
+            if me in self._callers:
+                # The native call this thread is in holds the context: entering it again from
+                # one of its callbacks would wait for itself forever.
+                raise InvalidStateError(f"{api} called from a callback of the same model",
+                                        "callbacks must not call into their own model; call model.cancel() "
+                                        "there, or hand the work to another thread")
+            self._callers.add(me)
             self._inflight += 1
             return ctx
 
     def _leave(self) -> None:
         with self._lock:
+            self._callers.discard(threading.get_ident())
             self._inflight -= 1
             if self._inflight == 0:
                 self._idle.notify_all()
+        deferred = _callbacks.take_deferred()
+        if deferred is not None:  # a KeyboardInterrupt/SystemExit from a memory callback
+            raise deferred
 
-    def _call(self, fn, *args):
+    def _call(self, api: str, fn, *args):
         """Runs lib.fn(ctx, *args) and raises for a failure code."""
-        ctx = self._enter()
+        ctx = self._enter(api)
         try:
             rc = fn(ctx, *args)
             if rc != 0:
@@ -177,35 +334,39 @@ class Model:
 
         params: max_tokens, temperature, top_p, top_k, repeat_penalty, seed, stop.
         """
-        prompt = _encode_prompt(text)
+        api = "Model.generate"
+        prompt = _encode_prompt(api, text)
         keep_alive: list = []
-        p = _Params.build(keep_alive, **params) if params else ffi.NULL
+        p = GenerationParams(api, params).pointer(keep_alive) if params else ffi.NULL
         out = ffi.new("char**")
-        ctx = self._enter()
+        ctx = self._enter(api)
         try:
             rc = lib.ev_generate(ctx, prompt, p, out)
             if rc != 0:
                 raise error_from_code(rc, ctx)
-            return ffi.string(out[0]).decode("utf-8")
+            return ffi.string(out[0]).decode("utf-8", "replace")
         finally:
             lib.ev_free_string(out[0])
             self._leave()
 
     def generate_batch(self, texts: list[str], **params) -> list[str]:
         """Runs the model on every text (ev_generate_batch): plain greedy decoding uses up to
-        `num_threads` threads; the outputs are what generate() gives for each text."""
-        prompts = [ffi.new("char[]", _encode_prompt(t)) for t in texts]
+        `num_threads` threads; the outputs are what generate() gives for each text.
+
+        texts: a list of str (a single str is an error, not a list of characters)."""
+        api = "Model.generate_batch"
+        prompts = [ffi.new("char[]", t) for t in encode_texts(api, texts)]
         n = len(prompts)
         keep_alive: list = []
-        p = _Params.build(keep_alive, **params) if params else ffi.NULL
+        p = GenerationParams(api, params).pointer(keep_alive) if params else ffi.NULL
         array = ffi.new("char*[]", prompts) if n else ffi.NULL
         outs = ffi.new("char*[]", max(n, 1))
-        ctx = self._enter()
+        ctx = self._enter(api)
         try:
             rc = lib.ev_generate_batch(ctx, array, n, p, outs)
             if rc != 0:
                 raise error_from_code(rc, ctx)
-            return [ffi.string(outs[i]).decode("utf-8") for i in range(n)]
+            return [ffi.string(outs[i]).decode("utf-8", "replace") for i in range(n)]
         finally:
             for i in range(n):
                 lib.ev_free_string(outs[i])
@@ -214,69 +375,147 @@ class Model:
     def stream(self, text: str, **params) -> Iterator[str]:
         """Yields the output tokens one by one (pull API: one native call per token).
 
-        Closing the generator early releases the native stream.
+        Arguments are checked now; the native stream begins at the first next(). Closing or
+        dropping the generator early releases the native stream; Model.close() releases it
+        too, and the generator then raises InvalidStateError if resumed.
         """
-        prompt = _encode_prompt(text)
+        api = "Model.stream"
+        prompt = _encode_prompt(api, text)
+        gen_params = GenerationParams(api, params) if params else None
+        return self._stream_tokens(prompt, gen_params)
+
+    def _stream_tokens(self, prompt: bytes, gen_params) -> Iterator[str]:
+        api = "Model.stream"
         keep_alive: list = []
-        p = _Params.build(keep_alive, **params) if params else ffi.NULL
+        p = gen_params.pointer(keep_alive) if gen_params else ffi.NULL
         stream_out = ffi.new("ev_stream*")
         token = ffi.new("const char**")
-        ctx = self._enter()
+        ctx = self._enter(api)
         try:
             rc = lib.ev_stream_begin(ctx, prompt, p, stream_out)
             if rc != 0:
                 raise error_from_code(rc, ctx)
-            stream = stream_out[0]
-            try:
-                while True:
-                    rc = lib.ev_stream_next(stream, token, ffi.NULL)
+            live = _LiveStream(stream_out[0])
+            with self._lock:
+                self._streams.add(live)
+        finally:
+            self._leave()
+        try:
+            while True:
+                ctx = self._enter_stream(live)
+                try:
+                    rc = lib.ev_stream_next(live.ptr, token, ffi.NULL)
                     if rc == lib.EV_ERR_STREAM_END:
                         return
                     if rc != 0:
+                        if self._ctx is None:
+                            raise InvalidStateError("the model was closed while this stream was open",
+                                                    "close the model only after its streams are done")
                         raise error_from_code(rc, ctx)
-                    yield ffi.string(token[0]).decode("utf-8")
-            finally:
-                lib.ev_stream_free(stream)
+                    text = ffi.string(token[0]).decode("utf-8", "replace")
+                finally:
+                    self._leave()
+                yield text  # no native call is held while the consumer has the token
         finally:
+            self._free_stream(live)
+
+    def _enter_stream(self, live: _LiveStream):
+        try:
+            ctx = self._enter("Model.stream")
+        except InvalidStateError:
+            if self._ctx is None:
+                raise InvalidStateError("the model was closed while this stream was open",
+                                        "close the model only after its streams are done") from None
+            raise
+        if live.ptr is None:  # cannot happen while the model is open; kept as a guard
             self._leave()
+            raise InvalidStateError("the stream was released", "start a new one with Model.stream()")
+        return ctx
+
+    def _free_stream(self, live: _LiveStream) -> None:
+        """Frees the stream unless close() did; counted in-flight so that ev_free waits for it."""
+        with self._lock:
+            ptr, live.ptr = live.ptr, None
+            self._streams.discard(live)
+            if ptr is None:
+                return
+            self._inflight += 1
+        try:
+            lib.ev_stream_free(ptr)
+        finally:
+            with self._lock:
+                self._inflight -= 1
+                if self._inflight == 0:
+                    self._idle.notify_all()
 
     def generate_with_callback(self, text: str, on_token: Callable[[str, int], None], **params) -> None:
-        """Runs ev_generate_stream: on_token(token, token_id) is called on this thread per token."""
-        prompt = _encode_prompt(text)
+        """Runs ev_generate_stream: on_token(token, token_id) is called on this thread per token.
+
+        If on_token raises, the native call is cancelled and the exception (KeyboardInterrupt
+        included) is re-raised here once the native call has returned. on_token must not call
+        this model (InvalidStateError); model.cancel() is allowed."""
+        api = "Model.generate_with_callback"
+        prompt = _encode_prompt(api, text)
+        if not callable(on_token):
+            raise InvalidArgumentTypeError(f"{api}: on_token must be callable, not {type(on_token).__name__}",
+                                           "pass a function taking (token: str, token_id: int)")
         keep_alive: list = []
-        p = _Params.build(keep_alive, **params) if params else ffi.NULL
-        handle = ffi.new_handle(on_token)  # alive until the call returns
-        self._call(lib.ev_generate_stream, prompt, p, _callbacks.TOKEN_CALLBACK, handle)
+        p = GenerationParams(api, params).pointer(keep_alive) if params else ffi.NULL
+        relay = _callbacks.TokenRelay(on_token)
+        handle = ffi.new_handle(relay)  # alive until the call returns
+        ctx = self._enter(api)
+        try:
+            relay.ctx = ctx
+            rc = lib.ev_generate_stream(ctx, prompt, p, _callbacks.TOKEN_CALLBACK, handle)
+            error = relay.error
+            if error is not None:
+                relay.error = None  # no cycle through the traceback
+                try:
+                    raise error
+                finally:
+                    error = None
+            if rc != 0:
+                raise error_from_code(rc, ctx)
+        finally:
+            self._leave()
 
     def warmup(self) -> None:
         """Loads weights if needed and runs every kernel once (ev_warmup), then one generate()
         through this binding, whose own first call pays for symbol binding and cold caches."""
-        self._call(lib.ev_warmup)
+        self._call("Model.warmup", lib.ev_warmup)
         self.generate("warmup")
 
     def cancel(self) -> None:
-        """Stops the call running on this model (from any thread); it raises CancelledError."""
-        ctx = self._ctx
-        if ctx is not None:
-            lib.ev_cancel(ctx)
+        """Stops the call running on this model (from any thread, or from one of its callbacks);
+        that call raises CancelledError."""
+        with self._lock:  # so close() cannot free the context between the check and the call
+            if self._ctx is not None:
+                lib.ev_cancel(self._ctx)  # never blocks
 
     def set_memory_pressure_callback(self, callback: Callable[[int, int], None] | None) -> None:
         """callback(current_bytes, limit_bytes) runs on the thread that caused the event (the one
         inside a call on this model, or the one calling notify_memory_pressure). None removes
-        it; once this returns, the previous callback never runs again."""
+        it; once this returns, the previous callback never runs again. An exception it raises
+        goes to sys.unraisablehook (KeyboardInterrupt/SystemExit are re-raised by the model
+        call it interrupted)."""
+        if callback is not None and not callable(callback):
+            raise InvalidArgumentTypeError(
+                f"Model.set_memory_pressure_callback: callback must be callable or None, not {type(callback).__name__}",
+                "pass a function taking (current_bytes: int, limit_bytes: int)")
         handle = ffi.new_handle(callback) if callback is not None else None
         fn = _callbacks.MEMORY_CALLBACK if callback is not None else ffi.NULL
-        self._call(lib.ev_set_memory_pressure_callback, fn, handle if handle is not None else ffi.NULL)
+        self._call("Model.set_memory_pressure_callback", lib.ev_set_memory_pressure_callback, fn,
+                   handle if handle is not None else ffi.NULL)
         self._pressure_handle = handle
 
     def notify_memory_pressure(self, critical: bool = False) -> None:
         level = lib.EV_MEMORY_PRESSURE_CRITICAL if critical else lib.EV_MEMORY_PRESSURE_MODERATE
-        self._call(lib.ev_notify_memory_pressure, level)
+        self._call("Model.notify_memory_pressure", lib.ev_notify_memory_pressure, level)
 
     def status(self) -> Status:
         info = ffi.new("ev_status_info*")
         info.struct_size = ffi.sizeof("ev_status_info")
-        ctx = self._enter()
+        ctx = self._enter("Model.status")
         try:
             rc = lib.ev_status(ctx, info)
             if rc != 0:
@@ -299,5 +538,8 @@ class Model:
     def __repr__(self) -> str:
         if self._ctx is None:
             return "<edge_veda.Model closed>"
-        s = self.status()
+        try:
+            s = self.status()
+        except EdgeVedaError:  # e.g. repr() from inside one of its callbacks
+            return "<edge_veda.Model>"
         return f"<edge_veda.Model {s.model_name} on {s.device} from {s.artifact_path}>"
