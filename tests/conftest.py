@@ -1,10 +1,35 @@
 import os
 import random
+import shutil
 import sys
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
+
+
+def in_ci() -> bool:
+    """CI=true (GitHub Actions, GitLab, .ci/run's callers): missing tools are failures there."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def require_tools(tools: dict[str, str], path: str | None = None) -> dict[str, str]:
+    """Returns {tool: full path} for optional system tools, e.g.
+    require_tools({"aarch64-linux-gnu-g++": "g++-aarch64-linux-gnu", "qemu-aarch64": "qemu-user"}),
+    values being the Debian packages that provide them. A missing tool SKIPS the test with the
+    apt-get command that installs it, so the README's test command passes on a fresh machine;
+    under CI=true it FAILS instead, so CI still proves what the tool tests. `path` defaults to
+    $PATH."""
+    found = {tool: shutil.which(tool, path=path) for tool in tools}
+    missing = [tool for tool, where in found.items() if where is None]
+    if missing:
+        packages = " ".join(dict.fromkeys(tools[t] for t in missing))
+        message = (f"{', '.join(missing)} not installed (apt-get install {packages}; "
+                   f".ci/run does)")
+        if in_ci():
+            pytest.fail(f"{message}; CI=true, so this is a failure, not a skip", pytrace=False)
+        pytest.skip(message)
+    return found
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -13,6 +13,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import abi  # noqa: E402
+from conftest import require_tools  # noqa: E402
 import gen_dart  # noqa: E402
 
 
@@ -33,8 +34,21 @@ DECLS = abi.parse_header(HEADER_TEXT)
 SNAPSHOT = json.load(open(abi.SNAPSHOT))
 
 
+# Debian packages of each target's compiler and emulator (.ci/run installs them).
+TARGET_PACKAGES = {"gcc": "gcc", "aarch64-linux-gnu-gcc": "g++-aarch64-linux-gnu",
+                   "arm-linux-gnueabihf-gcc": "g++-arm-linux-gnueabihf", "i686-linux-gnu-gcc": "g++-i686-linux-gnu",
+                   "qemu-aarch64": "qemu-user", "qemu-arm": "qemu-user", "qemu-i386": "qemu-user"}
+
+
+def require_target_tools(target):
+    """Skips (fails under CI=true) when the target's cross compiler or qemu is missing."""
+    t = abi.TARGETS[target]
+    require_tools({tool: TARGET_PACKAGES.get(tool, tool) for tool in [t["cc"], *t["run"][:1]]})
+
+
 @pytest.fixture(scope="module", params=list(abi.TARGETS))
 def target_probe(request):
+    require_target_tools(request.param)
     return request.param, abi.probe(DECLS, request.param)
 
 

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from conftest import require_tools
 from edge_veda import config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -23,6 +24,7 @@ def run(cmd, **kw):
     ("g++", ["-std=c++11", "-Wall", "-Wextra", "-Werror", "-pedantic"], ".cpp"),
 ])
 def test_header_compiles_strictly(tmp_path, compiler, flags, suffix):
+    require_tools({compiler: compiler})
     src = tmp_path / f"probe{suffix}"
     src.write_text('#include "edge_veda.h"\n'
                    "int main(void) { ev_config c = ev_config_default(); (void)c; return 0; }\n")
@@ -32,6 +34,7 @@ def test_header_compiles_strictly(tmp_path, compiler, flags, suffix):
 
 @pytest.fixture(scope="module")
 def test_api_binary(tmp_path_factory):
+    require_tools({"gcc": "gcc"})
     out = tmp_path_factory.mktemp("c") / "test_api"
     proc = run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-g", "-O1",
                 os.path.join(ROOT, "tests", "c", "test_api.c"), "-o", str(out),
@@ -63,11 +66,7 @@ def portable_artifact(tmp_path_factory):
 
 @pytest.mark.slow
 def test_c_program_under_valgrind_has_no_definite_leaks(test_api_binary, portable_artifact, reference):
-    if shutil.which("valgrind") is None:
-        message = "valgrind is not installed (apt-get install valgrind; .ci/run does)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_tools({"valgrind": "valgrind"})
     words = WORDS[:3]
     proc = run(["valgrind", "--leak-check=full", "--errors-for-leak-kinds=definite",
                 "--error-exitcode=99", test_api_binary, portable_artifact, *words], timeout=900)
@@ -79,6 +78,7 @@ def test_c_program_under_valgrind_has_no_definite_leaks(test_api_binary, portabl
 
 
 def test_example_builds_against_installed_library(tmp_path, artifact_dir, reference):
+    require_tools({"make": "make", "cc": "gcc"})
     shutil.copytree(os.path.join(ROOT, "examples", "c"), tmp_path / "c")
     proc = run(["make", "-C", str(tmp_path / "c"), f"PYTHON={sys.executable}"])
     assert proc.returncode == 0, proc.stderr

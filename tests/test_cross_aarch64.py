@@ -4,14 +4,13 @@ aarch64 by TVM, and the C test program run under qemu-aarch64: 500+ words must g
 x86_64 output."""
 import glob
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
 
 import pytest
 
-from conftest import cmudict_sample
+from conftest import cmudict_sample, require_tools
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WHEELS = ["apache-tvm==0.27.0.post1", "apache-tvm-ffi==0.1.15.post2"]
@@ -23,11 +22,13 @@ def env_with_venv():
     return dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""))
 
 
+# tool -> the Debian package that provides it (a skip names them; CI=true makes it a failure)
+CROSS_TOOLS = {"aarch64-linux-gnu-g++": "g++-aarch64-linux-gnu", "qemu-aarch64": "qemu-user", "file": "file"}
+
+
 @pytest.fixture(scope="module")
 def arm64_runtime(tmp_path_factory):
-    for tool in ("aarch64-linux-gnu-g++", "qemu-aarch64"):
-        if shutil.which(tool) is None:
-            pytest.fail(f"{tool} is not installed (apt-get install g++-aarch64-linux-gnu qemu-user; .ci/run does)")
+    require_tools(CROSS_TOOLS)
     root = tmp_path_factory.mktemp("arm64")
     wheels = root / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
@@ -63,6 +64,8 @@ def arm64_build(arm64_runtime, tmp_path_factory):
 @pytest.fixture(scope="module")
 def arm64_artifact(tmp_path_factory):
     from edge_veda.compile import compile_model
+
+    require_tools(CROSS_TOOLS)
 
     return compile_model("g2p-en", str(tmp_path_factory.mktemp("art-arm64") / "g2p-en"),
                          target={"kind": "llvm", "mtriple": "aarch64-linux-gnu", "mattr": ["+neon"]},

@@ -2,11 +2,12 @@
 concurrent pressure notifications, ev_free racing a running call), built from source with
 meson under ThreadSanitizer."""
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
+
+from conftest import require_tools
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -18,8 +19,8 @@ def tool_env():
 
 @pytest.fixture(scope="module")
 def tsan_build(tmp_path_factory):
-    if shutil.which("meson", path=tool_env()["PATH"]) is None:
-        pytest.fail("meson is not installed in this environment")
+    # meson and ninja come with the test extra (pip install ".[test]"), or from Debian.
+    require_tools({"meson": "meson", "ninja": "ninja-build"}, path=tool_env()["PATH"])
     build = str(tmp_path_factory.mktemp("tsan"))
     env = tool_env()
     setup = subprocess.run(["meson", "setup", build, ROOT, "-Db_sanitize=thread", "-Dpython=disabled",
