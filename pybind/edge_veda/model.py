@@ -91,6 +91,9 @@ def _unknown_keyword(api: str, name: str, allowed) -> InvalidArgumentTypeError:
         "allowed keywords: " + ", ".join(allowed))
 
 
+LOAD_KEYWORDS = ("device", "num_threads", "memory_limit_bytes", "auto_unload_on_memory_pressure", "use_mmap", "seed")
+
+
 class GenerationParams:
     """Validated generation parameters; `.pointer()` gives the ev_generation_params* to pass.
 
@@ -208,7 +211,7 @@ class Model:
     def load(cls, source: str | os.PathLike = "g2p-en", device: str = "cpu", *,
              num_threads: int = 0, memory_limit_bytes: int = 0,
              auto_unload_on_memory_pressure: bool = False, use_mmap: bool = True,
-             seed: int = 0) -> "Model":
+             seed: int = 0, **unknown) -> "Model":
         """Loads an artifact directory, or a model by name (g2p-en is compiled on first use).
 
         num_threads: 0 (one per core) to 2**31-1, capped by the library; memory_limit_bytes and
@@ -216,6 +219,8 @@ class Model:
         from .artifacts import resolve
 
         api = "Model.load"
+        for name in unknown:  # an EdgeVedaError (and TypeError) listing what is allowed
+            raise _unknown_keyword(api, name, LOAD_KEYWORDS)
         if not isinstance(source, (str, os.PathLike)):
             raise InvalidArgumentTypeError(f"{api}: source must be a model name or a path, not {type(source).__name__}",
                                            'e.g. Model.load("g2p-en") or Model.load("/path/to/artifact")')

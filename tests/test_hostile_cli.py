@@ -1,0 +1,312 @@
+"""Hostile and careless use of the `edge-veda` command line: closed pipes, bytes that are not
+UTF-8, NUL bytes, CRLF, huge inputs, Ctrl-C, bad options. Never a traceback for a user error,
+never a lost line; and the newcomer's first `pytest` run skips (not fails) without the
+optional system tools. Every child process runs with a timeout."""
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import require_tools
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TIMEOUT = 120
+
+
+def cli(*args, stdin=None, env=None, **kw) -> subprocess.CompletedProcess:
+    """Runs `python -m edge_veda ARGS` with bytes in and out; fails the test if it hangs."""
+    try:
+        return subprocess.run([sys.executable, "-m", "edge_veda", *args], input=stdin, capture_output=True,
+                              env=env, timeout=TIMEOUT, **kw)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"edge-veda {' '.join(map(str, args))[:200]} hung for {TIMEOUT} s")
+
+
+def lines(data: bytes) -> list[str]:
+    return data.decode("utf-8").splitlines()
+
+
+def answers(reference, words) -> list[str]:
+    return [f"{w}\t{reference.predict(w)}" for w in words]
+
+
+def no_traceback(proc):
+    err = proc.stderr.decode("utf-8", "replace")
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    return err
+
+
+@pytest.fixture(scope="module", autouse=True)
+def compiled(artifact_dir):
+    """The g2p-en build exists before the CLI runs, so no test pays for (or sees) the compile."""
+    return artifact_dir
+
+
+# --- closed pipes and signals ---------------------------------------------------------------
+
+def test_closed_output_pipe_exits_quietly(tmp_path):
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"".join(b"word%d\n" % i for i in range(200_000)))
+    with open(big, "rb") as stdin:
+        proc = subprocess.Popen([sys.executable, "-m", "edge_veda", "g2p", "-"], stdin=stdin,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        first = proc.stdout.readline()
+        proc.stdout.close()  # what `| head -1` does
+        try:
+            err = proc.stderr.read()
+            rc = proc.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail("edge-veda g2p kept running after its reader went away")
+    assert first.startswith(b"word0\t")
+    assert rc == 0 and err == b"", err.decode()
+
+
+def test_closed_pipe_through_a_real_shell_pipeline(tmp_path):
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"hello\n" * 100_000)
+    proc = subprocess.run(["bash", "-o", "pipefail", "-c",
+                           f"{sys.executable} -m edge_veda g2p - < {big} | head -1"],
+                          capture_output=True, timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert proc.stdout.startswith(b"hello\t") and proc.stdout.count(b"\n") == 1
+    assert proc.stderr == b""
+
+
+def test_closed_pipe_on_help(tmp_path):
+    proc = subprocess.run(["bash", "-o", "pipefail", "-c", f"{sys.executable} -m edge_veda --help | head -c 10"],
+                          capture_output=True, timeout=TIMEOUT)
+    assert proc.returncode == 0 and proc.stderr == b""
+
+
+def test_ctrl_c_exits_130_without_a_traceback():
+    proc = subprocess.Popen([sys.executable, "-m", "edge_veda", "g2p", "-"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        proc.stdin.write(b"interrupt\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline().startswith(b"interrupt\t")  # the model is loaded and waiting
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        rc = proc.wait(timeout=10)
+        took = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = proc.stderr.read().decode()
+    assert rc == 130 and "Traceback" not in err, err
+    assert took < 2.0
+
+
+# --- bad bytes on stdin and in argv ----------------------------------------------------------
+
+def test_invalid_utf8_line_is_reported_and_the_rest_answered(reference):
+    proc = cli("g2p", "-", stdin=b"alpha\nbr\xffavo\ncharlie\n\xc3\x28\ndelta\n")
+    err = no_traceback(proc)
+    assert lines(proc.stdout) == answers(reference, ["alpha", "charlie", "delta"])
+    assert "line 2: invalid UTF-8" in err and "line 4: invalid UTF-8" in err and "skipped" in err
+    assert proc.returncode == 3
+
+
+def test_nul_byte_loses_no_line_of_its_chunk(reference):
+    words = [f"w{chr(97 + i % 26)}rd" for i in range(300)]
+    data = "\n".join(words[:150]).encode() + b"\nbad\x00line\n" + "\n".join(words[150:]).encode() + b"\n"
+    proc = cli("g2p", "-", stdin=data)
+    err = no_traceback(proc)
+    assert lines(proc.stdout) == answers(reference, words)
+    assert "line 151: contains a NUL byte, skipped" in err
+    assert proc.returncode == 3
+
+
+def test_bad_line_split_across_reads(reference):
+    """A line whose bytes arrive in two reads is judged whole."""
+    proc = subprocess.Popen([sys.executable, "-m", "edge_veda", "g2p", "-"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        proc.stdin.write(b"first\nsec")
+        proc.stdin.flush()
+        time.sleep(0.3)
+        proc.stdin.write(b"ond\nth\xc3")  # a UTF-8 sequence cut between two reads ...
+        proc.stdin.flush()
+        time.sleep(0.3)
+        # ... completed here; then a bad line, and a last line without its newline
+        out, err = proc.communicate(b"\xa9\nfo\xffurth\nlast", timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert lines(out) == answers(reference, ["first", "second", "thé", "last"])
+    assert b"line 4: invalid UTF-8" in err and b"Traceback" not in err
+    assert proc.returncode == 3
+
+
+def test_invalid_utf8_and_empty_arguments(reference):
+    proc = cli("g2p", "hello", b"w\xffrld", "", "ok")
+    err = no_traceback(proc)
+    assert lines(proc.stdout) == answers(reference, ["hello", "ok"])
+    assert "argument 2: invalid UTF-8, skipped" in err and "argument 3: empty, skipped" in err
+    assert proc.returncode == 3
+
+
+def test_only_bad_arguments_exit_3_without_loading():
+    proc = cli("g2p", b"\xff\xfe")
+    no_traceback(proc)
+    assert proc.returncode == 3 and proc.stdout == b""
+
+
+def test_crlf_bom_and_unicode_whitespace(reference):
+    proc = cli("g2p", "-", stdin=b"\xef\xbb\xbfcrlf\r\n  padded\t\r\n\r\nend\r\n")
+    no_traceback(proc)
+    assert lines(proc.stdout) == answers(reference, ["crlf", "padded", "end"])
+    assert proc.returncode == 0 and proc.stderr == b""
+
+
+@pytest.mark.parametrize("data", [b"", b"\n", b"\n\n\n", b"   \n\t\n\r\n", b"\r\n" * 1000])
+def test_empty_and_blank_stdin(data):
+    proc = cli("g2p", "-", stdin=data)
+    assert proc.returncode == 0 and proc.stdout == b"" and proc.stderr == b""
+
+
+def test_endless_line_is_skipped_without_taking_memory(reference):
+    data = b"before\n" + b"x" * (3 << 20) + b"\nafter\n"
+    proc = cli("g2p", "-", stdin=data)
+    err = no_traceback(proc)
+    assert lines(proc.stdout) == answers(reference, ["before", "after"])
+    assert "line 2: longer than" in err and proc.returncode == 3
+
+
+def test_huge_argv(reference):
+    words = [f"word{chr(97 + i % 26)}{chr(97 + i // 26 % 26)}" for i in range(5000)]
+    proc = cli("g2p", *words)
+    no_traceback(proc)
+    out = lines(proc.stdout)
+    assert proc.returncode == 0 and len(out) == 5000
+    assert out[:3] == answers(reference, words[:3]) and out[-1] == answers(reference, words[-1:])[0]
+
+
+def test_dash_with_other_words_is_a_word():
+    proc = cli("g2p", "x", "-")
+    no_traceback(proc)
+    assert proc.returncode == 0 and len(lines(proc.stdout)) == 2
+
+
+# --- options and errors ----------------------------------------------------------------------
+
+def test_many_threads_are_accepted(reference):
+    proc = cli("g2p", "--threads", "500", "many", "threads")
+    no_traceback(proc)
+    assert proc.returncode == 0 and lines(proc.stdout) == answers(reference, ["many", "threads"])
+    proc = cli("g2p", "--threads", str(10**30), "huge")
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("value, text", [("-1", "negative"), ("abc", "whole number"), ("1.5", "whole number")])
+def test_bad_thread_counts_are_usage_errors(value, text):
+    proc = cli("g2p", "--threads", value, "word")
+    err = no_traceback(proc)
+    assert proc.returncode == 2 and text in err and proc.stdout == b""
+
+
+def test_user_errors_print_no_traceback_unless_debugging(tmp_path):
+    proc = cli("g2p", "--model", str(tmp_path / "missing"), "word")
+    err = no_traceback(proc)
+    assert proc.returncode == 1 and "edge-veda: error:" in err and "hint:" in err
+    debug = cli("g2p", "--model", str(tmp_path / "missing"), "word", env=dict(os.environ, EDGE_VEDA_DEBUG="1"))
+    assert debug.returncode == 1 and b"Traceback" in debug.stderr
+
+
+def test_a_model_path_that_is_a_file(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("not a model")
+    proc = cli("g2p", "--model", str(f), "word")
+    no_traceback(proc)
+    assert proc.returncode == 1
+
+
+def test_closed_stdin_and_stdout_are_reported():
+    for redirect in ("<&-", ">&-"):
+        proc = subprocess.run(["bash", "-c", f"{sys.executable} -m edge_veda g2p - {redirect}"],
+                              capture_output=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+        err = no_traceback(proc)
+        assert proc.returncode == 1 and "closed" in err, err
+
+
+def test_usage_errors_exit_2():
+    for args in ((), ("g2p",), ("nonsense",), ("g2p", "--bogus", "x")):
+        proc = cli(*args)
+        no_traceback(proc)
+        assert proc.returncode == 2
+
+
+def test_exit_codes_are_documented():
+    proc = cli("--help")
+    out = proc.stdout.decode()
+    for code in ("0 ", "1 ", "2 ", "3 ", "130"):
+        assert f"\n  {code}" in out, out
+    assert "EDGE_VEDA_DEBUG" in out
+    assert "130" in cli("g2p", "--help").stdout.decode()
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    assert "Exit status" in readme and "130" in readme and "some words or input lines were skipped" in readme
+
+
+def test_status_into_a_closed_pipe():
+    proc = subprocess.run(["bash", "-o", "pipefail", "-c", f"{sys.executable} -m edge_veda status | head -c 1"],
+                          capture_output=True, timeout=TIMEOUT)
+    assert proc.returncode == 0 and proc.stderr == b""
+
+
+# --- a newcomer's first run: optional tools skip, CI=true fails ------------------------------
+
+def test_require_tools_skips_naming_the_package(tmp_path, monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    with pytest.raises(pytest.skip.Exception) as e:
+        require_tools({"aarch64-linux-gnu-g++": "g++-aarch64-linux-gnu", "qemu-aarch64": "qemu-user"},
+                      path=str(empty))
+    assert "apt-get install g++-aarch64-linux-gnu qemu-user" in str(e.value)
+
+
+def test_require_tools_fails_under_ci(tmp_path, monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("PATH", str(tmp_path))  # the default: $PATH, which lacks it
+    with pytest.raises(pytest.fail.Exception) as e:
+        require_tools({"valgrind": "valgrind"})
+    assert "apt-get install valgrind" in str(e.value) and "CI=true" in str(e.value)
+
+
+def test_require_tools_returns_the_tools_found(tmp_path, monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    tool = tmp_path / "qemu-aarch64"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(tool.stat().st_mode | stat.S_IXUSR)
+    assert require_tools({"qemu-aarch64": "qemu-user"}, path=str(tmp_path)) == {"qemu-aarch64": str(tool)}
+
+
+def test_missing_cross_tools_skip_a_real_test_run(tmp_path):
+    """The tests that need the cross compilers, run in a child pytest whose PATH lacks them:
+    skipped without CI, failed with CI=true (and never an error)."""
+    bindir = os.path.dirname(sys.executable)
+    path = os.pathsep.join([bindir, "/usr/bin", "/bin"])
+    if any(os.path.exists(os.path.join(d, "qemu-aarch64")) for d in path.split(os.pathsep)):
+        # Hide qemu by pointing PATH at a directory of links to everything but the cross tools.
+        links = tmp_path / "bin"
+        links.mkdir()
+        for d in ("/usr/bin", "/bin"):
+            for name in os.listdir(d):
+                if "aarch64" in name or "qemu" in name or (links / name).exists():
+                    continue
+                os.symlink(os.path.join(d, name), links / name)
+        path = os.pathsep.join([bindir, str(links)])
+    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs",
+            os.path.join(ROOT, "tests", "test_cross_aarch64.py")]
+    base = {k: v for k, v in os.environ.items() if k != "CI"}
+    relaxed = subprocess.run(args, capture_output=True, text=True, timeout=600, env=dict(base, PATH=path))
+    assert relaxed.returncode == 0, relaxed.stdout[-3000:]
+    assert "1 skipped" in relaxed.stdout and "apt-get install g++-aarch64-linux-gnu qemu-user" in relaxed.stdout
+    strict = subprocess.run(args, capture_output=True, text=True, timeout=600, env=dict(base, PATH=path, CI="true"))
+    assert strict.returncode == 1 and ("1 error" in strict.stdout or "1 failed" in strict.stdout), strict.stdout[-3000:]
+    assert "CI=true" in strict.stdout
