@@ -11,11 +11,23 @@ PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def include_dir() -> str:
-    return os.path.join(PACKAGE_DIR, "include")
+    installed = os.path.join(PACKAGE_DIR, "include")
+    if os.path.isfile(os.path.join(installed, "edge_veda.h")):
+        return installed
+    # An editable install (pip install -e .) runs from the source tree: the header is at its root.
+    source = os.path.join(os.path.dirname(os.path.dirname(PACKAGE_DIR)), "include")
+    return source if os.path.isfile(os.path.join(source, "edge_veda.h")) else installed
 
 
 def library_dir() -> str:
-    return PACKAGE_DIR
+    if os.path.isfile(os.path.join(PACKAGE_DIR, "libedge_veda.so")):
+        return PACKAGE_DIR
+    # An editable install keeps the library next to the cffi extension, in meson's build dir.
+    import importlib
+
+    ffi_module = importlib.import_module(__package__ + "._ffi")  # loaded by edge_veda already
+    built = os.path.dirname(getattr(ffi_module, "__file__", "") or "")
+    return built if built and os.path.isfile(os.path.join(built, "libedge_veda.so")) else PACKAGE_DIR
 
 
 def cflags() -> str:
