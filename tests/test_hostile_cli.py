@@ -310,3 +310,20 @@ def test_missing_cross_tools_skip_a_real_test_run(tmp_path):
     strict = subprocess.run(args, capture_output=True, text=True, timeout=600, env=dict(base, PATH=path, CI="true"))
     assert strict.returncode == 1 and ("1 error" in strict.stdout or "1 failed" in strict.stdout), strict.stdout[-3000:]
     assert "CI=true" in strict.stdout
+
+
+def test_full_disk_is_an_error_not_a_traceback():
+    if not os.path.exists("/dev/full"):
+        pytest.skip("/dev/full is Linux-only")
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([sys.executable, "-m", "edge_veda", "g2p", "-"], input=b"disk\nfull\n",
+                              stdout=full, stderr=subprocess.PIPE, timeout=TIMEOUT)
+    err = no_traceback(proc)
+    assert proc.returncode == 1 and "No space left on device" in err
+
+
+def test_output_is_utf8_whatever_the_locale(reference):
+    env = dict(os.environ, PYTHONIOENCODING="ascii", LC_ALL="C")
+    proc = cli("g2p", "café", env=env)
+    no_traceback(proc)
+    assert proc.returncode == 0 and lines(proc.stdout) == answers(reference, ["café"])
