@@ -155,6 +155,7 @@ HOSTILE_CATALOGS = [
     (json.dumps(file_doc(url=5)).encode(), "file.url"),
     (json.dumps(file_doc(url="")).encode(), "file.url"),
     (json.dumps(file_doc(url="ftp://example.invalid/toy.tar")).encode(), "not supported"),
+    (json.dumps(file_doc(url="http://[")).encode(), "not a valid URL"),
     (json.dumps(entry_doc(file="toy.tar")).encode(), "file must be an object"),
     (json.dumps(entry_doc(abi_version="1")).encode(), "abi_version"),
     (json.dumps(entry_doc(abi_version=None)).encode(), "abi_version"),
@@ -206,6 +207,14 @@ def test_cli_pull_with_a_hostile_catalog_prints_an_error_not_a_traceback(tmp_pat
     cat.write_bytes(data)
     r = cli("models", "--catalog", cat, "pull", "toy", home=tmp_path / "home")
     assert_clean_error(r, fragment)
+
+
+@pytest.mark.parametrize("location,fragment", [
+    ("http://[", "not a valid URL"), ("ftp://127.0.0.1/c.json", "not supported"),
+    ("file://otherhost/c.json", "another host"), ("https://", "cannot read catalog"),
+])
+def test_cli_odd_catalog_locations(tmp_path, location, fragment):
+    assert_clean_error(cli("models", "--catalog", location, "pull", "toy", home=tmp_path), fragment)
 
 
 def test_cli_hostile_catalog_over_http(tmp_path):
@@ -911,7 +920,8 @@ def fuzz_seconds(default):
 
 ODD_VALUES = [None, True, False, 0, -1, 2 ** 70, -(2 ** 70), 1.5, float("inf"), "", "../x", "a/b", ".h",
               "x" * 300, "\0", "\ud800", "ab" * 32, "AB" * 32, [], {}, [1, "x"], {"a": None},
-              "file:///etc/passwd", "http://127.0.0.1:1/x", "ftp://h/x", "C:\\x", "toy"]
+              "file:///etc/passwd", "http://127.0.0.1:1/x", "ftp://h/x", "C:\\x", "toy", "http://[",
+              "file://otherhost/x", "//host/x", "?x#y"]
 
 
 def _mutate(rng, node, depth=0):

@@ -36,7 +36,13 @@ def _protected(path: str) -> str | None:
     """Why `path` must never be moved, even with force: it holds the caller's working directory
     or home (moving it would pull the ground from under the shell), or is the file system root."""
     real = os.path.realpath(path)
-    for what, p in (("the current directory", os.getcwd()), ("your home directory", os.path.expanduser("~"))):
+    try:
+        cwd = os.getcwd()
+    except OSError:  # the working directory was deleted: nothing there to protect
+        cwd = None
+    for what, p in (("the current directory", cwd), ("your home directory", os.path.expanduser("~"))):
+        if p is None:
+            continue
         p = os.path.realpath(p)
         if real == p:
             return what

@@ -15,7 +15,6 @@ import os
 import platform
 import re
 import urllib.parse
-import urllib.request
 from importlib import resources
 
 from .._hashing import FileTooLargeError, NotRegularFileError, read_regular
@@ -86,22 +85,32 @@ class CatalogEntry:
         return self.file is not None
 
 
+def _split(location: str) -> urllib.parse.SplitResult:
+    try:
+        return urllib.parse.urlsplit(location)
+    except ValueError as e:  # e.g. "http://[" (an unclosed IPv6 literal)
+        raise CatalogError(f"{location!r:.200} is not a valid URL or path ({e})",
+                           "use an http(s) URL, a file:// URL or a path") from None
+
+
 def is_remote(location: str) -> bool:
-    return urllib.parse.urlsplit(location).scheme.lower() in ("http", "https")
+    return _split(location).scheme.lower() in ("http", "https")
 
 
 def local_path(location: str) -> str:
     """The file a catalog location or file URL names: a `file://` URL or a plain path."""
-    parts = urllib.parse.urlsplit(location)
+    parts = _split(location)
     if parts.scheme.lower() == "file":
         if parts.netloc not in ("", "localhost"):
             raise CatalogError(f"{location}: file URLs on another host ({parts.netloc}) are not supported")
+        import urllib.request  # lazily: ~20 ms, and only file:// URLs need it
+
         return urllib.request.url2pathname(parts.path)
     return location
 
 
 def _resolve(base: str, url: str) -> str:
-    scheme = urllib.parse.urlsplit(url).scheme.lower()
+    scheme = _split(url).scheme.lower()
     if is_remote(base):
         # A catalog from the network names only network files: a `file:` URL or a path in it
         # would make this machine hash (and so confirm the content of) its own local files.
@@ -255,7 +264,7 @@ def fetch(location: str) -> bytes:
                                "or use --catalog PATH for a local catalog") from None
         except httpx.InvalidURL as e:
             raise CatalogError(f"cannot read catalog {location}: {e}") from None
-    scheme = urllib.parse.urlsplit(location).scheme.lower()
+    scheme = _split(location).scheme.lower()
     if scheme not in ("", "file") and len(scheme) > 1:
         raise CatalogError(f"cannot read catalog {location}: scheme {scheme!r} is not supported",
                            "use an http(s) URL, a file:// URL or a path")

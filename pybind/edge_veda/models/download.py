@@ -81,7 +81,9 @@ def check_free_space(directory: str, needed: int) -> None:
 
 
 def is_local(url: str) -> bool:
-    scheme = urllib.parse.urlsplit(url).scheme.lower()
+    from .catalog import _split
+
+    scheme = _split(url).scheme.lower()
     return scheme == "file" or scheme not in ("http", "https")
 
 
