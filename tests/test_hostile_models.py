@@ -1084,3 +1084,22 @@ def test_fuzz_archive_extract(tmp_path):
     print(f"\narchive fuzz: {n} iterations (seed {seed}), {rejected} rejected, {len(crashes)} crashes")
     assert n > 50 and 0 < rejected < n
     assert not crashes, [c[:2] for c in crashes[:3]]
+
+
+def test_trickling_catalog_server_hits_the_deadline(tmp_path, monkeypatch):
+    monkeypatch.setattr(catalog, "HTTP_DEADLINE_S", 0.5)
+    with FaultServer() as server:
+        server.files["/catalog.json"] = b" " * 100_000  # sent in 16 KiB chunks, 0.3 s apart
+        server.chunk_delay = 0.3
+        t = time.monotonic()
+        with pytest.raises(CatalogError, match="not complete after"):
+            catalog.load(server.base + "/catalog.json")
+        assert time.monotonic() - t < 5
+
+
+def test_unwritable_cache_and_pack_output_are_clean_errors(tmp_path):
+    cat = packed_toy(tmp_path)
+    (tmp_path / "file").write_text("x")
+    assert_clean_error(cli("models", "--catalog", cat, "pull", "toy", home=tmp_path / "file"),
+                       "cannot create the cache directory")
+    assert_clean_error(cli("models", "pack", tmp_path / "art-toy", "-o", tmp_path / "file"), "cannot create")

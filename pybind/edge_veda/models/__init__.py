@@ -65,7 +65,11 @@ class ModelManager:
     # -- paths --------------------------------------------------------------------------
     def _dir(self, *parts: str) -> str:
         path = os.path.join(self.cache_dir, *parts)
-        os.makedirs(path, exist_ok=True)
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError as e:
+            raise InvalidArgumentError(f"cannot create the cache directory {path}: {e.strerror or e}",
+                                       "set EDGE_VEDA_HOME to a directory you can write to") from None
         return path
 
     def path(self, name: str) -> str:
@@ -322,7 +326,11 @@ def pack(artifact_dir: str, out_dir: str) -> str:
     version = manifest.get("version", "0")
     version = version if isinstance(version, str) and re.fullmatch(r"[A-Za-z0-9._+-]{1,64}", version) else "0"
     kind = manifest.get("kind", "")
-    os.makedirs(out_dir, exist_ok=True)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        raise InvalidArgumentError(f"cannot create {out_dir}: {e.strerror or e}",
+                                   "-o must name a directory you can write to") from None
     arch = platform.machine()
     tar_name = f"{name}-{version}-{arch}.tar"
     tar_path = os.path.join(out_dir, tar_name)

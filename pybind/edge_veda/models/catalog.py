@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import re
+import time
 import urllib.parse
 from importlib import resources
 
@@ -24,7 +25,8 @@ from ..errors import EdgeVedaError, InvalidArgumentError
 CATALOG_VERSION = 1
 ENV_VAR = "EDGE_VEDA_CATALOG"
 MAX_CATALOG_BYTES = 16 << 20   # a catalog lists models; 16 MiB is thousands of entries
-HTTP_TIMEOUT_S = 10.0
+HTTP_TIMEOUT_S = 10.0   # per connect / read
+HTTP_DEADLINE_S = 60.0  # for the whole catalog
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
 _SHA256_RE = re.compile(r"[0-9a-fA-F]{64}")
@@ -252,8 +254,12 @@ def fetch(location: str) -> bytes:
                     if r.status_code >= 400:
                         raise CatalogError(f"cannot read catalog {location}: HTTP {r.status_code}")
                     data = bytearray()
+                    deadline = time.monotonic() + HTTP_DEADLINE_S
                     for chunk in r.iter_bytes():
                         data += chunk
+                        if time.monotonic() > deadline:  # a server trickling bytes forever
+                            raise CatalogError(f"cannot read catalog {location}: not complete after "
+                                               f"{HTTP_DEADLINE_S:.0f} s")
                         if len(data) > MAX_CATALOG_BYTES:
                             raise CatalogError(f"{location}: the catalog is larger than "
                                                f"{MAX_CATALOG_BYTES:,} bytes")
