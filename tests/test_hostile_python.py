@@ -257,6 +257,22 @@ def test_callback_calling_its_own_model_gets_invalid_state_not_a_deadlock(artifa
         else:
             raise AssertionError("expected InvalidStateError")
 
+        for name, reenter_call in [
+                ("Model.set_memory_pressure_callback", lambda: m.set_memory_pressure_callback(None)),
+                ("Model.notify_memory_pressure", lambda: m.notify_memory_pressure()),
+                ("Model.status", lambda: m.status()),
+                ("Model.stream", lambda: next(m.stream("inner"))),
+                ("Model.generate_batch", lambda: m.generate_batch(["inner"])),
+                ("Model.warmup", lambda: m.warmup())]:
+            def reenter(tok, tid):
+                reenter_call()
+            try:
+                m.generate_with_callback("outer", reenter)
+            except edge_veda.InvalidStateError as e:
+                assert name in e.message, (name, e)
+            else:
+                raise AssertionError(name)
+
         def close_inside(tok, tid):
             m.close()
         try:
