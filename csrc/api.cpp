@@ -293,8 +293,11 @@ ev_error_t ev_warmup(ev_context ctx) {
         while (ctx->decoder->step(st, &tok)) {
         }
         // Every input row once (all of a-z and an unknown), so no table row is cold afterwards.
-        if (ctx->decoder->fused_greedy_applies(st.params))
-            ctx->decoder->run_fused_greedy(ctx->decoder->tokenize("abcdefghijklmnopqrstuvwxyz'"), st.params);
+        if (ctx->decoder->fused_greedy_applies(st.params)) {
+            std::string every_row = "abcdefghijklmnopqrstuvwxyz'";
+            every_row.resize(std::min<size_t>(every_row.size(), static_cast<size_t>(ctx->manifest.max_input_chars)));
+            ctx->decoder->run_fused_greedy(ctx->decoder->tokenize(every_row.c_str()), st.params);
+        }
         after_call_memory_check(ctx);
         return EV_OK;
     });
