@@ -9,6 +9,7 @@
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <system_error>
 
 #include "context.h"
 #include "errors.h"
@@ -45,6 +46,40 @@ ev_error_t guarded(const void* ctx, F&& body) {
         return ev::set_last_error(ctx, EV_ERR_INTERNAL, "unknown exception",
                                   "this is a bug in libedge_veda; please report it");
     }
+}
+
+// The contexts whose callbacks are running on this thread, innermost first. A callback that
+// calls back into one of them would wait for a lock its own caller holds; such calls are
+// refused with EV_ERR_INVALID_STATE instead (the re-entrancy rule, edge_veda.h).
+struct CallbackFrame {
+    const ev_context_s* ctx;
+    const CallbackFrame* outer;
+};
+thread_local const CallbackFrame* t_callback_frames = nullptr;
+
+class InCallback {
+public:
+    explicit InCallback(const ev_context_s* ctx) : frame_{ctx, t_callback_frames} { t_callback_frames = &frame_; }
+    ~InCallback() { t_callback_frames = frame_.outer; }
+    InCallback(const InCallback&) = delete;
+    InCallback& operator=(const InCallback&) = delete;
+
+private:
+    CallbackFrame frame_;
+};
+
+bool inside_callback_of(const ev_context_s* ctx) {
+    for (const CallbackFrame* f = t_callback_frames; f != nullptr; f = f->outer)
+        if (f->ctx == ctx) return true;
+    return false;
+}
+
+ev_error_t reentrant_call(ev_context ctx, const char* function) {
+    return ev::set_last_error(ctx, EV_ERR_INVALID_STATE,
+                              std::string(function) + " was called from inside a callback of the same context",
+                              "a token or memory-pressure callback must not call back into its own context "
+                              "(only ev_cancel is allowed there); return from the callback first, or hand the "
+                              "work to another thread that does not wait for the callback");
 }
 
 // Marks a call as inside the context for ev_free; refuses calls once ev_free has begun.
@@ -91,9 +126,11 @@ void after_call_memory_check(ev_context ctx) {
     const uint64_t used = memory_in_use(ctx);
     const bool over = ctx->memory_limit != 0 && used > ctx->memory_limit;
     if (over && !ctx->over_limit) {
-        if (ctx->pressure_cb)
+        if (ctx->pressure_cb) {
+            InCallback in_callback(ctx);
             ctx->pressure_cb(ctx->pressure_user_data, static_cast<size_t>(used),
                              static_cast<size_t>(ctx->memory_limit));
+        }
         if (ctx->auto_unload) {
             unload_all(ctx);
             ctx->over_limit = false;
@@ -126,6 +163,8 @@ const char* ev_version(void) {
 }
 
 int32_t ev_abi_version(void) { return EV_ABI_VERSION; }
+
+int32_t ev_abi_minor(void) { return EV_ABI_MINOR; }
 
 const char* ev_runtime_version(void) { return EV_TVM_VERSION; }
 
@@ -186,14 +225,18 @@ ev_context ev_init(const ev_config* config, ev_error_t* out_error) {
                                       "allowed devices: \"cpu\"");
         if (config->num_threads < 0)
             return invalid(nullptr, "num_threads is " + std::to_string(config->num_threads),
-                           "use 0 for the default or a positive thread count");
+                           "use 0 for the default or a positive thread count (at most EV_MAX_THREADS, " +
+                               std::to_string(EV_MAX_THREADS) + "; more are clamped)");
 
         std::unique_ptr<ev_context_s> ctx(new ev_context_s());
         ctx->manifest = ev::Manifest::load(config->model_path);
         ctx->device = device;
-        ctx->num_threads = config->num_threads > 0
-                               ? config->num_threads
-                               : static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
+        // Each thread owns a runtime with its own copy of the weights: more threads than
+        // EV_MAX_THREADS cost memory without adding speed, so larger values are clamped.
+        const int32_t wanted = config->num_threads > 0
+                                   ? config->num_threads
+                                   : static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
+        ctx->num_threads = std::min<int32_t>(wanted, EV_MAX_THREADS);
         ctx->memory_limit = config->memory_limit_bytes;
         ctx->auto_unload = config->auto_unload_on_memory_pressure != 0;
         ctx->rng = ev::Rng(config->seed);
@@ -211,6 +254,9 @@ ev_context ev_init(const ev_config* config, ev_error_t* out_error) {
 
 void ev_free(ev_context ctx) {
     if (ctx == nullptr) return;
+    // From inside its own callback, ev_free would wait for the call that runs the callback:
+    // it does nothing instead (documented in edge_veda.h); free the context after that call.
+    if (inside_callback_of(ctx)) return;
     try {
         {
             std::unique_lock<std::mutex> g(ctx->life_mu);
@@ -228,6 +274,7 @@ void ev_free(ev_context ctx) {
     if ((ctx) == nullptr)                                                                      \
         return invalid(nullptr, std::string(__func__) + ": context is NULL",                   \
                        "create a context with ev_init() and check it is not NULL");            \
+    if (inside_callback_of(ctx)) return reentrant_call(ctx, __func__);                         \
     CallScope scope_(ctx);                                                                     \
     if (!scope_.entered())                                                                     \
         return ev::set_last_error(ctx, EV_ERR_CANCELLED, "the context is being freed",         \
@@ -241,13 +288,16 @@ ev_error_t ev_warmup(ev_context ctx) {
         ev::DecodeState st;
         st.params = ev::SamplingParams::from_abi(nullptr, ctx->manifest);
         st.params.max_tokens = 2;
-        ctx->decoder->begin(st, "a");
+        ctx->decoder->begin(st, ctx->decoder->tokenize("a"));
         int32_t tok;
         while (ctx->decoder->step(st, &tok)) {
         }
         // Every input row once (all of a-z and an unknown), so no table row is cold afterwards.
-        if (ctx->decoder->fused_greedy_applies(st.params))
-            ctx->decoder->run_fused_greedy("abcdefghijklmnopqrstuvwxyz'", st.params);
+        if (ctx->decoder->fused_greedy_applies(st.params)) {
+            std::string every_row = "abcdefghijklmnopqrstuvwxyz'";
+            every_row.resize(std::min<size_t>(every_row.size(), static_cast<size_t>(ctx->manifest.max_input_chars)));
+            ctx->decoder->run_fused_greedy(ctx->decoder->tokenize(every_row.c_str()), st.params);
+        }
         after_call_memory_check(ctx);
         return EV_OK;
     });
@@ -288,22 +338,30 @@ ev_error_t run_generation(ev_context ctx, const char* prompt, const ev_generatio
     check_cancel(ctx, epoch);
     ev::DecodeState st;
     st.params = ev::SamplingParams::from_abi(params, ctx->manifest);
+    // Tokenizing is bounded by the model's input limit; a cancel is seen between it, the load,
+    // the encoder and every decode step, so it takes effect within one bounded backend call.
+    const std::vector<int32_t> ids = ctx->decoder->tokenize(prompt);
+    check_cancel(ctx, epoch);
     ctx->backend->load();
+    check_cancel(ctx, epoch);
     if (cb == nullptr && ctx->decoder->fused_greedy_applies(st.params)) {
         // One backend call per prompt; a cancel is seen before and after it.
-        std::string fused = ctx->decoder->run_fused_greedy(prompt, st.params);
+        std::string fused = ctx->decoder->run_fused_greedy(ids, st.params);
         check_cancel(ctx, epoch);
         after_call_memory_check(ctx);
         if (text) *text = std::move(fused);
         return EV_OK;
     }
     if (!st.params.reseed) st.rng = ctx->rng;
-    ctx->decoder->begin(st, prompt);
+    ctx->decoder->begin(st, ids);
     int32_t tok;
     for (;;) {
         check_cancel(ctx, epoch);
         if (!ctx->decoder->step(st, &tok)) break;
-        if (cb) cb(user_data, ctx->decoder->token_text(tok).c_str(), tok);
+        if (cb) {
+            InCallback in_callback(ctx);
+            cb(user_data, ctx->decoder->token_text(tok).c_str(), tok);
+        }
     }
     if (!st.params.reseed) ctx->rng = st.rng;
     after_call_memory_check(ctx);
@@ -333,7 +391,7 @@ void ev_free_string(char* str) { std::free(str); }
 namespace {
 
 // Fused greedy over many prompts on up to num_threads threads; each thread owns a runtime.
-void run_batch_parallel(ev_context ctx, const char* const* prompts, int32_t count,
+void run_batch_parallel(ev_context ctx, const std::vector<std::vector<int32_t>>& inputs, int32_t count,
                         const ev::SamplingParams& params, uint64_t epoch, char** outs) {
     const int32_t threads = std::max(1, std::min(ctx->num_threads, count));
     while (static_cast<int32_t>(ctx->worker_backends.size()) < threads - 1) {
@@ -351,7 +409,7 @@ void run_batch_parallel(ev_context ctx, const char* const* prompts, int32_t coun
             backend.load();
             for (int32_t i; !failed.load(std::memory_order_relaxed) && (i = next.fetch_add(1)) < count;) {
                 check_cancel(ctx, epoch);
-                outs[i] = copy_string(decoder.run_fused_greedy(prompts[i], params));
+                outs[i] = copy_string(decoder.run_fused_greedy(inputs[static_cast<size_t>(i)], params));
             }
         } catch (...) {
             std::lock_guard<std::mutex> g(error_mu);
@@ -360,11 +418,27 @@ void run_batch_parallel(ev_context ctx, const char* const* prompts, int32_t coun
         }
     };
     std::vector<std::thread> pool;
-    for (int32_t t = 0; t < threads - 1; ++t)
-        pool.emplace_back(work, std::ref(*ctx->worker_backends[static_cast<size_t>(t)]),
-                          std::ref(*ctx->worker_decoders[static_cast<size_t>(t)]));
-    work(*ctx->backend, *ctx->decoder);
+    pool.reserve(static_cast<size_t>(threads - 1));
+    std::string spawn_failure;
+    for (int32_t t = 0; t < threads - 1 && spawn_failure.empty(); ++t) {
+        try {
+            pool.emplace_back(work, std::ref(*ctx->worker_backends[static_cast<size_t>(t)]),
+                              std::ref(*ctx->worker_decoders[static_cast<size_t>(t)]));
+        } catch (const std::exception& e) {  // std::system_error (EAGAIN), std::bad_alloc
+            spawn_failure = "cannot start batch worker thread " + std::to_string(t + 1) + " of " +
+                            std::to_string(threads - 1) + ": " + e.what();
+        }
+    }
+    if (spawn_failure.empty()) {
+        work(*ctx->backend, *ctx->decoder);
+    } else {
+        failed = true;  // the started workers stop at their next prompt
+    }
     for (std::thread& t : pool) t.join();
+    if (!spawn_failure.empty())
+        throw Error(EV_ERR_OUT_OF_MEMORY, spawn_failure,
+                    "the process is out of memory or threads: lower ev_config.num_threads, or raise the "
+                    "process's limits (ulimit -v / -u)");
     if (error) std::rethrow_exception(error);
 }
 
@@ -387,17 +461,27 @@ ev_error_t ev_generate_batch(ev_context ctx, const char* const* prompts, int32_t
         std::lock_guard<std::mutex> g(ctx->mu);
         check_cancel(ctx, epoch);
         ev::SamplingParams sp = ev::SamplingParams::from_abi(params, ctx->manifest);
+        // Every prompt is checked (UTF-8, length limit) before any runs.
+        std::vector<std::vector<int32_t>> inputs(static_cast<size_t>(count));
+        for (int32_t i = 0; i < count; ++i) {
+            check_cancel(ctx, epoch);
+            try {
+                inputs[static_cast<size_t>(i)] = ctx->decoder->tokenize(prompts[i]);
+            } catch (const Error& e) {
+                throw Error(e.code(), "prompts[" + std::to_string(i) + "]: " + e.what(), e.hint());
+            }
+        }
         ctx->backend->load();
-        for (int32_t i = 0; i < count; ++i) ctx->decoder->tokenize(prompts[i]);  // reject bad UTF-8 up front
+        check_cancel(ctx, epoch);
         if (ctx->decoder->fused_greedy_applies(sp)) {
-            run_batch_parallel(ctx, prompts, count, sp, epoch, outs);
+            run_batch_parallel(ctx, inputs, count, sp, epoch, outs);
         } else {
             for (int32_t i = 0; i < count; ++i) {
                 check_cancel(ctx, epoch);
                 ev::DecodeState st;
                 st.params = sp;
                 if (!st.params.reseed) st.rng = ctx->rng;
-                ctx->decoder->begin(st, prompts[i]);
+                ctx->decoder->begin(st, inputs[static_cast<size_t>(i)]);
                 int32_t tok;
                 while (ctx->decoder->step(st, &tok)) check_cancel(ctx, epoch);
                 if (!st.params.reseed) ctx->rng = st.rng;
@@ -439,9 +523,11 @@ ev_error_t ev_stream_begin(ev_context ctx, const char* prompt, const ev_generati
         s->epoch = ctx->cancel_epoch.load(std::memory_order_acquire);
         std::lock_guard<std::mutex> g(ctx->mu);
         s->state.params = ev::SamplingParams::from_abi(params, ctx->manifest);
+        const std::vector<int32_t> ids = ctx->decoder->tokenize(prompt);
+        check_cancel(ctx, s->epoch);
         ctx->backend->load();
         if (!s->state.params.reseed) s->state.rng = ev::Rng(ctx->rng.next_u64());
-        ctx->decoder->begin(s->state, prompt);
+        ctx->decoder->begin(s->state, ids);
         *out_stream = s.release();
         return EV_OK;
     });
@@ -495,9 +581,11 @@ ev_error_t ev_notify_memory_pressure(ev_context ctx, int32_t level) {
     return guarded(ctx, [&]() -> ev_error_t {
         std::lock_guard<std::mutex> g(ctx->mu);
         const uint64_t used = memory_in_use(ctx);
-        if (ctx->pressure_cb)
+        if (ctx->pressure_cb) {
+            InCallback in_callback(ctx);
             ctx->pressure_cb(ctx->pressure_user_data, static_cast<size_t>(used),
                              static_cast<size_t>(ctx->memory_limit));
+        }
         if (ctx->auto_unload) unload_all(ctx);
         return EV_OK;
     });

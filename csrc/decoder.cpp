@@ -105,7 +105,14 @@ Decoder::Decoder(const Manifest& manifest, Backend& backend) : m_(manifest), bac
 std::vector<int32_t> Decoder::tokenize(const char* utf8) const {
     std::vector<int32_t> ids;
     const unsigned char* p = reinterpret_cast<const unsigned char*>(utf8);
+    const size_t limit = static_cast<size_t>(m_.max_input_chars);
     while (*p) {
+        if (ids.size() == limit)
+            throw Error(EV_ERR_INVALID_ARGUMENT,
+                        "prompt is longer than " + std::to_string(limit) + " characters, this model's input limit",
+                        "split the input into pieces of at most " + std::to_string(limit) +
+                            " characters (code points); the limit is the artifact manifest's "
+                            "limits.max_input_chars");
         uint32_t cp = 0;
         int len = utf8_decode(p, &cp);
         if (len == 0)
@@ -121,8 +128,7 @@ std::vector<int32_t> Decoder::tokenize(const char* utf8) const {
     return ids;
 }
 
-void Decoder::begin(DecodeState& st, const char* prompt) const {
-    std::vector<int32_t> ids = tokenize(prompt);
+void Decoder::begin(DecodeState& st, const std::vector<int32_t>& ids) const {
     st.h.assign(static_cast<size_t>(m_.hidden_size), 0.0f);
     st.logits.assign(static_cast<size_t>(m_.logits_size), 0.0f);
     st.produced.clear();
@@ -173,8 +179,7 @@ bool Decoder::fused_greedy_applies(const SamplingParams& p) const {
            p.stop_sequences.empty() && p.max_tokens <= m_.greedy_max_steps;
 }
 
-std::string Decoder::run_fused_greedy(const char* prompt, const SamplingParams& p) const {
-    std::vector<int32_t> ids = tokenize(prompt);
+std::string Decoder::run_fused_greedy(const std::vector<int32_t>& ids, const SamplingParams& p) const {
     std::vector<int32_t> out(static_cast<size_t>(m_.greedy_max_steps));
     const int32_t n = backend_.greedy(ids.data(), static_cast<int64_t>(ids.size()), p.max_tokens, out.data());
     std::string text;

@@ -56,10 +56,12 @@ public:
     Decoder(const Manifest& manifest, Backend& backend);
 
     // UTF-8 prompt -> input ids, one per code point (as Python's list(str) splits a word).
+    // A prompt longer than the manifest's limits.max_input_chars is refused after reading at
+    // most 4 * limit + 4 bytes of it, so a huge prompt costs no more than a long one.
     std::vector<int32_t> tokenize(const char* utf8) const;
 
-    // Runs the encoder and prepares `state` for step().
-    void begin(DecodeState& state, const char* prompt) const;
+    // Runs the encoder over tokenize()'s ids and prepares `state` for step().
+    void begin(DecodeState& state, const std::vector<int32_t>& ids) const;
 
     // Decodes one token. Returns false (and sets state.done) when the output is complete;
     // otherwise stores the new token id in *token.
@@ -69,7 +71,7 @@ public:
     // computes in one call (same tokens as step() would produce).
     bool fused_greedy_applies(const SamplingParams& params) const;
     // The fused path: the whole output text of `prompt` in one backend call.
-    std::string run_fused_greedy(const char* prompt, const SamplingParams& params) const;
+    std::string run_fused_greedy(const std::vector<int32_t>& ids, const SamplingParams& params) const;
 
     const std::string& token_text(int32_t id) const { return m_.output_vocab[static_cast<size_t>(id)]; }
 

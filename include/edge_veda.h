@@ -65,7 +65,8 @@
  * ABI version: bumped whenever an existing function, struct field or constant changes in an
  * incompatible way. Appending a field to a struct or adding a function does not bump it.
  * A host checks `ev_abi_version() == EV_ABI_VERSION` at start-up (as with sqlite3's
- * sqlite3_libversion_number() == SQLITE_VERSION_NUMBER).
+ * sqlite3_libversion_number() == SQLITE_VERSION_NUMBER), and `ev_abi_minor() >= EV_ABI_MINOR`
+ * (see EV_ABI_MINOR at the end of this header).
  */
 #define EV_ABI_VERSION 1
 
@@ -112,7 +113,7 @@ typedef struct ev_context_s* ev_context;
 
 typedef struct ev_config {
     uint32_t struct_size;       /* sizeof(ev_config) as the caller compiled it */
-    int32_t num_threads;        /* worker threads for kernels; 0 = library default */
+    int32_t num_threads;        /* worker threads; 0 = library default; > EV_MAX_THREADS is clamped */
     const char* model_path;     /* artifact directory (holding manifest.json); required */
     const char* device;         /* "cpu"; NULL means "cpu" */
     uint64_t memory_limit_bytes; /* 0 = no limit; crossing it fires the pressure callback */
@@ -154,6 +155,9 @@ EV_API ev_generation_params ev_generation_params_default(void);
 
 /*
  * Loads the artifact at config->model_path and returns a ready context, or NULL on failure.
+ * Before any byte of the artifact runs, manifest.json is checked against manifest.json.sha256
+ * and every file the manifest lists against its size and SHA-256 (docs/artifact-format.md);
+ * a mismatch is EV_ERR_MODEL_INVALID.
  * config: borrowed for the call only (its strings are copied). out_error: optional; receives
  * EV_OK or the failure code. On failure the message is read with ev_last_error_message(NULL)
  * on the same thread.
@@ -163,7 +167,8 @@ EV_API ev_generation_params ev_generation_params_default(void);
 EV_API ev_context ev_init(const ev_config* config, ev_error_t* out_error);
 
 /*
- * Releases a context and everything it owns. Accepts NULL (does nothing).
+ * Releases a context and everything it owns. Accepts NULL (does nothing). Called from inside
+ * one of ctx's own callbacks it does nothing (the re-entrancy rule, see ev_token_callback).
  * Calls already running on ctx in other threads are cancelled and waited for: they return
  * EV_ERR_CANCELLED, then ev_free releases the context. After ev_free returns, the memory
  * pressure callback never fires again. Starting a new call on ctx after ev_free has begun is
@@ -179,7 +184,7 @@ typedef struct ev_status_info {
     uint32_t struct_size;         /* caller sets sizeof(ev_status_info) before the call */
     int32_t initialized;          /* 1 when the context is ready for calls */
     int32_t weights_loaded;       /* 0 after a memory-pressure unload, until the next call */
-    int32_t num_threads;          /* effective kernel threads */
+    int32_t num_threads;          /* effective threads (after the EV_MAX_THREADS clamp) */
     uint64_t memory_used_bytes;   /* tracked bytes: weights + working buffers */
     uint64_t memory_limit_bytes;  /* as configured; 0 = none */
     const char* device;           /* e.g. "cpu" */
@@ -201,6 +206,9 @@ EV_API ev_error_t ev_status(ev_context ctx, ev_status_info* out);
 
 /*
  * Runs the model on a NUL-terminated UTF-8 prompt and stores the output text in *out.
+ * INPUT LIMIT (every generate/stream function): a prompt of more code points than the model's
+ * limit (manifest limits.max_input_chars, default 1024) fails with EV_ERR_INVALID_ARGUMENT;
+ * the check reads at most 4 * limit + 4 bytes of the prompt.
  * params: NULL means ev_generation_params_default(); borrowed for the call.
  * Ownership: on EV_OK, *out is a NUL-terminated UTF-8 string allocated by the library; free it
  * with ev_free_string(). On failure *out is set to NULL and nothing needs freeing.
@@ -229,7 +237,12 @@ EV_API void ev_free_string(char* str);
 /*
  * Token callback: called once per output token, synchronously, on the thread that called
  * ev_generate_stream. `token` is NUL-terminated UTF-8 owned by the library and valid only
- * during the callback (copy it to keep it). Must not call back into the same context.
+ * during the callback (copy it to keep it).
+ * RE-ENTRANCY RULE (token and memory-pressure callbacks): a callback must not call back into
+ * its own context. Such a call returns EV_ERR_INVALID_STATE at once (ev_generate*, ev_stream_*,
+ * ev_status, ev_warmup, ev_set_memory_pressure_callback, ev_notify_memory_pressure); ev_free
+ * of the callback's own context does nothing (free it after the call returns). ev_cancel is
+ * allowed. Other contexts may be called.
  */
 typedef void (*ev_token_callback)(void* user_data, const char* token, int32_t token_id);
 
@@ -322,6 +335,28 @@ EV_API const char* ev_last_error_message(ev_context ctx);
 /* Returns the TVM runtime version the library was built against. Ownership: static storage;
  * do not free. Thread-safe. */
 EV_API const char* ev_runtime_version(void);
+
+/* ------------------------------------------------------------------------------------------
+ * Appended in ABI minor 1
+ * ------------------------------------------------------------------------------------------ */
+
+/*
+ * ABI minor version: bumped whenever functions, struct fields or constants are appended
+ * (EV_ABI_VERSION stays). As with ONNX Runtime's OrtGetApiBase()->GetApi(ORT_API_VERSION), a
+ * host compiled against this header needs a library with ev_abi_minor() >= the EV_ABI_MINOR it
+ * was compiled with; a newer library serves older hosts. 0 was the first ABI (no
+ * ev_abi_minor function: a library without the symbol is minor 0).
+ * Minor 1 appended: EV_ABI_MINOR, ev_abi_minor, EV_MAX_THREADS.
+ */
+#define EV_ABI_MINOR 1
+
+/* Returns the EV_ABI_MINOR the library was built with. Thread-safe. */
+EV_API int32_t ev_abi_minor(void);
+
+/* Largest effective ev_config.num_threads: each thread of ev_generate_batch owns a runtime
+ * with its own copy of the weights, so larger values are clamped to this (ev_status reports
+ * the effective value). */
+#define EV_MAX_THREADS 64
 
 EV_END_DECLS
 

@@ -147,10 +147,10 @@ def edited(old, new, count=1):
 
 
 MOVED_FIELD = edited(
-    "    int32_t num_threads;        /* worker threads for kernels; 0 = library default */\n"
+    "    int32_t num_threads;        /* worker threads; 0 = library default; > EV_MAX_THREADS is clamped */\n"
     "    const char* model_path;",
     "    const char* model_path;\n"
-    "    int32_t num_threads;        /* worker threads for kernels; 0 = library default */")
+    "    int32_t num_threads;        /* worker threads; 0 = library default; > EV_MAX_THREADS is clamped */")
 CHANGED_ENUM = edited("#define EV_ERR_CANCELLED -7", "#define EV_ERR_CANCELLED -70")
 RETYPED_FIELD = edited("    int32_t top_k;              /* keep", "    int64_t top_k;              /* keep")
 REMOVED_FUNCTION = edited("EV_API ev_error_t ev_cancel(ev_context ctx);", "")

@@ -114,6 +114,10 @@ def test_init_rejects_bad_configs(tmp_path, artifact_dir):
 
 
 def broken_copy(artifact_dir, tmp_path, edit=None, manifest_text=None, truncate=False):
+    """A copy of the artifact with one defect; the manifest is re-sealed
+    (manifest.json.sha256), so each case reaches the check it is about."""
+    from edge_veda.compile import write_manifest_digest
+
     dst = tmp_path / "artifact"
     shutil.copytree(artifact_dir, dst)
     mpath = dst / "manifest.json"
@@ -126,16 +130,23 @@ def broken_copy(artifact_dir, tmp_path, edit=None, manifest_text=None, truncate=
     if truncate:
         lib_file = dst / json.loads(mpath.read_text())["library"]
         lib_file.write_bytes(lib_file.read_bytes()[:1000])
+    write_manifest_digest(str(dst))
     return str(dst)
 
 
+def rename_library(m, name):
+    m["files"][name] = m["files"].pop(m["library"])
+    m["library"] = name
+
+
 @pytest.mark.parametrize("case, code, contains", [
-    (dict(manifest_text="{not json"), "EV_ERR_MODEL_INVALID", "invalid JSON at byte 1"),
+    (dict(manifest_text="{not json"), "EV_ERR_MODEL_INVALID", "invalid JSON at byte 1: 'not'"),
     (dict(edit=lambda m: m.update(format_version=99)), "EV_ERR_MODEL_INVALID", "artifact format 99"),
     (dict(edit=lambda m: m.update(ev_abi_version=999)), "EV_ERR_MODEL_INVALID", "EV ABI 999"),
     (dict(edit=lambda m: m.update(kind="diffusion")), "EV_ERR_MODEL_INVALID", "supported kinds"),
     (dict(edit=lambda m: m.update(library="../evil.so")), "EV_ERR_MODEL_INVALID", "plain file name"),
-    (dict(edit=lambda m: m.update(library="gone.so")), "EV_ERR_MODEL_NOT_FOUND", "gone.so"),
+    (dict(edit=lambda m: rename_library(m, "gone.so")), "EV_ERR_MODEL_NOT_FOUND", "gone.so"),
+    (dict(edit=lambda m: m.update(library="other.so")), "EV_ERR_MODEL_INVALID", "does not list the library"),
     (dict(edit=lambda m: m["special_tokens"].update(output_eos=500)), "EV_ERR_MODEL_INVALID", "special_tokens"),
     (dict(edit=lambda m: m["entry_functions"].update(encode="nope")), "EV_ERR_MODEL_INVALID", "no function 'nope'"),
     (dict(truncate=True), "EV_ERR_MODEL_INVALID", "truncated"),

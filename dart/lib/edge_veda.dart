@@ -19,13 +19,30 @@ import 'package:ffi/ffi.dart';
 
 import 'src/ffi/bindings.dart';
 
-export 'src/ffi/bindings.dart' show EV_ABI_VERSION;
+export 'src/ffi/bindings.dart' show EV_ABI_VERSION, EV_ABI_MINOR;
 
 DynamicLibrary _open() {
   if (Platform.isIOS) return DynamicLibrary.process(); // statically linked into the app
   if (Platform.isMacOS) return DynamicLibrary.open('libedge_veda.dylib');
   if (Platform.isWindows) return DynamicLibrary.open('edge_veda.dll');
   return DynamicLibrary.open('libedge_veda.so');
+}
+
+/// The ABI handshake (docs/abi.md): the library must have this package's EV_ABI_VERSION and at
+/// least its EV_ABI_MINOR. A library of minor 0 has no `ev_abi_minor` symbol, so it is looked up
+/// with providesSymbol before the (lazily bound) binding is called. Returns null when compatible.
+String? _abiMismatch(DynamicLibrary lib, EdgeVedaBindings ev) {
+  final version = ev.ev_abi_version();
+  if (version != EV_ABI_VERSION) {
+    return 'libedge_veda has ABI $version, this package needs $EV_ABI_VERSION\n'
+        'hint: ship the libedge_veda built from the same release as this package';
+  }
+  final minor = lib.providesSymbol('ev_abi_minor') ? ev.ev_abi_minor() : 0;
+  if (minor < EV_ABI_MINOR) {
+    return 'libedge_veda has ABI minor $minor, this package needs at least $EV_ABI_MINOR\n'
+        'hint: ship a libedge_veda at least as new as this package';
+  }
+  return null;
 }
 
 class EdgeVedaException implements Exception {
@@ -57,7 +74,13 @@ class _Close extends _Request {}
 
 void _worker((SendPort, String, int, int) args) {
   final (replies, modelPath, numThreads, callbackAddress) = args;
-  final ev = EdgeVedaBindings(_open());
+  final lib = _open();
+  final ev = EdgeVedaBindings(lib);
+  final abiProblem = _abiMismatch(lib, ev);
+  if (abiProblem != null) {
+    replies.send(EdgeVedaException(EV_ERR_INVALID_STATE, abiProblem));
+    return;
+  }
   final inbox = ReceivePort();
   final config = calloc<ev_config>();
   final path = modelPath.toNativeUtf8();

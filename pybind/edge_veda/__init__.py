@@ -30,6 +30,19 @@ if _lib.ev_abi_version() != ABI_VERSION:  # pragma: no cover - a broken install
         f"libedge_veda has ABI {_lib.ev_abi_version()}, the edge_veda package expects {ABI_VERSION}; "
         "reinstall the package so both come from one build")
 
+# The ABI minor handshake (edge_veda.h, EV_ABI_MINOR): this binding was generated from a header
+# with EV_ABI_MINOR and may call everything appended up to it, so the library must be at least
+# that new. A library older than minor 1 lacks ev_abi_minor itself.
+ABI_MINOR = int(_lib.EV_ABI_MINOR)
+try:
+    _library_minor = int(_lib.ev_abi_minor())
+except AttributeError:  # pragma: no cover - a broken install
+    _library_minor = 0
+if _library_minor < ABI_MINOR:  # pragma: no cover - a broken install
+    raise ImportError(
+        f"libedge_veda has ABI minor {_library_minor}, the edge_veda package needs at least {ABI_MINOR}; "
+        "reinstall the package so both come from one build")
+
 
 def __getattr__(name):
     # asyncio costs ~40 ms to import: only programs that use the async API pay for it.
@@ -46,7 +59,7 @@ def runtime_version() -> str:
 
 
 __all__ = [
-    "ABI_VERSION", "AsyncModel", "MemoryEvent", "CancelledError", "EdgeVedaError", "InternalError", "InvalidArgumentError",
+    "ABI_MINOR", "ABI_VERSION", "AsyncModel", "MemoryEvent", "CancelledError", "EdgeVedaError", "InternalError", "InvalidArgumentError",
     "InvalidStateError", "Model", "ModelInvalidError", "ModelNotFoundError", "OutOfMemoryError",
     "RuntimeFailure", "Status", "UnsupportedDeviceError", "runtime_version",
 ]

@@ -25,6 +25,25 @@ static void on_token(void* user_data, const char* token, int32_t id) {
     ++tokens_seen;
 }
 
+/* The re-entrancy rule: a callback that calls into its own context gets EV_ERR_INVALID_STATE
+ * (no deadlock); ev_free of its own context does nothing; another context may be called. */
+static ev_context reentry_ctx = NULL;
+static ev_error_t reentry_status_rc = EV_OK, reentry_generate_rc = EV_OK;
+static int reentry_message_ok = 0;
+static void on_token_reenter(void* user_data, const char* token, int32_t id) {
+    ev_status_info st;
+    char* out = NULL;
+    (void)user_data; (void)token; (void)id;
+    memset(&st, 0, sizeof st);
+    st.struct_size = sizeof st;
+    reentry_status_rc = ev_status(reentry_ctx, &st);
+    reentry_message_ok = strstr(ev_last_error_message(reentry_ctx), "callback of the same context") != NULL &&
+                         strstr(ev_last_error_message(reentry_ctx), "\nhint: ") != NULL;
+    reentry_generate_rc = ev_generate(reentry_ctx, "x", NULL, &out);
+    CHECK(out == NULL);
+    ev_free(reentry_ctx); /* does nothing from inside its own callback */
+}
+
 struct cancel_arg { ev_context ctx; };
 static void* cancel_soon(void* p) {
     struct cancel_arg* a = (struct cancel_arg*)p;
@@ -36,6 +55,7 @@ int main(int argc, char** argv) {
     int i;
     CHECK(argc >= 2);
     CHECK(ev_abi_version() == EV_ABI_VERSION);
+    CHECK(ev_abi_minor() >= EV_ABI_MINOR);
 
     /* failures before a context exists */
     {
@@ -107,6 +127,30 @@ int main(int argc, char** argv) {
         CHECK(ev_stream_begin(ctx, "abandoned", NULL, &s) == EV_OK);
         CHECK(ev_stream_next(s, &tok, NULL) == EV_OK);
         ev_stream_free(s);
+    }
+
+    /* re-entrant callback: refused, not deadlocked; the context stays usable */
+    {
+        char* out = NULL;
+        reentry_ctx = ctx;
+        CHECK(ev_generate_stream(ctx, "reentry", NULL, on_token_reenter, NULL) == EV_OK);
+        CHECK(reentry_status_rc == EV_ERR_INVALID_STATE && reentry_generate_rc == EV_ERR_INVALID_STATE);
+        CHECK(reentry_message_ok);
+        CHECK(ev_generate(ctx, "after", NULL, &out) == EV_OK);
+        ev_free_string(out);
+    }
+
+    /* a prompt over the model's input limit is refused before it is read to the end */
+    {
+        size_t n = 5u * 1000u * 1000u;
+        char* big = (char*)malloc(n + 1);
+        char* out = NULL;
+        CHECK(big != NULL);
+        memset(big, 'a', n);
+        big[n] = '\0';
+        CHECK(ev_generate(ctx, big, NULL, &out) == EV_ERR_INVALID_ARGUMENT && out == NULL);
+        CHECK(strstr(ev_last_error_message(ctx), "limits.max_input_chars") != NULL);
+        free(big);
     }
 
     /* cancel from another thread: the next call still works */

@@ -24,6 +24,14 @@ PHONEMES = ["<pad>", "<unk>", "<s>", "</s>"] + [
     "W", "Y", "Z", "ZH"]
 MAX_DECODE_STEPS = 20  # g2p-en's predict(): `for i in range(20)`
 BOS, EOS = 2, 3        # <s>, </s> in PHONEMES
+MAX_INPUT_CHARS = 1024  # manifest limits.max_input_chars: encoding 1024 characters takes ~7 ms
+
+# The module's own statement of the shapes it was compiled with, returned by its `model_info`
+# function as an int32 vector in this order. libedge_veda compares it with the manifest at load
+# (csrc/backend_tvm.cpp, enum ModelInfo) so that an edited manifest cannot make a kernel index
+# outside its tables. Append only.
+MODEL_INFO = ("hidden_size", "input_rows", "output_rows", "logits_size", "greedy_max_steps",
+              "output_bos", "output_eos")
 
 
 def checkpoint_path() -> str:
@@ -115,6 +123,12 @@ def build_module(w: dict[str, np.ndarray], target):
             out = bb.emit_output(res)
         bb.emit_func_output(out)
 
+    info = {"hidden_size": hidden, "input_rows": len(GRAPHEMES), "output_rows": n_out,
+            "logits_size": logits_pad, "greedy_max_steps": kernels.GREEDY_MAX_STEPS,
+            "output_bos": BOS, "output_eos": EOS}
+    with bb.function("model_info", []):
+        bb.emit_func_output(relax.const(np.array([info[k] for k in MODEL_INFO], dtype="int32")))
+
     facts = {
         "hidden_size": int(hidden),
         "greedy_max_steps": kernels.GREEDY_MAX_STEPS,
@@ -137,4 +151,5 @@ def describe() -> dict:
         "special_tokens": {"input_unk": 1, "input_eos": 2, "output_bos": BOS, "output_eos": EOS},
         "tokenizer": {"type": "characters", "lowercase_ascii": True, "output_separator": " "},
         "generation_defaults": {"max_tokens": MAX_DECODE_STEPS, "temperature": 0.0},
+        "limits": {"max_input_chars": MAX_INPUT_CHARS},
     }

@@ -24,6 +24,8 @@ const String EV_DEVICE_CPU = 'cpu';
 const int EV_SEED_CONTEXT = -1; // 0xFFFFFFFFFFFFFFFF
 const int EV_MEMORY_PRESSURE_MODERATE = 1;
 const int EV_MEMORY_PRESSURE_CRITICAL = 2;
+const int EV_ABI_MINOR = 1;
+const int EV_MAX_THREADS = 64;
 
 typedef ev_error_t = Int32;
 typedef Dartev_error_t = int;
@@ -168,4 +170,7 @@ class EdgeVedaBindings {
   late final ev_runtime_version = _lib.lookupFunction<
       Pointer<Utf8> Function(),
       Pointer<Utf8> Function()>('ev_runtime_version');
+  late final ev_abi_minor = _lib.lookupFunction<
+      Int32 Function(),
+      int Function()>('ev_abi_minor');
 }

@@ -1,0 +1,28 @@
+// SHA-256 (FIPS 180-4), for verifying artifact files before any byte of them runs.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace ev {
+
+class Sha256 {
+public:
+    Sha256();
+    void update(const void* data, size_t size);
+    // Finishes the hash and returns it as 64 lowercase hex digits; the object is spent.
+    std::string hex_digest();
+
+private:
+    void compress(const uint8_t block[64]);
+
+    uint32_t state_[8];
+    uint8_t buffer_[64];
+    size_t buffered_ = 0;
+    uint64_t total_bytes_ = 0;
+};
+
+std::string sha256_hex(const void* data, size_t size);
+
+}  // namespace ev
