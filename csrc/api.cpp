@@ -1,18 +1,19 @@
-// The ev_* entry points: argument checks, locking, and the boundary where every exception is
-// turned into an error code and a message.
+// The ev_* entry points: argument checks, locking, cancellation, memory accounting, and the
+// boundary where every exception is turned into an error code and a message. What a call does
+// with the model is the kind's business (core/kind.h); this file is the same for every kind.
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
+#include <mutex>
 #include <new>
 #include <thread>
 #include <vector>
-#include <atomic>
-#include <exception>
-#include <functional>
-#include <mutex>
-#include <system_error>
 
 #include "context.h"
 #include "errors.h"
+#include "utf8.h"
 
 #ifndef EV_TVM_VERSION
 #define EV_TVM_VERSION "unknown"
@@ -102,22 +103,56 @@ private:
     bool entered_ = false;
 };
 
-void check_cancel(ev_context ctx, uint64_t epoch) {
-    if (ctx->cancel_epoch.load(std::memory_order_acquire) != epoch)
-        throw Error(EV_ERR_CANCELLED, "cancelled by ev_cancel()",
-                    "not an error in the model; run the call again if it is still wanted");
+// What a running call may ask of the core (core/kind.h). The RNG is only touched by the
+// thread that holds ctx->mu (seeds are drawn before a batch fans out).
+class ContextCall final : public ev::CallControl {
+public:
+    ContextCall(ev_context ctx, uint64_t epoch) : ctx_(ctx), epoch_(epoch) {}
+
+    void check_cancel() const override {
+        if (ctx_->cancel_epoch.load(std::memory_order_acquire) != epoch_)
+            throw Error(EV_ERR_CANCELLED, "cancelled by ev_cancel()",
+                        "not an error in the model; run the call again if it is still wanted");
+    }
+    uint64_t seed_for(const ev::SamplingParams& params) override {
+        return params.fixed_seed ? params.seed : ctx_->rng.next_u64();
+    }
+    int32_t num_threads() const override { return ctx_->num_threads; }
+
+private:
+    ev_context ctx_;
+    uint64_t epoch_;
+};
+
+// Must hold ctx->mu. Creates the module, weights and model instance if a memory-pressure
+// unload (or nothing yet) left them absent; the files are verified again first, since they may
+// have been replaced meanwhile (an unchanged file costs one stat).
+ev::ModelInstance& loaded_model(ev_context ctx) {
+    if (ctx->model) return *ctx->model;
+    ctx->manifest.verify_files();
+    std::shared_ptr<ev::Module> module = ev::load_module(ctx->manifest.module);
+    std::shared_ptr<const ev::Weights> weights;
+    if (ctx->manifest.has_weights)
+        weights = ev::Weights::open(ctx->manifest.real_dir + "/" + ctx->manifest.weights.file,
+                                    ctx->manifest.weights, ctx->use_mmap);
+    ev::KindInputs inputs{ctx->manifest, module, weights, ctx->num_threads};
+    std::shared_ptr<ev::ModelInstance> model(ctx->kind->create(inputs).release());
+    ctx->module = std::move(module);
+    ctx->weights = std::move(weights);
+    ctx->model = std::move(model);
+    return *ctx->model;
 }
 
-void unload_all(ev_context ctx) {
-    ctx->backend->unload();
-    for (auto& b : ctx->worker_backends) b->unload();
+void unload(ev_context ctx) {
+    ctx->model.reset();
+    ctx->weights.reset();
+    ctx->module.reset();
 }
 
-// Every runtime counts in full: each VM deserializes its own copy of the weights.
+// Tracked bytes: the weights once (however many VMs share them) plus the VMs' working buffers.
 uint64_t memory_in_use(ev_context ctx) {
-    uint64_t used = ctx->backend->memory_bytes();
-    for (auto& b : ctx->worker_backends) used += b->memory_bytes();
-    return used;
+    if (!ctx->model) return 0;
+    return (ctx->weights ? ctx->weights->bytes() : 0) + ctx->model->working_bytes();
 }
 
 // Must hold ctx->mu. Fires the callback when tracked memory crosses the limit and unloads
@@ -132,12 +167,40 @@ void after_call_memory_check(ev_context ctx) {
                              static_cast<size_t>(ctx->memory_limit));
         }
         if (ctx->auto_unload) {
-            unload_all(ctx);
+            unload(ctx);
             ctx->over_limit = false;
             return;
         }
     }
     ctx->over_limit = over;
+}
+
+// The kind supports `capability`, or the call is EV_ERR_UNSUPPORTED_OPERATION.
+void require(ev_context ctx, ev::ModelInstance& model, uint32_t capability, const char* operation) {
+    if ((model.capabilities() & capability) == 0) ev::unsupported_operation(ctx->manifest.kind, operation);
+}
+
+// A prompt the model accepts: valid UTF-8 of at most the model's limit in code points. The work
+// is bounded by the limit, not by the prompt (a 100 MB prompt is refused after limit*4 bytes).
+std::string checked_prompt(const char* prompt, int64_t max_chars, const std::string& what) {
+    const size_t max_bytes = static_cast<size_t>(max_chars) * 4;
+    const size_t n = strnlen(prompt, max_bytes + 1);
+    const std::string limit_hint = "this model accepts at most " + std::to_string(max_chars) +
+                                   " characters per input (manifest limits.max_input_chars): split the text";
+    if (n > max_bytes) throw Error(EV_ERR_INVALID_ARGUMENT, what + " is longer than " + std::to_string(max_bytes) + " bytes", limit_hint);
+    const unsigned char* p = reinterpret_cast<const unsigned char*>(prompt);
+    int64_t chars = 0;
+    for (size_t i = 0; i < n; ++chars) {
+        uint32_t cp = 0;
+        const size_t len = ev::utf8_decode(p + i, n - i, &cp);
+        if (len == 0)
+            throw Error(EV_ERR_INVALID_ARGUMENT, what + " is not valid UTF-8 at byte " + std::to_string(i),
+                        "pass NUL-terminated UTF-8 text");
+        i += len;
+    }
+    if (chars > max_chars)
+        throw Error(EV_ERR_INVALID_ARGUMENT, what + " has " + std::to_string(chars) + " characters", limit_hint);
+    return std::string(prompt, n);
 }
 
 char* copy_string(const std::string& text) {
@@ -152,8 +215,11 @@ char* copy_string(const std::string& text) {
 struct ev_stream_s {
     ev_context ctx = nullptr;
     uint64_t epoch = 0;
-    ev::DecodeState state;
+    // The instance the stream began on stays alive with it, even across an unload.
+    std::shared_ptr<ev::ModelInstance> model;
+    std::unique_ptr<ev::TokenStream> tokens;
     std::string token;
+    bool done = false;
 };
 
 extern "C" {
@@ -181,6 +247,7 @@ const char* ev_error_string(ev_error_t code) {
         case EV_ERR_INVALID_STATE: return "EV_ERR_INVALID_STATE";
         case EV_ERR_STREAM_END: return "EV_ERR_STREAM_END";
         case EV_ERR_INTERNAL: return "EV_ERR_INTERNAL";
+        case EV_ERR_UNSUPPORTED_OPERATION: return "EV_ERR_UNSUPPORTED_OPERATION";
         default: return "EV_ERR_UNKNOWN";
     }
 }
@@ -230,21 +297,18 @@ ev_context ev_init(const ev_config* config, ev_error_t* out_error) {
 
         std::unique_ptr<ev_context_s> ctx(new ev_context_s());
         ctx->manifest = ev::Manifest::load(config->model_path);
+        ctx->kind = ev::find_kind(ctx->manifest.kind);  // Manifest::parse refused unknown kinds
         ctx->device = device;
-        // Each thread owns a runtime with its own copy of the weights: more threads than
-        // EV_MAX_THREADS cost memory without adding speed, so larger values are clamped.
         const int32_t wanted = config->num_threads > 0
                                    ? config->num_threads
                                    : static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
         ctx->num_threads = std::min<int32_t>(wanted, EV_MAX_THREADS);
+        ctx->use_mmap = config->use_mmap != 0;
         ctx->memory_limit = config->memory_limit_bytes;
         ctx->auto_unload = config->auto_unload_on_memory_pressure != 0;
         ctx->rng = ev::Rng(config->seed);
-        ev::BackendOptions options;
-        options.num_threads = ctx->num_threads;
-        ctx->backend = ev::make_tvm_backend(ctx->manifest, options);
-        ctx->backend->load();
-        ctx->decoder.reset(new ev::Decoder(ctx->manifest, *ctx->backend));
+        ev::use_kernel_threads(ctx->num_threads);
+        loaded_model(ctx.get());
         result = ctx.release();
         return EV_OK;
     });
@@ -283,21 +347,10 @@ void ev_free(ev_context ctx) {
 ev_error_t ev_warmup(ev_context ctx) {
     EV_ENTER(ctx);
     return guarded(ctx, [&]() -> ev_error_t {
+        ContextCall call(ctx, ctx->cancel_epoch.load(std::memory_order_acquire));
         std::lock_guard<std::mutex> g(ctx->mu);
-        ctx->backend->load();
-        ev::DecodeState st;
-        st.params = ev::SamplingParams::from_abi(nullptr, ctx->manifest);
-        st.params.max_tokens = 2;
-        ctx->decoder->begin(st, ctx->decoder->tokenize("a"));
-        int32_t tok;
-        while (ctx->decoder->step(st, &tok)) {
-        }
-        // Every input row once (all of a-z and an unknown), so no table row is cold afterwards.
-        if (ctx->decoder->fused_greedy_applies(st.params)) {
-            std::string every_row = "abcdefghijklmnopqrstuvwxyz'";
-            every_row.resize(std::min<size_t>(every_row.size(), static_cast<size_t>(ctx->manifest.max_input_chars)));
-            ctx->decoder->run_fused_greedy(ctx->decoder->tokenize(every_row.c_str()), st.params);
-        }
+        ev::use_kernel_threads(ctx->num_threads);
+        loaded_model(ctx).warmup(call);
         after_call_memory_check(ctx);
         return EV_OK;
     });
@@ -315,7 +368,7 @@ ev_error_t ev_status(ev_context ctx, ev_status_info* out) {
         std::memset(&s, 0, sizeof(s));
         s.struct_size = out->struct_size;
         s.initialized = 1;
-        s.weights_loaded = ctx->backend->loaded() ? 1 : 0;
+        s.weights_loaded = ctx->model ? 1 : 0;
         s.num_threads = ctx->num_threads;
         s.memory_used_bytes = memory_in_use(ctx);
         s.memory_limit_bytes = ctx->memory_limit;
@@ -323,6 +376,10 @@ ev_error_t ev_status(ev_context ctx, ev_status_info* out) {
         s.artifact_path = ctx->manifest.dir.c_str();
         s.model_name = ctx->manifest.name.c_str();
         s.model_kind = ctx->manifest.kind.c_str();
+        s.capabilities = ctx->model ? ctx->model->capabilities() : 0;
+        s.weights_mapped = ctx->weights && ctx->weights->mapped() ? 1 : 0;
+        s.weights_bytes = ctx->weights ? ctx->weights->bytes() : 0;
+        s.max_input_chars = static_cast<int32_t>(ctx->manifest.max_input_chars);
         std::memcpy(out, &s, std::min<size_t>(out->struct_size, sizeof(s)));
         return EV_OK;
     });
@@ -331,42 +388,24 @@ ev_error_t ev_status(ev_context ctx, ev_status_info* out) {
 namespace {
 
 // The shared body of ev_generate and ev_generate_stream.
-ev_error_t run_generation(ev_context ctx, const char* prompt, const ev_generation_params* params,
-                          std::string* text, ev_token_callback cb, void* user_data) {
-    const uint64_t epoch = ctx->cancel_epoch.load(std::memory_order_acquire);
+std::string run_generation(ev_context ctx, const char* prompt, const ev_generation_params* params,
+                           ev_token_callback cb, void* user_data) {
+    ContextCall call(ctx, ctx->cancel_epoch.load(std::memory_order_acquire));
+    const ev::SamplingParams sp = ev::SamplingParams::from_abi(params);
     std::lock_guard<std::mutex> g(ctx->mu);
-    check_cancel(ctx, epoch);
-    ev::DecodeState st;
-    st.params = ev::SamplingParams::from_abi(params, ctx->manifest);
-    // Tokenizing is bounded by the model's input limit; a cancel is seen between it, the load,
-    // the encoder and every decode step, so it takes effect within one bounded backend call.
-    const std::vector<int32_t> ids = ctx->decoder->tokenize(prompt);
-    check_cancel(ctx, epoch);
-    ctx->backend->load();
-    check_cancel(ctx, epoch);
-    if (cb == nullptr && ctx->decoder->fused_greedy_applies(st.params)) {
-        // One backend call per prompt; a cancel is seen before and after it.
-        std::string fused = ctx->decoder->run_fused_greedy(ids, st.params);
-        check_cancel(ctx, epoch);
-        after_call_memory_check(ctx);
-        if (text) *text = std::move(fused);
-        return EV_OK;
-    }
-    if (!st.params.reseed) st.rng = ctx->rng;
-    ctx->decoder->begin(st, ids);
-    int32_t tok;
-    for (;;) {
-        check_cancel(ctx, epoch);
-        if (!ctx->decoder->step(st, &tok)) break;
-        if (cb) {
-            InCallback in_callback(ctx);
-            cb(user_data, ctx->decoder->token_text(tok).c_str(), tok);
-        }
-    }
-    if (!st.params.reseed) ctx->rng = st.rng;
+    call.check_cancel();
+    const std::string text = checked_prompt(prompt, ctx->manifest.max_input_chars, "prompt");
+    ev::use_kernel_threads(ctx->num_threads);
+    ev::ModelInstance& model = loaded_model(ctx);
+    require(ctx, model, ev::kCapGenerate, cb ? "ev_generate_stream" : "ev_generate");
+    ev::TokenSink sink = [&](const std::string& token, int32_t id) {
+        InCallback in_callback(ctx);
+        cb(user_data, token.c_str(), id);
+    };
+    std::string out = model.generate(text, sp, call, cb ? &sink : nullptr);
+    call.check_cancel();
     after_call_memory_check(ctx);
-    if (text) *text = std::move(st.text);
-    return EV_OK;
+    return out;
 }
 
 }  // namespace
@@ -378,71 +417,12 @@ ev_error_t ev_generate(ev_context ctx, const char* prompt, const ev_generation_p
     if (prompt == nullptr) return invalid(ctx, "ev_generate: prompt is NULL", "pass a NUL-terminated UTF-8 string");
     if (out == nullptr) return invalid(ctx, "ev_generate: out is NULL", "pass the address of a char* to receive the result");
     return guarded(ctx, [&]() -> ev_error_t {
-        std::string text;
-        ev_error_t rc = run_generation(ctx, prompt, params, &text, nullptr, nullptr);
-        if (rc != EV_OK) return rc;
-        *out = copy_string(text);
+        *out = copy_string(run_generation(ctx, prompt, params, nullptr, nullptr));
         return EV_OK;
     });
 }
 
 void ev_free_string(char* str) { std::free(str); }
-
-namespace {
-
-// Fused greedy over many prompts on up to num_threads threads; each thread owns a runtime.
-void run_batch_parallel(ev_context ctx, const std::vector<std::vector<int32_t>>& inputs, int32_t count,
-                        const ev::SamplingParams& params, uint64_t epoch, char** outs) {
-    const int32_t threads = std::max(1, std::min(ctx->num_threads, count));
-    while (static_cast<int32_t>(ctx->worker_backends.size()) < threads - 1) {
-        ev::BackendOptions options;
-        options.num_threads = 1;
-        ctx->worker_backends.push_back(ev::make_tvm_backend(ctx->manifest, options));
-        ctx->worker_decoders.emplace_back(new ev::Decoder(ctx->manifest, *ctx->worker_backends.back()));
-    }
-    std::atomic<int32_t> next{0};
-    std::atomic<bool> failed{false};
-    std::exception_ptr error;
-    std::mutex error_mu;
-    auto work = [&](ev::Backend& backend, ev::Decoder& decoder) {
-        try {
-            backend.load();
-            for (int32_t i; !failed.load(std::memory_order_relaxed) && (i = next.fetch_add(1)) < count;) {
-                check_cancel(ctx, epoch);
-                outs[i] = copy_string(decoder.run_fused_greedy(inputs[static_cast<size_t>(i)], params));
-            }
-        } catch (...) {
-            std::lock_guard<std::mutex> g(error_mu);
-            if (!error) error = std::current_exception();
-            failed = true;
-        }
-    };
-    std::vector<std::thread> pool;
-    pool.reserve(static_cast<size_t>(threads - 1));
-    std::string spawn_failure;
-    for (int32_t t = 0; t < threads - 1 && spawn_failure.empty(); ++t) {
-        try {
-            pool.emplace_back(work, std::ref(*ctx->worker_backends[static_cast<size_t>(t)]),
-                              std::ref(*ctx->worker_decoders[static_cast<size_t>(t)]));
-        } catch (const std::exception& e) {  // std::system_error (EAGAIN), std::bad_alloc
-            spawn_failure = "cannot start batch worker thread " + std::to_string(t + 1) + " of " +
-                            std::to_string(threads - 1) + ": " + e.what();
-        }
-    }
-    if (spawn_failure.empty()) {
-        work(*ctx->backend, *ctx->decoder);
-    } else {
-        failed = true;  // the started workers stop at their next prompt
-    }
-    for (std::thread& t : pool) t.join();
-    if (!spawn_failure.empty())
-        throw Error(EV_ERR_OUT_OF_MEMORY, spawn_failure,
-                    "the process is out of memory or threads: lower ev_config.num_threads, or raise the "
-                    "process's limits (ulimit -v / -u)");
-    if (error) std::rethrow_exception(error);
-}
-
-}  // namespace
 
 ev_error_t ev_generate_batch(ev_context ctx, const char* const* prompts, int32_t count,
                              const ev_generation_params* params, char** outs) {
@@ -456,38 +436,24 @@ ev_error_t ev_generate_batch(ev_context ctx, const char* const* prompts, int32_t
         if (prompts[i] == nullptr)
             return invalid(ctx, "ev_generate_batch: prompts[" + std::to_string(i) + "] is NULL",
                            "every prompt must be a NUL-terminated UTF-8 string");
-    const uint64_t epoch = ctx->cancel_epoch.load(std::memory_order_acquire);
     ev_error_t rc = guarded(ctx, [&]() -> ev_error_t {
+        ContextCall call(ctx, ctx->cancel_epoch.load(std::memory_order_acquire));
+        const ev::SamplingParams sp = ev::SamplingParams::from_abi(params);
         std::lock_guard<std::mutex> g(ctx->mu);
-        check_cancel(ctx, epoch);
-        ev::SamplingParams sp = ev::SamplingParams::from_abi(params, ctx->manifest);
+        call.check_cancel();
         // Every prompt is checked (UTF-8, length limit) before any runs.
-        std::vector<std::vector<int32_t>> inputs(static_cast<size_t>(count));
+        std::vector<std::string> texts(static_cast<size_t>(count));
         for (int32_t i = 0; i < count; ++i) {
-            check_cancel(ctx, epoch);
-            try {
-                inputs[static_cast<size_t>(i)] = ctx->decoder->tokenize(prompts[i]);
-            } catch (const Error& e) {
-                throw Error(e.code(), "prompts[" + std::to_string(i) + "]: " + e.what(), e.hint());
-            }
+            call.check_cancel();
+            texts[static_cast<size_t>(i)] =
+                checked_prompt(prompts[i], ctx->manifest.max_input_chars, "prompts[" + std::to_string(i) + "]");
         }
-        ctx->backend->load();
-        check_cancel(ctx, epoch);
-        if (ctx->decoder->fused_greedy_applies(sp)) {
-            run_batch_parallel(ctx, inputs, count, sp, epoch, outs);
-        } else {
-            for (int32_t i = 0; i < count; ++i) {
-                check_cancel(ctx, epoch);
-                ev::DecodeState st;
-                st.params = sp;
-                if (!st.params.reseed) st.rng = ctx->rng;
-                ctx->decoder->begin(st, inputs[static_cast<size_t>(i)]);
-                int32_t tok;
-                while (ctx->decoder->step(st, &tok)) check_cancel(ctx, epoch);
-                if (!st.params.reseed) ctx->rng = st.rng;
-                outs[i] = copy_string(st.text);
-            }
-        }
+        ev::use_kernel_threads(ctx->num_threads);
+        ev::ModelInstance& model = loaded_model(ctx);
+        require(ctx, model, ev::kCapGenerateBatch, "ev_generate_batch");
+        std::vector<std::string> results = model.generate_batch(texts, sp, call);
+        call.check_cancel();
+        for (int32_t i = 0; i < count; ++i) outs[i] = copy_string(results[static_cast<size_t>(i)]);
         after_call_memory_check(ctx);
         return EV_OK;
     });
@@ -507,7 +473,8 @@ ev_error_t ev_generate_stream(ev_context ctx, const char* prompt, const ev_gener
         return invalid(ctx, "ev_generate_stream: callback is NULL",
                        "pass a token callback, or use ev_generate / ev_stream_begin");
     return guarded(ctx, [&]() -> ev_error_t {
-        return run_generation(ctx, prompt, params, nullptr, callback, user_data);
+        run_generation(ctx, prompt, params, callback, user_data);
+        return EV_OK;
     });
 }
 
@@ -521,13 +488,16 @@ ev_error_t ev_stream_begin(ev_context ctx, const char* prompt, const ev_generati
         std::unique_ptr<ev_stream_s> s(new ev_stream_s());
         s->ctx = ctx;
         s->epoch = ctx->cancel_epoch.load(std::memory_order_acquire);
+        ContextCall call(ctx, s->epoch);
+        const ev::SamplingParams sp = ev::SamplingParams::from_abi(params);
         std::lock_guard<std::mutex> g(ctx->mu);
-        s->state.params = ev::SamplingParams::from_abi(params, ctx->manifest);
-        const std::vector<int32_t> ids = ctx->decoder->tokenize(prompt);
-        check_cancel(ctx, s->epoch);
-        ctx->backend->load();
-        if (!s->state.params.reseed) s->state.rng = ev::Rng(ctx->rng.next_u64());
-        ctx->decoder->begin(s->state, ids);
+        const std::string text = checked_prompt(prompt, ctx->manifest.max_input_chars, "prompt");
+        call.check_cancel();
+        ev::use_kernel_threads(ctx->num_threads);
+        ev::ModelInstance& model = loaded_model(ctx);
+        require(ctx, model, ev::kCapGenerate, "ev_stream_begin");
+        s->model = ctx->model;
+        s->tokens = model.stream(text, sp, call);
         *out_stream = s.release();
         return EV_OK;
     });
@@ -541,21 +511,23 @@ ev_error_t ev_stream_next(ev_stream stream, const char** out_token, int32_t* out
     EV_ENTER(ctx);
     return guarded(ctx, [&]() -> ev_error_t {
         std::lock_guard<std::mutex> g(ctx->mu);
-        if (stream->state.done) return EV_ERR_STREAM_END;
-        check_cancel(ctx, stream->epoch);
-        ctx->backend->load();
-        int32_t tok = 0;
-        if (!ctx->decoder->step(stream->state, &tok)) {
+        if (stream->done) return EV_ERR_STREAM_END;
+        ContextCall call(ctx, stream->epoch);
+        ev::use_kernel_threads(ctx->num_threads);
+        int32_t id = 0;
+        if (!stream->tokens->next(call, &stream->token, &id)) {
+            stream->done = true;
             after_call_memory_check(ctx);
             return EV_ERR_STREAM_END;
         }
-        stream->token = ctx->decoder->token_text(tok);
         *out_token = stream->token.c_str();
-        if (out_token_id) *out_token_id = tok;
+        if (out_token_id) *out_token_id = id;
         return EV_OK;
     });
 }
 
+// No lock: the stream shares nothing with the context but the model instance's reference
+// count, and may be freed from a callback of its context.
 void ev_stream_free(ev_stream stream) { delete stream; }
 
 ev_error_t ev_cancel(ev_context ctx) {
@@ -586,7 +558,7 @@ ev_error_t ev_notify_memory_pressure(ev_context ctx, int32_t level) {
             ctx->pressure_cb(ctx->pressure_user_data, static_cast<size_t>(used),
                              static_cast<size_t>(ctx->memory_limit));
         }
-        if (ctx->auto_unload) unload_all(ctx);
+        if (ctx->auto_unload) unload(ctx);
         return EV_OK;
     });
 }

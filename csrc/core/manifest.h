@@ -1,0 +1,71 @@
+// The artifact manifest, format v2 (docs/artifact-format.md): the common header every kind
+// shares (format and ABI versions, where the module is, the weights file, the functions with
+// the weights they take, limits, every file with its hash) and the kind's own section, which
+// the kind reads (ModelInstance factories, via kind_config()).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "files.h"
+#include "json.h"
+#include "runtime/runtime.h"
+#include "runtime/weights.h"
+
+namespace ev {
+
+constexpr int kArtifactFormatVersion = 2;
+
+// Bounds on manifest values (docs/artifact-format.md, "Bounds").
+constexpr uint64_t kMaxManifestBytes = 4u << 20;
+constexpr int64_t kMaxBytesField = int64_t(1) << 40;  // file sizes, offsets
+constexpr size_t kMaxFiles = 64;
+constexpr size_t kMaxTensors = 4096;
+constexpr size_t kMaxFunctions = 64;
+constexpr int32_t kDefaultMaxInputChars = 1024;
+constexpr int64_t kMaxInputCharsBound = 1 << 20;
+
+struct FunctionSpec {
+    std::string name;                  // the VM function
+    std::vector<std::string> weights;  // weights tensors passed after the data inputs, in order
+};
+
+struct Manifest {
+    std::string dir;       // the artifact directory as given
+    std::string real_dir;  // its canonical path; every file must resolve inside it
+    std::string name;
+    std::string version;
+    std::string kind;
+    std::string tvm_version;
+    ModuleSource module;   // library: `location` is the file name (the loader joins real_dir)
+    std::string module_file;  // the library or archive file ("" for a system-lib without one)
+    bool has_weights = false;
+    WeightsSpec weights;
+    std::map<std::string, FunctionSpec> functions;  // role -> function
+    int64_t max_input_chars = kDefaultMaxInputChars;
+    std::vector<ArtifactFile> files;
+    std::shared_ptr<const Json> root;  // the whole document; the kind's section is root[kind]
+
+    std::string path() const { return dir + "/manifest.json"; }
+    const FunctionSpec* function(const std::string& role) const;
+    // The kind's section (an object named after the kind). Throws ev::Error when it is missing.
+    Fields kind_config() const;
+    const ArtifactFile* file(const std::string& name) const;
+
+    // Validates manifest text: strict JSON, typed and bounded values, a kind this build supports,
+    // files that are plain names; no file I/O (a fuzzer drives it). Throws ev::Error.
+    static Manifest parse(const std::string& json_text, const std::string& dir);
+
+    // Reads DIR/manifest.json (a regular file, size-capped), checks its seal
+    // DIR/manifest.json.sha256, parses it and verifies every listed file. Throws ev::Error.
+    static Manifest load(const std::string& dir);
+
+    // Every listed file is a regular file inside real_dir with the recorded size and SHA-256
+    // (cached per inode: see files.h). Throws ev::Error.
+    void verify_files() const;
+};
+
+}  // namespace ev

@@ -1,0 +1,28 @@
+// The kinds this build supports: a new kind is a folder under csrc/models/ plus one line here
+// (an explicit table, not self-registration, because static initializers of an object nobody
+// references are dropped when libedge_veda is linked statically).
+#include "kind.h"
+#include "seq2seq_gru/seq2seq_gru.h"
+
+namespace ev {
+namespace {
+
+const KindEntry kKinds[] = {
+    {"seq2seq-gru", &create_seq2seq_gru},
+};
+
+}  // namespace
+
+const KindEntry* find_kind(const std::string& name) {
+    for (const KindEntry& k : kKinds)
+        if (name == k.name) return &k;
+    return nullptr;
+}
+
+std::string supported_kinds() {
+    std::string out;
+    for (const KindEntry& k : kKinds) out += (out.empty() ? "" : ", ") + std::string(k.name);
+    return out;
+}
+
+}  // namespace ev

@@ -1,0 +1,78 @@
+// The runtime layer: the only part of libedge_veda that includes TVM (runtime/tvm_runtime.cpp).
+// Everything above it speaks in plain pointers, shapes and dtypes.
+//
+//   Module   one compiled Relax VM executable, loaded once per context from a ModuleSource:
+//            a shared-library file, or a system-lib prefix linked into the process (iOS).
+//   Vm       one virtual machine over a Module; a context creates one per thread that runs the
+//            model at the same time (batch workers). Every Vm of a context binds the same
+//            Weights, so the weights exist once in memory.
+//   Function a VM function with its weights bound as trailing arguments: callers pass only the
+//            data inputs, in caller memory, and receive the outputs copied into caller memory.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "weights.h"
+
+namespace ev {
+
+struct ModuleSource {
+    // "library": `location` is the path of a shared library; "system-lib": `location` is the
+    // prefix of a model archive linked into the process.
+    std::string type = "library";
+    std::string location;
+
+    bool is_system_lib() const { return type == "system-lib"; }
+    std::string describe() const;  // for messages: the path, or "system-lib prefix 'g2p_'"
+};
+
+// A tensor in caller memory (read-only input, or output buffer of `capacity` elements).
+struct TensorRef {
+    void* data = nullptr;
+    DType dtype;
+    std::vector<int64_t> shape;  // inputs: the exact shape; outputs: ignored
+    uint64_t capacity = 0;       // outputs: elements that fit at `data`
+    uint64_t written = 0;        // outputs: elements the call wrote
+};
+
+class Function {
+public:
+    virtual ~Function() = default;
+    // Calls the function with `inputs` followed by its bound weights and copies each returned
+    // tensor (one, or a tuple of them) into `outputs`, in order. Throws ev::Error when the
+    // result does not fit (count, dtype or capacity): a manifest/module mismatch.
+    virtual void call(const std::vector<TensorRef>& inputs, std::vector<TensorRef>& outputs) = 0;
+};
+
+class Vm {
+public:
+    virtual ~Vm() = default;
+    // The function `name` with the weights `weight_names` (in this order) bound after the
+    // inputs. Throws ev::Error (EV_ERR_MODEL_INVALID) naming what is missing.
+    virtual std::unique_ptr<Function> function(const std::string& name,
+                                               const std::vector<std::string>& weight_names) = 0;
+    virtual bool has_function(const std::string& name) = 0;
+};
+
+class Module {
+public:
+    virtual ~Module() = default;
+    // A VM over this module whose functions bind `weights` (may be null for a model without
+    // a weights file). Throws ev::Error.
+    virtual std::unique_ptr<Vm> create_vm(std::shared_ptr<const Weights> weights) = 0;
+};
+
+// Loads the compiled module. A system-lib prefix that is not linked into the process is
+// EV_ERR_MODEL_NOT_FOUND whose hint lists the prefixes that are. Out of memory while loading
+// is EV_ERR_OUT_OF_MEMORY; any other runtime failure EV_ERR_RUNTIME. Throws ev::Error.
+std::shared_ptr<Module> load_module(const ModuleSource& source);
+
+// Makes kernels launched from the calling thread use `num_threads` threads of TVM's pool
+// (parallel loops in compiled kernels). Cheap when nothing changes; call before running a
+// model on a thread.
+void use_kernel_threads(int32_t num_threads);
+
+}  // namespace ev

@@ -1,0 +1,227 @@
+// runtime.h over the TVM runtime (tvm-ffi C++ API): the only file of libedge_veda that
+// includes TVM. Loads Relax VM executables, creates VMs, calls their functions with DLTensors
+// that wrap caller memory and the context's weights, and copies results out.
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <string>
+#include <thread>
+
+#include <tvm/ffi/container/array.h>
+#include <tvm/ffi/container/tensor.h>
+#include <tvm/ffi/error.h>
+#include <tvm/ffi/extra/module.h>
+#include <tvm/ffi/function.h>
+
+#include "errors.h"
+#include "runtime.h"
+
+namespace ev {
+namespace {
+
+namespace ffi = tvm::ffi;
+
+constexpr int kDeviceCPU = 1;        // kDLCPU
+constexpr int kPooledAllocator = 2;  // tvm::runtime::memory::kPooled
+
+DLDataType to_dl(DType t) { return DLDataType{t.code, t.bits, 1}; }
+
+DLTensor wrap(const void* data, const int64_t* shape, int ndim, DType dtype) {
+    DLTensor t;
+    std::memset(&t, 0, sizeof(t));
+    t.data = const_cast<void*>(data);
+    t.device = DLDevice{kDLCPU, 0};
+    t.ndim = ndim;
+    t.dtype = to_dl(dtype);
+    t.shape = const_cast<int64_t*>(shape);
+    return t;
+}
+
+const char* kRebuildHint = "the manifest does not describe this compiled module; rebuild the artifact with `edge-veda compile`";
+
+bool looks_like_out_of_memory(const std::string& what) {
+    for (const char* marker : {"bad_alloc", "out of memory", "Out of memory", "Cannot allocate memory",
+                               "cannot allocate memory", "ENOMEM", "failed to map segment"})
+        if (what.find(marker) != std::string::npos) return true;
+    return false;
+}
+
+// Every TVM failure becomes an ev::Error: out of memory as such, the rest as a runtime error.
+[[noreturn]] void rethrow_runtime(const std::string& what, const std::exception& e) {
+    const std::string detail = e.what();
+    if (looks_like_out_of_memory(detail))
+        throw Error(EV_ERR_OUT_OF_MEMORY, what + ": out of memory (" + detail + ")",
+                    "free memory, or set a lower ev_config.num_threads so fewer VMs are created");
+    throw Error(EV_ERR_RUNTIME, what + ": " + detail,
+                "the artifact may have been compiled for another CPU or TVM version; rebuild it "
+                "with `edge-veda compile`");
+}
+
+template <typename F>
+auto tvm_call(const std::string& what, F&& body) -> decltype(body()) {
+    try {
+        return body();
+    } catch (const Error&) {
+        throw;
+    } catch (const std::bad_alloc&) {
+        throw;
+    } catch (const std::exception& e) {
+        rethrow_runtime(what, e);
+    }
+}
+
+void copy_out(const ffi::Tensor& t, TensorRef& out, const std::string& fn) {
+    uint64_t numel = 1;
+    for (int64_t d : t.shape()) numel *= static_cast<uint64_t>(d);
+    const DLDataType dt = t.dtype();
+    if (dt.code != out.dtype.code || dt.bits != out.dtype.bits || dt.lanes != 1 || numel > out.capacity)
+        throw Error(EV_ERR_MODEL_INVALID,
+                    fn + " returned " + std::to_string(numel) + " values of another type or more than the " +
+                        std::to_string(out.capacity) + " the manifest allows",
+                    kRebuildHint);
+    std::memcpy(out.data, t.data_ptr(), numel * out.dtype.bytes());
+    out.written = numel;
+}
+
+class TvmFunction final : public Function {
+public:
+    TvmFunction(std::string name, ffi::Function fn, std::vector<DLTensor> weights,
+                std::shared_ptr<const Weights> keep)
+        : name_(std::move(name)), fn_(std::move(fn)), weights_(std::move(weights)), keep_(std::move(keep)) {}
+
+    void call(const std::vector<TensorRef>& inputs, std::vector<TensorRef>& outputs) override {
+        std::vector<DLTensor> in;
+        in.reserve(inputs.size());
+        for (const TensorRef& t : inputs)
+            in.push_back(wrap(t.data, t.shape.data(), static_cast<int>(t.shape.size()), t.dtype));
+        std::vector<ffi::AnyView> args;
+        args.reserve(in.size() + weights_.size());
+        for (DLTensor& t : in) args.emplace_back(&t);
+        for (DLTensor& t : weights_) args.emplace_back(&t);
+        tvm_call("'" + name_ + "' failed", [&] {
+            ffi::Any result;
+            fn_.CallPacked(args.data(), static_cast<int32_t>(args.size()), &result);
+            if (outputs.size() == 1 && result.as<ffi::Tensor>().has_value()) {
+                copy_out(result.cast<ffi::Tensor>(), outputs[0], name_);
+                return;
+            }
+            ffi::Array<ffi::Any> tuple = result.cast<ffi::Array<ffi::Any>>();
+            if (tuple.size() != outputs.size())
+                throw Error(EV_ERR_MODEL_INVALID,
+                            "'" + name_ + "' returned " + std::to_string(tuple.size()) + " values, expected " +
+                                std::to_string(outputs.size()),
+                            kRebuildHint);
+            for (size_t i = 0; i < outputs.size(); ++i) copy_out(tuple[i].cast<ffi::Tensor>(), outputs[i], name_);
+        });
+    }
+
+private:
+    std::string name_;
+    ffi::Function fn_;
+    std::vector<DLTensor> weights_;        // point into *keep_ (shapes too)
+    std::shared_ptr<const Weights> keep_;  // the weights outlive every function bound to them
+};
+
+class TvmVm final : public Vm {
+public:
+    TvmVm(ffi::Module vm, std::shared_ptr<const Weights> weights, std::string where)
+        : vm_(std::move(vm)), weights_(std::move(weights)), where_(std::move(where)) {}
+
+    bool has_function(const std::string& name) override {
+        return tvm_call("looking up '" + name + "'", [&] { return vm_->GetFunction(name).has_value(); });
+    }
+
+    std::unique_ptr<Function> function(const std::string& name, const std::vector<std::string>& weight_names) override {
+        ffi::Optional<ffi::Function> fn = tvm_call("looking up '" + name + "'", [&] { return vm_->GetFunction(name); });
+        if (!fn.has_value())
+            throw Error(EV_ERR_MODEL_INVALID, where_ + " has no function '" + name + "'", kRebuildHint);
+        std::vector<DLTensor> bound;
+        for (const std::string& w : weight_names) {
+            const int64_t i = weights_ ? weights_->find(w) : -1;
+            if (i < 0)
+                throw Error(EV_ERR_MODEL_INVALID,
+                            "function '" + name + "' needs weights tensor '" + w + "', which the weights file lacks",
+                            kRebuildHint);
+            const TensorSpec& spec = weights_->spec(static_cast<size_t>(i));
+            bound.push_back(wrap(weights_->data(static_cast<size_t>(i)), spec.shape.data(),
+                                 static_cast<int>(spec.shape.size()), spec.dtype));
+        }
+        return std::unique_ptr<Function>(new TvmFunction(name, *fn, std::move(bound), weights_));
+    }
+
+private:
+    ffi::Module vm_;
+    std::shared_ptr<const Weights> weights_;
+    std::string where_;
+};
+
+class TvmModule final : public Module {
+public:
+    TvmModule(ffi::Module lib, std::string where) : lib_(std::move(lib)), where_(std::move(where)) {}
+
+    std::unique_ptr<Vm> create_vm(std::shared_ptr<const Weights> weights) override {
+        ffi::Module vm = tvm_call("creating a VM for " + where_, [&] {
+            ffi::Optional<ffi::Function> load_exec = lib_->GetFunction("vm_load_executable");
+            if (!load_exec.has_value())
+                throw Error(EV_ERR_MODEL_INVALID, where_ + " holds no Relax VM executable",
+                            "compile the artifact with `edge-veda compile`");
+            ffi::Module m = (*load_exec)().cast<ffi::Module>();
+            ffi::Function init = m->GetFunction("vm_initialization").value();
+            init(kDeviceCPU, 0, kPooledAllocator, kDeviceCPU, 0, kPooledAllocator);
+            return m;
+        });
+        return std::unique_ptr<Vm>(new TvmVm(std::move(vm), std::move(weights), where_));
+    }
+
+private:
+    ffi::Module lib_;
+    std::string where_;
+};
+
+}  // namespace
+
+std::string ModuleSource::describe() const {
+    return is_system_lib() ? "system-lib prefix '" + location + "'" : "'" + location + "'";
+}
+
+std::shared_ptr<Module> load_module(const ModuleSource& source) {
+    const std::string where = source.describe();
+    ffi::Module lib = tvm_call("cannot load " + where, [&] {
+        if (!source.is_system_lib()) return ffi::Module::LoadFromFile(source.location);
+        // ffi.SystemLib never fails: an unlinked prefix yields an empty module. Probe it now,
+        // not at the first call.
+        ffi::Function system_lib = ffi::Function::GetGlobal("ffi.SystemLib").value();
+        ffi::Module m = system_lib(source.location).cast<ffi::Module>();
+        if (!m->GetFunction("vm_load_executable").has_value())
+            throw Error(EV_ERR_MODEL_NOT_FOUND,
+                        "no model archive with system-lib prefix '" + source.location + "' is linked into this process",
+                        "link the model's archive with -Wl,--whole-archive (Apple: -force_load), and check the "
+                        "prefix in manifest.json matches the one it was compiled with");
+        return m;
+    });
+    return std::make_shared<TvmModule>(std::move(lib), where);
+}
+
+void use_kernel_threads(int32_t num_threads) {
+    // TVM's pool is per calling thread; its concurrency cap is process-wide. Reconfigure only
+    // when this thread's setting changes (it restarts the pool's workers).
+    thread_local int32_t configured = -1;
+    if (num_threads <= 0 || num_threads == configured) return;
+    static std::mutex mu;
+    static int32_t process_max = 0;
+    tvm_call("configuring TVM's thread pool", [&] {
+        std::lock_guard<std::mutex> g(mu);
+        process_max = std::max(process_max, num_threads);
+        ffi::Array<ffi::String> cpus;
+        const int32_t cores = static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
+        for (int32_t i = 0; i < process_max; ++i) cpus.push_back(std::to_string(i % cores));
+        // -3 = kSpecifyThreadShareAllCore: the workers may run on any of the listed cores; the
+        // list's length sets TVM's concurrency cap, which defaults to half the cores on x86.
+        ffi::Function config = ffi::Function::GetGlobal("runtime.config_threadpool").value();
+        config(-3, num_threads, cpus);
+    });
+    configured = num_threads;
+}
+
+}  // namespace ev

@@ -1,0 +1,56 @@
+"""One artifact from one recipe: compile the module, export it (shared library or system-lib
+archive), write the weights file and the sealed manifest into a directory."""
+from __future__ import annotations
+
+import os
+
+from .. import ABI_VERSION, artifact
+from . import export, recipes
+from .weights import write_weights
+
+
+def host_target() -> dict:
+    """The LLVM target of this machine's CPU, in TVM 0.27's dict form."""
+    import tvm
+
+    detected = tvm.target.Target.from_device(tvm.cpu())
+    return {"kind": "llvm", "mcpu": str(detected.attrs.get("mcpu", "generic"))}
+
+
+def build_artifact(name: str, out_dir: str, *, target: dict | None = None, cc: str | None = None,
+                   static: bool = False, prefix: str | None = None) -> dict:
+    """Builds model `name` into the (existing, empty) directory `out_dir`; returns the manifest.
+
+    target: a TVM target dict (default: this CPU). cc: a C++ cross compiler (and, for --static,
+    its archiver). static: a system-lib archive with `prefix` (default: from the name) instead
+    of a shared library."""
+    import tvm
+
+    recipe = recipes.load(name)
+    target = target or host_target()
+    tvm_target = tvm.target.Target(target)
+    build = recipe.build(tvm_target)
+    prefix = export.check_prefix(prefix or export.default_prefix(name)) if static else None
+    executable = export.build_executable(build.module, tvm_target, prefix=prefix)
+    module_file, module = export.export_module(executable, out_dir, name, cc=cc, prefix=prefix)
+    weights_file = f"{name}.weights"
+    weights = write_weights(os.path.join(out_dir, weights_file), build.weights)
+    manifest = {
+        "format": artifact.FORMAT,
+        "format_version": artifact.FORMAT_VERSION,
+        "ev_abi_version": ABI_VERSION,
+        "tvm_version": tvm.__version__,
+        "target": target,
+        "name": recipe.NAME,
+        "version": build.version,
+        "kind": recipe.KIND,
+        "description": build.description,
+        "module": module,
+        "weights": weights,
+        "functions": {role: f.to_json() for role, f in build.functions.items()},
+        "limits": build.limits,
+        recipe.KIND: build.kind_config,
+        "files": {f: artifact.file_entry(os.path.join(out_dir, f)) for f in (module_file, weights_file)},
+    }
+    artifact.write_manifest(out_dir, manifest)
+    return manifest

@@ -1,0 +1,29 @@
+"""What a recipe hands the compiler: a Relax module whose functions take their weights as
+trailing parameters, the weights themselves, and the kind's section of the manifest."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class Function:
+    """One VM function: the name in the module and, in order, the weights it takes after its
+    data inputs (names in `Build.weights`)."""
+    name: str
+    weights: list[str] = dataclasses.field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "weights": list(self.weights)}
+
+
+@dataclasses.dataclass
+class Build:
+    module: object                       # tvm.IRModule
+    weights: dict[str, np.ndarray]       # written to the weights file in this order
+    functions: dict[str, Function]       # role -> function (roles are the kind's vocabulary)
+    kind_config: dict                    # the manifest's section named after the kind
+    version: str                         # version of the weights' source
+    description: str
+    limits: dict = dataclasses.field(default_factory=dict)  # e.g. {"max_input_chars": 1024}

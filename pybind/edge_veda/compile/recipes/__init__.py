@@ -1,0 +1,24 @@
+"""Model recipes: one module per model the compiler builds, registered here by name.
+
+A recipe module defines NAME, KIND and `build(target) -> Build` (pybind/edge_veda/compile/
+recipe.py); adding a model is a new module here plus one line in RECIPES.
+"""
+from __future__ import annotations
+
+import importlib
+
+# name -> module (imported only when that model is compiled: recipes import tvm and weights)
+RECIPES = {
+    "g2p-en": "edge_veda.compile.recipes.g2p_en",
+}
+
+
+def names() -> tuple[str, ...]:
+    return tuple(RECIPES)
+
+
+def load(name: str):
+    """The recipe module for `name`; KeyError lists the known names."""
+    if name not in RECIPES:
+        raise KeyError(f"unknown model {name!r}; models this compiler builds: {', '.join(RECIPES)}")
+    return importlib.import_module(RECIPES[name])
