@@ -113,13 +113,15 @@ typedef struct ev_context_s* ev_context;
 
 typedef struct ev_config {
     uint32_t struct_size;       /* sizeof(ev_config) as the caller compiled it */
-    int32_t num_threads;        /* worker threads; 0 = library default; > EV_MAX_THREADS is clamped */
+    int32_t num_threads;        /* threads: TVM's kernel thread pool and ev_generate_batch workers;
+                                   0 = one per core; > EV_MAX_THREADS is clamped */
     const char* model_path;     /* artifact directory (holding manifest.json); required */
     const char* device;         /* "cpu"; NULL means "cpu" */
     uint64_t memory_limit_bytes; /* 0 = no limit; crossing it fires the pressure callback */
     uint64_t seed;              /* seed of the context's sampling RNG */
     int32_t auto_unload_on_memory_pressure; /* 1: release weights under pressure, reload lazily */
-    int32_t use_mmap;           /* 1: map the model file instead of reading it (hint only) */
+    int32_t use_mmap;           /* 1: map the weights file (shared by every VM of the context);
+                                   0: read it into memory */
 } ev_config;
 
 /* Returns a config with every field at its default (struct_size = sizeof(ev_config),
@@ -128,12 +130,16 @@ typedef struct ev_config {
  * Thread-safe. */
 EV_API ev_config ev_config_default(void);
 
-/* Seed value in ev_generation_params meaning "continue the context's RNG stream". */
+/* Seed value in ev_generation_params meaning "continue the context's RNG stream": each
+ * generation (each prompt of a batch, in order; a stream when it begins) takes the next seed
+ * from the context's RNG, which ev_config.seed starts. So the same config seed and the same
+ * sequence of calls give the same outputs, whichever entry points make the calls. */
 #define EV_SEED_CONTEXT UINT64_C(0xFFFFFFFFFFFFFFFF)
 
 typedef struct ev_generation_params {
     uint32_t struct_size;       /* sizeof(ev_generation_params) as the caller compiled it */
-    int32_t max_tokens;         /* output tokens at most; <= 0 = the model's default */
+    int32_t max_tokens;         /* output tokens at most; <= 0 = the model's default; more than
+                                   the model's limit (manifest limits.max_output_tokens) is clamped */
     float temperature;          /* 0 = greedy (argmax); > 0 samples from softmax(logits / T) */
     float top_p;                /* nucleus sampling mass in (0, 1]; 1 = off */
     int32_t top_k;              /* keep the k most likely tokens; 0 = off */
@@ -191,6 +197,12 @@ typedef struct ev_status_info {
     const char* artifact_path;    /* the artifact directory as given to ev_init */
     const char* model_name;       /* manifest "name" */
     const char* model_kind;       /* manifest "kind" */
+    /* Appended in ABI minor 2 (read them only when struct_size covers them). */
+    uint32_t capabilities;        /* EV_CAP_* bits: the operations this model's kind supports */
+    int32_t weights_mapped;       /* 1 when the weights file is memory-mapped (ev_config.use_mmap) */
+    uint64_t weights_bytes;       /* bytes of weights, held once however many threads run */
+    int32_t max_input_chars;      /* longest prompt accepted, in code points */
+    int32_t reserved0;            /* 0 */
 } ev_status_info;
 
 /*
@@ -347,8 +359,10 @@ EV_API const char* ev_runtime_version(void);
  * was compiled with; a newer library serves older hosts. 0 was the first ABI (no
  * ev_abi_minor function: a library without the symbol is minor 0).
  * Minor 1 appended: EV_ABI_MINOR, ev_abi_minor, EV_MAX_THREADS.
+ * Minor 2 appended: EV_ERR_UNSUPPORTED_OPERATION, EV_CAP_*, the ev_status_info fields after
+ * model_kind.
  */
-#define EV_ABI_MINOR 1
+#define EV_ABI_MINOR 2
 
 /* Returns the EV_ABI_MINOR the library was built with. Thread-safe. */
 EV_API int32_t ev_abi_minor(void);
@@ -357,6 +371,17 @@ EV_API int32_t ev_abi_minor(void);
  * with its own copy of the weights, so larger values are clamped to this (ev_status reports
  * the effective value). */
 #define EV_MAX_THREADS 64
+
+/* ------------------------------------------------------------------------------------------
+ * Appended in ABI minor 2: model kinds
+ * ------------------------------------------------------------------------------------------ */
+
+/* A model's kind (manifest "kind", ev_status_info.model_kind) decides which operations it
+ * supports; ev_status_info.capabilities lists them. Calling another returns this code. */
+#define EV_ERR_UNSUPPORTED_OPERATION -11
+
+#define EV_CAP_GENERATE 1        /* ev_generate, ev_generate_stream, ev_stream_begin/next */
+#define EV_CAP_GENERATE_BATCH 2  /* ev_generate_batch */
 
 EV_END_DECLS
 

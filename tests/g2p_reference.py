@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge_veda.compile.g2p_en import GRAPHEMES, MAX_DECODE_STEPS, PHONEMES, load_weights
+from edge_veda.compile.recipes.g2p_en import GRAPHEMES, MAX_DECODE_STEPS, PHONEMES, load_weights
 
 
 def ascii_lower(word: str) -> str:

@@ -128,15 +128,15 @@ def broken_copy(artifact_dir, tmp_path, edit=None, manifest_text=None, truncate=
     if manifest_text is not None:
         mpath.write_text(manifest_text)
     if truncate:
-        lib_file = dst / json.loads(mpath.read_text())["library"]
+        lib_file = dst / json.loads(mpath.read_text())["module"]["library"]
         lib_file.write_bytes(lib_file.read_bytes()[:1000])
     write_manifest_digest(str(dst))
     return str(dst)
 
 
 def rename_library(m, name):
-    m["files"][name] = m["files"].pop(m["library"])
-    m["library"] = name
+    m["files"][name] = m["files"].pop(m["module"]["library"])
+    m["module"]["library"] = name
 
 
 @pytest.mark.parametrize("case, code, contains", [
@@ -144,11 +144,13 @@ def rename_library(m, name):
     (dict(edit=lambda m: m.update(format_version=99)), "EV_ERR_MODEL_INVALID", "artifact format 99"),
     (dict(edit=lambda m: m.update(ev_abi_version=999)), "EV_ERR_MODEL_INVALID", "EV ABI 999"),
     (dict(edit=lambda m: m.update(kind="diffusion")), "EV_ERR_MODEL_INVALID", "supported kinds"),
-    (dict(edit=lambda m: m.update(library="../evil.so")), "EV_ERR_MODEL_INVALID", "plain file name"),
+    (dict(edit=lambda m: m["module"].update(library="../evil.so")), "EV_ERR_MODEL_INVALID", "plain file name"),
     (dict(edit=lambda m: rename_library(m, "gone.so")), "EV_ERR_MODEL_NOT_FOUND", "gone.so"),
-    (dict(edit=lambda m: m.update(library="other.so")), "EV_ERR_MODEL_INVALID", "does not list the library"),
-    (dict(edit=lambda m: m["special_tokens"].update(output_eos=500)), "EV_ERR_MODEL_INVALID", "special_tokens"),
-    (dict(edit=lambda m: m["entry_functions"].update(encode="nope")), "EV_ERR_MODEL_INVALID", "no function 'nope'"),
+    (dict(edit=lambda m: m["module"].update(library="other.so")), "EV_ERR_MODEL_INVALID", "does not list 'other.so'"),
+    (dict(edit=lambda m: m["seq2seq-gru"]["special_tokens"].update(output_eos=500)), "EV_ERR_MODEL_INVALID",
+     "special_tokens"),
+    (dict(edit=lambda m: m["functions"]["encode"].update(name="nope")), "EV_ERR_MODEL_INVALID", "no function 'nope'"),
+    (dict(edit=lambda m: m.update(format_version=1)), "EV_ERR_MODEL_INVALID", "built by an older edge-veda"),
     (dict(truncate=True), "EV_ERR_MODEL_INVALID", "truncated"),
 ])
 def test_init_rejects_broken_artifacts(artifact_dir, tmp_path, case, code, contains):

@@ -97,7 +97,7 @@ def manifest_of(art):
 
 
 def library_of(art):
-    return art / manifest_of(art)["library"]
+    return art / manifest_of(art)["module"]["library"]
 
 
 def write_manifest(art, m=None, text=None, seal=True):
@@ -119,8 +119,8 @@ def test_sha256_matches_hashlib(tmp_path):
     import hashlib
 
     exe = tmp_path / "sha256_digest"
-    proc = subprocess.run(["g++", "-std=c++17", "-O1", "-Wall", "-Wextra", "-Werror", f"-I{ROOT}/csrc",
-                           f"{ROOT}/tests/c/sha256_digest.cpp", f"{ROOT}/csrc/sha256.cpp", "-o", str(exe)],
+    proc = subprocess.run(["g++", "-std=c++17", "-O1", "-Wall", "-Wextra", "-Werror", f"-I{ROOT}/csrc/core",
+                           f"{ROOT}/tests/c/sha256_digest.cpp", f"{ROOT}/csrc/core/sha256.cpp", "-o", str(exe)],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     rng = random.Random(9)
@@ -248,7 +248,7 @@ def test_fifo_in_place_of_a_file_does_not_hang(art, which):
 
 def test_manifest_edit_without_resealing_is_refused(art):
     m = manifest_of(art)
-    m["generation_defaults"]["max_tokens"] = 3
+    m["seq2seq-gru"]["generation_defaults"]["max_tokens"] = 3
     write_manifest(art, m, seal=False)
     msg = assert_refused(art, lib.EV_ERR_MODEL_INVALID, ["edited after it was sealed", "edge-veda compile"])
     assert "models pull" in msg
@@ -270,42 +270,43 @@ def test_sealed_vocab_edit_out_of_the_modules_table_is_refused(art):
     """The attack of issue 9: an input character moved to id 100029 with the genuine library.
     Refused by the vocabulary bound before any kernel runs."""
     m = manifest_of(art)
-    vocab = m["vocab"]["input"]
-    m["vocab"]["input"] = vocab + ["<pad>"] * (100029 - len(vocab)) + ["a"]
+    vocab = m["seq2seq-gru"]["vocab"]["input"]
+    m["seq2seq-gru"]["vocab"]["input"] = vocab + ["<pad>"] * (100029 - len(vocab)) + ["a"]
     vocab_a = vocab.index("a")
-    m["vocab"]["input"][vocab_a] = "<pad>"
+    m["seq2seq-gru"]["vocab"]["input"][vocab_a] = "<pad>"
     write_manifest(art, m)
     assert_refused(art, lib.EV_ERR_MODEL_INVALID, ["vocab.input", "at most 65536"])
 
 
 def test_sealed_vocab_edit_within_bounds_is_caught_by_the_module_cross_check(art):
     m = manifest_of(art)
-    vocab = m["vocab"]["input"]
+    vocab = m["seq2seq-gru"]["vocab"]["input"]
     vocab_a = vocab.index("a")
-    m["vocab"]["input"] = vocab + ["<pad>"] * (99 - len(vocab)) + ["a"]
-    m["vocab"]["input"][vocab_a] = "<pad>"
+    m["seq2seq-gru"]["vocab"]["input"] = vocab + ["<pad>"] * (99 - len(vocab)) + ["a"]
+    m["seq2seq-gru"]["vocab"]["input"][vocab_a] = "<pad>"
     write_manifest(art, m)
     assert_refused(art, lib.EV_ERR_MODEL_INVALID,
                    ["vocab.input (entries) is 100, the compiled module has 29", "rebuild"])
 
 
-@pytest.mark.parametrize("section, field, value", [
-    ("model", "hidden_size", 128),
-    ("model", "logits_size", 256),
-    ("model", "greedy_max_steps", 32),
-    ("special_tokens", "output_bos", 0),
-    ("special_tokens", "output_eos", 1),
+@pytest.mark.parametrize("path, value", [
+    (["hidden_size"], 128),
+    (["logits_size"], 256),
+    (["greedy_max_steps"], 32),
+    (["special_tokens", "output_bos"], 0),
+    (["special_tokens", "output_eos"], 1),
 ])
-def test_sealed_shape_edits_are_caught_by_the_module_cross_check(art, section, field, value):
+def test_sealed_shape_edits_are_caught_by_the_module_cross_check(art, path, value):
     m = manifest_of(art)
-    m[section][field] = value
+    _set(["seq2seq-gru"] + path, value)(m)
     write_manifest(art, m)
-    assert_refused(art, lib.EV_ERR_MODEL_INVALID, [f"{section}.{field} is {value}", "compiled module has"])
+    assert_refused(art, lib.EV_ERR_MODEL_INVALID, ["seq2seq-gru." + ".".join(path) + f" is {value}",
+                                                  "compiled module has"])
 
 
 def test_output_vocab_shrunk_is_caught(art):
     m = manifest_of(art)
-    m["vocab"]["output"] = m["vocab"]["output"][:50]
+    m["seq2seq-gru"]["vocab"]["output"] = m["seq2seq-gru"]["vocab"]["output"][:50]
     write_manifest(art, m)
     assert_refused(art, lib.EV_ERR_MODEL_INVALID, "vocab.output (entries) is 50")
 
@@ -314,7 +315,7 @@ def _set(path, value):
     def edit(m):
         node = m
         for key in path[:-1]:
-            node = node.setdefault(key, {})
+            node = node[key] if isinstance(key, int) else node.setdefault(key, {})
         node[path[-1]] = value
     return edit
 
@@ -325,31 +326,46 @@ def _set(path, value):
     (["format_version"], True, "'format_version' must be an integer, not a boolean"),
     (["ev_abi_version"], 1.5, "'ev_abi_version' must be an integer"),
     (["ev_abi_version"], "1", "'ev_abi_version' must be an integer, not a string"),
-    (["model", "hidden_size"], 1e8, "'model.hidden_size' must be an integer"),
-    (["model", "hidden_size"], 100000000, "'model.hidden_size' is 100000000, allowed 1..65536"),
-    (["model", "hidden_size"], -1, "'model.hidden_size' is -1"),
-    (["model", "hidden_size"], 2 ** 70, "'model.hidden_size' must be an integer"),
-    (["model", "logits_size"], 10 ** 9, "'model.logits_size' is 1000000000"),
-    (["model", "greedy_max_steps"], 10 ** 9, "'model.greedy_max_steps' is 1000000000, allowed 1..4096"),
-    (["model", "greedy_max_steps"], 0, "'model.greedy_max_steps' is 0"),
-    (["model", "weights_bytes"], -5, "'model.weights_bytes' is -5"),
-    (["model", "workspace_bytes"], 2 ** 62, "'model.workspace_bytes'"),
-    (["generation_defaults", "max_tokens"], 10 ** 9, "'generation_defaults.max_tokens' is 1000000000"),
-    (["generation_defaults", "max_tokens"], 0, "'generation_defaults.max_tokens' is 0"),
+    (["seq2seq-gru", "hidden_size"], 1e8, "'seq2seq-gru.hidden_size' must be an integer"),
+    (["seq2seq-gru", "hidden_size"], 100000000, "'seq2seq-gru.hidden_size' is 100000000, allowed 1..65536"),
+    (["seq2seq-gru", "hidden_size"], -1, "'seq2seq-gru.hidden_size' is -1"),
+    (["seq2seq-gru", "hidden_size"], 2 ** 70, "'seq2seq-gru.hidden_size' must be an integer"),
+    (["seq2seq-gru", "logits_size"], 10 ** 9, "'seq2seq-gru.logits_size' is 1000000000"),
+    (["seq2seq-gru", "greedy_max_steps"], 10 ** 9, "'seq2seq-gru.greedy_max_steps' is 1000000000, allowed 0..4096"),
+    (["seq2seq-gru", "greedy_max_steps"], 0, "a 'greedy' function needs seq2seq-gru.greedy_max_steps > 0"),
+    (["seq2seq-gru", "workspace_bytes"], -5, "'seq2seq-gru.workspace_bytes' is -5"),
+    (["seq2seq-gru", "workspace_bytes"], 2 ** 62, "'seq2seq-gru.workspace_bytes'"),
+    (["seq2seq-gru", "generation_defaults", "max_tokens"], 10 ** 9,
+     "'seq2seq-gru.generation_defaults.max_tokens' is 1000000000"),
+    (["seq2seq-gru", "generation_defaults", "max_tokens"], 0, "'seq2seq-gru.generation_defaults.max_tokens' is 0"),
     (["limits", "max_input_chars"], 10 ** 9, "'limits.max_input_chars' is 1000000000, allowed 1..4096"),
     (["limits", "max_input_chars"], 0, "'limits.max_input_chars' is 0"),
     (["limits", "max_input_chars"], "1024", "'limits.max_input_chars' must be an integer"),
-    (["special_tokens", "output_bos"], 74, "'special_tokens.output_bos' is 74, allowed 0..73"),
-    (["special_tokens", "output_bos"], -1, "'special_tokens.output_bos' is -1"),
-    (["special_tokens", "input_unk"], 29, "'special_tokens.input_unk' is 29, allowed 0..28"),
-    (["special_tokens", "input_eos"], None, "'special_tokens.input_eos' must be an integer, not null"),
-    (["tokenizer", "lowercase_ascii"], 1, "'tokenizer.lowercase_ascii' must be true or false"),
-    (["tokenizer", "output_separator"], " " * 65, "'tokenizer.output_separator' is longer than 64 bytes"),
+    (["limits", "max_output_tokens"], 10 ** 9, "'limits.max_output_tokens' is 1000000000"),
+    (["seq2seq-gru", "special_tokens", "output_bos"], 74, "'seq2seq-gru.special_tokens.output_bos' is 74, allowed 0..73"),
+    (["seq2seq-gru", "special_tokens", "output_bos"], -1, "'seq2seq-gru.special_tokens.output_bos' is -1"),
+    (["seq2seq-gru", "special_tokens", "input_unk"], 29, "'seq2seq-gru.special_tokens.input_unk' is 29, allowed 0..28"),
+    (["seq2seq-gru", "special_tokens", "input_eos"], None,
+     "'seq2seq-gru.special_tokens.input_eos' must be an integer, not null"),
+    (["seq2seq-gru", "tokenizer", "lowercase_ascii"], 1, "'seq2seq-gru.tokenizer.lowercase_ascii' must be true or false"),
+    (["seq2seq-gru", "tokenizer", "output_separator"], " " * 65,
+     "'seq2seq-gru.tokenizer.output_separator' is longer than 64 bytes"),
+    (["weights", "tensors", 0, "offset"], 3, "is not 64-byte aligned"),
+    (["weights", "tensors", 0, "offset"], 2 ** 45, "'weights.tensors[0].offset' is 35184372088832"),
+    (["weights", "tensors", 1, "offset"], 0, "overlaps the tensor before it"),
+    (["weights", "tensors", 0, "nbytes"], 4, "nbytes does not match shape and dtype"),
+    (["weights", "tensors", 0, "shape"], [-1, 768], "'weights.tensors[0].shape[0]' is -1"),
+    (["weights", "tensors", 0, "dtype"], "complex128", "not a known dtype"),
+    (["weights", "tensors", 7, "shape"], [10 ** 6], "lies outside the weights file"),
+    (["functions", "greedy", "weights"], ["enc_table", "nope"], "names 'nope', which the weights file does not hold"),
+    (["module", "source"], "network", "allowed: \"library\", \"system-lib\""),
+    (["module", "library"], "../g2p-en.so", "must be a plain file name"),
+    (["kind"], "tts-kokoro", "supported kinds (this build): seq2seq-gru"),
     (["name"], "g2p\u0000en", "'name' contains a NUL character"),
     (["name"], 5, "'name' must be a string, not an integer"),
-    (["vocab", "input"], [], "'vocab.input' is empty"),
-    (["vocab", "output"], ["x"] * 3 + [7], "'vocab.output[3]' must be a string"),
-    (["model"], [], "'model' must be an object, not an array"),
+    (["seq2seq-gru", "vocab", "input"], [], "'seq2seq-gru.vocab.input' is empty"),
+    (["seq2seq-gru", "vocab", "output"], ["x"] * 3 + [7], "'seq2seq-gru.vocab.output[3]' must be a string"),
+    (["seq2seq-gru"], [], "'seq2seq-gru' must be an object, not an array"),
     (["files"], [], "'files' must be an object"),
 ])
 def test_manifest_values_are_typed_and_bounded(art, path, value, contains):
@@ -397,15 +413,15 @@ def _text_edit(old, new):
 
 
 @pytest.mark.parametrize("edit, contains", [
-    (_text_edit('"format_version": 1', '"format_version": 01'), "leading zero"),
-    (_text_edit('"format_version": 1', '"format_version": 1, "x": Infinity'), "'Infinity' is not a JSON value"),
-    (_text_edit('"format_version": 1', '"format_version": 1, "x": -Infinity'), "no Infinity/NaN"),
-    (_text_edit('"format_version": 1', '"format_version": 1, "x": NaN'), "'NaN' is not a JSON value"),
-    (_text_edit('"format_version": 1', '"format_version": 1, "x": -inf'), "a number needs digits"),
+    (_text_edit('"format_version": 2', '"format_version": 02'), "leading zero"),
+    (_text_edit('"format_version": 2', '"format_version": 2, "x": Infinity'), "'Infinity' is not a JSON value"),
+    (_text_edit('"format_version": 2', '"format_version": 2, "x": -Infinity'), "no Infinity/NaN"),
+    (_text_edit('"format_version": 2', '"format_version": 2, "x": NaN'), "'NaN' is not a JSON value"),
+    (_text_edit('"format_version": 2', '"format_version": 2, "x": -inf'), "a number needs digits"),
     (_text_edit('"name": "g2p-en"', '"name": "g2p\x1fen"'), "invalid JSON"),
     (_text_edit('"name": "g2p-en"', '"name": "\\uD800\\u0041"'), "invalid JSON"),
     (_text_edit('"name": "g2p-en"', '"name": "\\uDC00"'), "invalid JSON"),
-    (lambda t: t.replace('"format_version": 1', '"format_version": 1, "x": ' + "[" * 100000 + "]" * 100000),
+    (lambda t: t.replace('"format_version": 2', '"format_version": 2, "x": ' + "[" * 100000 + "]" * 100000),
      "nested deeper than 32"),
     (lambda t: t.rstrip() + " trailing", "not a JSON value"),
     (lambda t: "[" + t + "]", "top level is not an object"),

@@ -18,7 +18,7 @@ const Json* Json::find(const std::string& key) const {
 const char* Json::type_name(Type t) {
     switch (t) {
         case Type::Null: return "null";
-        case Type::Bool: return "true or false";
+        case Type::Bool: return "a boolean";
         case Type::Int: return "an integer";
         case Type::Float: return "a number with a fraction or exponent";
         case Type::String: return "a string";
@@ -32,8 +32,9 @@ Fields::Fields(const Json& object, std::string where, std::string path)
     : obj_(object), where_(std::move(where)), path_(std::move(path)) {
     if (!obj_.is(Json::Type::Object))
         throw Error(EV_ERR_MODEL_INVALID,
-                    where_ + ": " + (path_.empty() ? std::string("the top level") : "field '" + path_ + "'") +
-                        " must be an object, not " + Json::type_name(obj_.type()),
+                    where_ + ": " + (path_.empty() ? std::string("the top level is not an object")
+                                      : "field '" + path_ + "' must be an object, not " +
+                                            Json::type_name(obj_.type())),
                     kRebuildHint);
 }
 

@@ -155,13 +155,16 @@ Manifest Manifest::parse(const std::string& text, const std::string& dir) {
     m.kind = root.string("kind", 64);
     if (find_kind(m.kind) == nullptr)
         throw Error(EV_ERR_MODEL_INVALID, where + ": model kind '" + m.kind + "' is not supported by this build",
-                    "kinds this build supports: " + supported_kinds() + "; upgrade libedge_veda for other kinds");
+                    "supported kinds (this build): " + supported_kinds() + "; upgrade libedge_veda for other kinds");
     m.tvm_version = root.string("tvm_version", 64, "");
     parse_module(root, m);
     parse_weights(root, m);
     parse_functions(root, m);
-    if (auto limits = root.optional_object("limits"))
+    if (auto limits = root.optional_object("limits")) {
         m.max_input_chars = limits->integer("max_input_chars", 1, kMaxInputCharsBound, kDefaultMaxInputChars);
+        m.max_output_tokens =
+            limits->integer("max_output_tokens", 1, kMaxOutputTokensBound, kDefaultMaxOutputTokens);
+    }
     parse_files(root, m);
     (void)m.kind_config();  // the section must exist; its content is the kind's to validate
     return m;

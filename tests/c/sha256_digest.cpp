@@ -1,4 +1,4 @@
-// Prints the SHA-256 of each file named on the command line with csrc/sha256.cpp, feeding it
+// Prints the SHA-256 of each file named on the command line with csrc/core/sha256.cpp, feeding it
 // in chunks of growing odd sizes so that every buffering path runs
 // (tests/test_hostile_native.py compares the digests with hashlib).
 #include <cstdio>

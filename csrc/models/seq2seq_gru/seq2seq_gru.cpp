@@ -37,6 +37,7 @@ struct GruConfig {
     int32_t input_unk = 0, input_eos = 0, output_bos = 0, output_eos = 0;
     int32_t default_max_tokens = 20;
     int64_t max_input_chars = 0;
+    int64_t max_output_tokens = 0;
 
     static GruConfig parse(const Manifest& m) {
         Fields f = m.kind_config();
@@ -45,9 +46,10 @@ struct GruConfig {
         c.greedy_max_steps = static_cast<int32_t>(f.integer("greedy_max_steps", 0, 4096, 0));
         c.workspace_bytes = static_cast<uint64_t>(f.integer("workspace_bytes", 0, int64_t(1) << 40, 0));
         Fields vocab = f.object("vocab");
-        c.input_vocab = vocab.strings("input", 65536, 64);
-        c.output_vocab = vocab.strings("output", 65536, 64);
-        if (c.input_vocab.empty() || c.output_vocab.empty()) vocab.fail("input", "and 'output' must not be empty");
+        c.input_vocab = vocab.strings("input", 65536, 256);
+        if (c.input_vocab.empty()) vocab.fail("input", "is empty");
+        c.output_vocab = vocab.strings("output", 65536, 256);
+        if (c.output_vocab.empty()) vocab.fail("output", "is empty");
         c.logits_size = static_cast<int32_t>(
             f.integer("logits_size", static_cast<int64_t>(c.output_vocab.size()), int64_t(1) << 20));
         const int64_t in_n = static_cast<int64_t>(c.input_vocab.size()) - 1;
@@ -59,11 +61,14 @@ struct GruConfig {
         c.output_eos = static_cast<int32_t>(special.integer("output_eos", 0, out_n));
         if (auto tok = f.optional_object("tokenizer")) {
             c.lowercase_ascii = tok->boolean("lowercase_ascii", false);
-            c.output_separator = tok->string("output_separator", 16, " ");
+            c.output_separator = tok->string("output_separator", 64, " ");
         }
         if (auto gen = f.optional_object("generation_defaults"))
             c.default_max_tokens = static_cast<int32_t>(gen->integer("max_tokens", 1, 4096, 20));
         c.max_input_chars = m.max_input_chars;
+        c.max_output_tokens = m.max_output_tokens;
+        if (c.default_max_tokens > c.max_output_tokens)
+            f.fail("generation_defaults", "max_tokens is above limits.max_output_tokens");
         return c;
     }
 };
@@ -123,9 +128,12 @@ public:
         DecodeRun run = begin(*vms_[0], "a", p, /*seed=*/0);  // greedy; the context RNG is left alone
         while (step(*vms_[0], run, call, nullptr)) {
         }
-        // Every input row once (all of a-z and an unknown), so no table row is cold afterwards.
-        SamplingParams greedy;
-        if (fused_applies(fill_defaults(greedy))) run_fused(*vms_[0], "abcdefghijklmnopqrstuvwxyz'", greedy);
+        // Every input row once (all of a-z and an unknown), so no table row is cold afterwards;
+        // within the model's input limit.
+        SamplingParams greedy = fill_defaults(SamplingParams());
+        std::string every_row = "abcdefghijklmnopqrstuvwxyz'";
+        every_row.resize(std::min<size_t>(every_row.size(), static_cast<size_t>(cfg_.max_input_chars)));
+        if (fused_applies(greedy)) run_fused(*vms_[0], every_row, greedy);
     }
 
     std::string generate(const std::string& prompt, const SamplingParams& params_in, CallControl& call,
@@ -293,8 +301,11 @@ private:
                             "`edge-veda compile` or pull it again");
     }
 
+    // The model's default for max_tokens <= 0; the manifest's limit caps it (a sampled output
+    // that never reaches the end token must still end).
     SamplingParams fill_defaults(SamplingParams p) const {
         if (p.max_tokens <= 0) p.max_tokens = cfg_.default_max_tokens;
+        p.max_tokens = static_cast<int32_t>(std::min<int64_t>(p.max_tokens, cfg_.max_output_tokens));
         return p;
     }
 

@@ -11,13 +11,12 @@ import sys
 import tempfile
 import time
 
-from .. import ABI_VERSION
-from .._hashing import sha256_file
 from ..artifacts import MANIFEST_DIGEST, artifact_files, read_manifest
 from ..errors import InvalidArgumentError
 
-ARTIFACT_FORMAT_VERSION = 1
-MODELS = ("g2p-en",)
+from .recipes import names as _recipe_names
+
+MODELS = _recipe_names()
 
 
 class OutputDirectoryError(InvalidArgumentError):
@@ -25,11 +24,10 @@ class OutputDirectoryError(InvalidArgumentError):
 
 
 def write_manifest_digest(artifact_dir: str) -> None:
-    """Seals manifest.json: its SHA-256 in `sha256sum` format (`sha256sum -c` checks it), which
-    ev_init and `models verify` compare before trusting any value of the manifest."""
-    digest = sha256_file(os.path.join(artifact_dir, "manifest.json"))
-    with open(os.path.join(artifact_dir, MANIFEST_DIGEST), "w", encoding="utf-8") as f:
-        f.write(f"{digest}  manifest.json\n")
+    """Seals an edited manifest.json again (tests and tools; the compiler seals its own)."""
+    from ..artifact import seal
+
+    seal(artifact_dir)
 
 
 def _protected(path: str) -> str | None:
@@ -155,20 +153,14 @@ def place_artifact(staging: str, out_dir: str, name: str, force: bool = False, a
                                "stop the other program writing there, or name another directory")
 
 
-def host_target() -> dict:
-    """The LLVM target of this machine's CPU, in TVM 0.27's dict form."""
-    import tvm
-
-    detected = tvm.target.Target.from_device(tvm.cpu())
-    return {"kind": "llvm", "mcpu": str(detected.attrs.get("mcpu", "generic"))}
-
-
 def compile_model(name: str, out_dir: str, target: dict | None = None, cc: str | None = None,
-                  force: bool = False, announce=None) -> str:
+                  force: bool = False, announce=None, static: bool = False, prefix: str | None = None) -> str:
     """Compiles model `name` into the artifact directory `out_dir` and returns its path.
 
     `target` is a TVM target dict (default: this CPU); `cc` a C++ cross compiler that links
-    the library for another architecture (e.g. "aarch64-linux-gnu-g++").
+    the library for another architecture (e.g. "aarch64-linux-gnu-g++"). `static` writes a
+    system-lib archive with symbol `prefix` (iOS-style static linking) instead of a shared
+    library.
 
     Never destroys: the artifact is assembled in a sibling temporary directory and renamed into
     place (see place_artifact), so `out_dir` either holds a complete artifact or what it held
@@ -187,54 +179,34 @@ def compile_model(name: str, out_dir: str, target: dict | None = None, cc: str |
         raise OutputDirectoryError(f"cannot write into {parent}: {e.strerror or e}",
                                    "choose a directory you can write to") from None
     try:
-        _build(name, staging, target, cc)
+        _build(name, staging, target, cc, static, prefix)
         return place_artifact(staging, out_dir, name, force, announce)
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # gone after a rename; a leftover after an error
 
 
-def _build(name: str, staging: str, target: dict | None, cc: str | None) -> None:
+def _build(name: str, staging: str, target: dict | None, cc: str | None, static: bool,
+           prefix: str | None) -> None:
+    import shutil as _sh
+
     import tvm
 
-    from . import g2p_en
+    from .build import build_artifact
 
     if target is not None and not isinstance(target, dict):
         raise InvalidArgumentError(f"target must be a JSON object, not {type(target).__name__}",
                                    'e.g. {"kind": "llvm", "mcpu": "znver4"}')
-    target = target or host_target()
+    if target is not None:
+        try:
+            tvm.target.Target(target)
+        except Exception as e:  # TVM reports a bad target as TVMError/ValueError with its own text
+            raise InvalidArgumentError(f"TVM does not accept the target {json.dumps(target)}: "
+                                       f"{str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__}",
+                                       'e.g. {"kind": "llvm", "mcpu": "znver4"}') from None
+    if cc and _sh.which(cc) is None:
+        raise InvalidArgumentError(f"the cross compiler {cc!r} is not installed (not on PATH)",
+                                   "install it (e.g. apt-get install g++-aarch64-linux-gnu) or fix --cc")
     try:
-        tvm_target = tvm.target.Target(target)
-    except Exception as e:  # TVM reports a bad target as TVMError/ValueError with its own text
-        raise InvalidArgumentError(f"TVM does not accept the target {json.dumps(target)}: "
-                                   f"{str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__}",
-                                   'e.g. {"kind": "llvm", "mcpu": "znver4"}') from None
-    module, facts = g2p_en.build_module(g2p_en.load_weights(), tvm_target)
-    executable = tvm.compile(module, target=tvm_target)
-    library = f"{name}.so"
-    lib_path = os.path.join(staging, library)
-    if cc:
-        import shutil as _sh
-
-        from tvm.support import cc as tvm_cc
-
-        if _sh.which(cc) is None:
-            raise InvalidArgumentError(f"the cross compiler {cc!r} is not installed (not on PATH)",
-                                       "install it (e.g. apt-get install g++-aarch64-linux-gnu) or fix --cc")
-        executable.export_library(lib_path, fcompile=tvm_cc.cross_compiler(cc))
-    else:
-        executable.export_library(lib_path)
-    manifest = {
-        "format": "edge-veda-artifact",
-        "format_version": ARTIFACT_FORMAT_VERSION,
-        "ev_abi_version": ABI_VERSION,
-        "tvm_version": tvm.__version__,
-        "target": target,
-        "library": library,
-        **g2p_en.describe(),
-        "model": facts,
-        "files": {library: {"size": os.path.getsize(lib_path), "sha256": sha256_file(lib_path)}},
-    }
-    with open(os.path.join(staging, "manifest.json"), "w", encoding="utf-8") as f:
-        json.dump(manifest, f, indent=2)
-        f.write("\n")
-    write_manifest_digest(staging)
+        build_artifact(name, staging, target=target, cc=cc, static=static, prefix=prefix)
+    except ValueError as e:  # a bad --prefix
+        raise InvalidArgumentError(str(e), "choose another --prefix") from None

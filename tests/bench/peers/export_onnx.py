@@ -11,7 +11,7 @@ import os
 import numpy as np
 import torch
 
-from edge_veda.compile.g2p_en import load_weights
+from edge_veda.compile.recipes.g2p_en import load_weights
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

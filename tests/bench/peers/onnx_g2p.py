@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from edge_veda.compile.g2p_en import EOS, BOS, GRAPHEMES, MAX_DECODE_STEPS, PHONEMES
+from edge_veda.compile.recipes.g2p_en import EOS, BOS, GRAPHEMES, MAX_DECODE_STEPS, PHONEMES
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 G2I = {g: i for i, g in enumerate(GRAPHEMES)}

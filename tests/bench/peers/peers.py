@@ -7,7 +7,7 @@ import subprocess
 import numpy as np
 
 from edge_veda import config
-from edge_veda.compile.g2p_en import PHONEMES, load_weights
+from edge_veda.compile.recipes.g2p_en import PHONEMES, load_weights
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WEIGHTS = ["enc_emb", "enc_w_ih", "enc_w_hh", "enc_b_ih", "enc_b_hh",
