@@ -185,9 +185,10 @@ void require(ev_context ctx, ev::ModelInstance& model, uint32_t capability, cons
 std::string checked_prompt(const char* prompt, int64_t max_chars, const std::string& what) {
     const size_t max_bytes = static_cast<size_t>(max_chars) * 4;
     const size_t n = strnlen(prompt, max_bytes + 1);
-    const std::string limit_hint = "this model accepts at most " + std::to_string(max_chars) +
-                                   " characters per input (manifest limits.max_input_chars): split the text";
-    if (n > max_bytes) throw Error(EV_ERR_INVALID_ARGUMENT, what + " is longer than " + std::to_string(max_bytes) + " bytes", limit_hint);
+    const Error too_long(EV_ERR_INVALID_ARGUMENT, what + " is longer than " + std::to_string(max_chars) + " characters",
+                         "this model accepts at most " + std::to_string(max_chars) +
+                             " characters per input (manifest limits.max_input_chars): split the text");
+    if (n > max_bytes) throw too_long;
     const unsigned char* p = reinterpret_cast<const unsigned char*>(prompt);
     int64_t chars = 0;
     for (size_t i = 0; i < n; ++chars) {
@@ -198,8 +199,7 @@ std::string checked_prompt(const char* prompt, int64_t max_chars, const std::str
                         "pass NUL-terminated UTF-8 text");
         i += len;
     }
-    if (chars > max_chars)
-        throw Error(EV_ERR_INVALID_ARGUMENT, what + " has " + std::to_string(chars) + " characters", limit_hint);
+    if (chars > max_chars) throw too_long;
     return std::string(prompt, n);
 }
 
