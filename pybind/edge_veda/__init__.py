@@ -2,9 +2,13 @@
 
 Layers, mirroring the C library:
     edge_veda._ffi        the cffi binding of edge_veda.h (low level, C types)
-    edge_veda.model       Model: a context with a lifetime (close() / `with`)
+    edge_veda._native     NativeContext: one ev_context's lifetime and the one call wrapper
+    edge_veda.model       Model: a text model on a NativeContext (close() / `with`)
     edge_veda.aio         AsyncModel: Model on a long-lived worker thread, for asyncio
-    edge_veda.artifacts   where artifacts live; compiles g2p-en on first use
+    edge_veda.artifact    the artifact format: write, seal, read and verify a manifest
+    edge_veda.paths       where artifacts live (cache root, local build directories)
+    edge_veda.resolve     a model name or directory -> an artifact directory (pull/compile)
+    edge_veda.models      the model manager: catalogs, downloads, the installed models
     edge_veda.compile     the model compiler (the only module that imports `tvm`)
 """
 from ._ffi import ffi as _ffi, lib as _lib
@@ -19,7 +23,9 @@ from .errors import (
     OutOfMemoryError,
     RuntimeFailure,
     UnsupportedDeviceError,
+    UnsupportedOperationError,
 )
+from ._native import runtime_version
 from .model import Model, Status
 
 ABI_VERSION = int(_lib.EV_ABI_VERSION)
@@ -53,13 +59,8 @@ def __getattr__(name):
     raise AttributeError(f"module 'edge_veda' has no attribute {name!r}")
 
 
-def runtime_version() -> str:
-    """The TVM version libedge_veda was built against."""
-    return _ffi.string(_lib.ev_runtime_version()).decode()
-
-
 __all__ = [
     "ABI_MINOR", "ABI_VERSION", "AsyncModel", "MemoryEvent", "CancelledError", "EdgeVedaError", "InternalError", "InvalidArgumentError",
     "InvalidStateError", "Model", "ModelInvalidError", "ModelNotFoundError", "OutOfMemoryError",
-    "RuntimeFailure", "Status", "UnsupportedDeviceError", "runtime_version",
+    "RuntimeFailure", "Status", "UnsupportedDeviceError", "UnsupportedOperationError", "runtime_version",
 ]

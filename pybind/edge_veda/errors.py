@@ -66,9 +66,15 @@ class InternalError(EdgeVedaError):
     code = lib.EV_ERR_INTERNAL
 
 
+class UnsupportedOperationError(EdgeVedaError):
+    """The model's kind does not support this call (Status.capabilities lists what it does)."""
+
+    code = lib.EV_ERR_UNSUPPORTED_OPERATION
+
+
 _BY_CODE = {cls.code: cls for cls in (
     InvalidArgumentError, ModelNotFoundError, ModelInvalidError, UnsupportedDeviceError,
-    OutOfMemoryError, RuntimeFailure, CancelledError, InvalidStateError, InternalError)}
+    OutOfMemoryError, RuntimeFailure, CancelledError, InvalidStateError, InternalError, UnsupportedOperationError)}
 
 
 def error_from_code(code: int, ctx=ffi.NULL) -> EdgeVedaError:

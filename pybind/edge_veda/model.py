@@ -7,14 +7,13 @@ import math
 import numbers
 import operator
 import os
-import threading
 from collections.abc import Iterable
 from typing import Callable, Iterator
 
 from . import _callbacks
 from ._ffi import ffi, lib
-from .errors import (EdgeVedaError, InvalidArgumentError, InvalidArgumentTypeError, InvalidStateError,
-                     error_from_code)
+from ._native import NativeContext
+from .errors import EdgeVedaError, InvalidArgumentError, InvalidArgumentTypeError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,6 +27,21 @@ class Status:
     num_threads: int
     memory_used_bytes: int
     memory_limit_bytes: int
+    capabilities: frozenset  # of CAPABILITIES names, e.g. {"generate", "generate_batch"}
+    weights_mapped: bool     # the weights file is memory-mapped (use_mmap)
+    weights_bytes: int       # bytes of weights, held once however many threads run
+    max_input_chars: int     # longest prompt accepted, in code points
+
+
+# EV_CAP_* bit -> the name Status.capabilities uses for it.
+CAPABILITIES = {
+    lib.EV_CAP_GENERATE: "generate",              # generate, generate_with_callback, stream
+    lib.EV_CAP_GENERATE_BATCH: "generate_batch",
+}
+
+
+def _capability_names(bits: int) -> frozenset:
+    return frozenset(name for bit, name in CAPABILITIES.items() if bits & bit)
 
 
 def _text(ptr) -> str:
@@ -174,17 +188,8 @@ def encode_texts(api: str, texts) -> list[bytes]:
     return encoded
 
 
-class _LiveStream:
-    """A native ev_stream the model must free before its context (see Model.close)."""
-
-    __slots__ = ("ptr", "__weakref__")
-
-    def __init__(self, ptr):
-        self.ptr = ptr
-
-
 class Model:
-    """A loaded model artifact.
+    """A loaded text model artifact (input text -> output text; g2p-en today).
 
     Use as a context manager, or call close(): the native context (and its memory) is released
     deterministically, not when the garbage collector gets to it.
@@ -196,27 +201,25 @@ class Model:
 
     Callbacks (token, memory pressure) must not call this model: such a call raises
     InvalidStateError instead of deadlocking. cancel() is allowed from a callback.
+
+    The handle's lifetime and every native call go through one edge_veda._native.NativeContext.
     """
 
-    def __init__(self, _ctx):
-        self._ctx = _ctx
-        self._lock = threading.Lock()
-        self._idle = threading.Condition(self._lock)
-        self._inflight = 0
-        self._callers: set[int] = set()  # threads inside a native call on this context
-        self._streams: set[_LiveStream] = set()  # native streams begun and not yet freed
-        self._pressure_handle = None  # keeps the registered callback alive
+    def __init__(self, _native: NativeContext):
+        self._native = _native
 
     @classmethod
     def load(cls, source: str | os.PathLike = "g2p-en", device: str = "cpu", *,
              num_threads: int = 0, memory_limit_bytes: int = 0,
              auto_unload_on_memory_pressure: bool = False, use_mmap: bool = True,
              seed: int = 0, **unknown) -> "Model":
-        """Loads an artifact directory, or a model by name (g2p-en is compiled on first use).
+        """Loads an artifact directory, or a model by name (edge_veda.resolve: an installed
+        model, a local build, a catalog download, or g2p-en compiled on first use; a download
+        or a compile is announced on stderr).
 
         num_threads: 0 (one per core) to 2**31-1, capped by the library; memory_limit_bytes and
         seed: 0 to 2**64-1."""
-        from .artifacts import resolve
+        from .resolve import resolve
 
         api = "Model.load"
         for name in unknown:  # an EdgeVedaError (and TypeError) listing what is allowed
@@ -247,11 +250,7 @@ class Model:
         cfg.auto_unload_on_memory_pressure = int(bool(auto_unload_on_memory_pressure))
         cfg.use_mmap = int(bool(use_mmap))
         cfg.seed = seed
-        err = ffi.new("ev_error_t*")
-        ctx = lib.ev_init(cfg, err)
-        if ctx == ffi.NULL:
-            raise error_from_code(err[0])
-        return cls(ctx)
+        return cls(NativeContext.open(cfg))
 
     # -- lifetime -------------------------------------------------------------------------
     def close(self) -> None:
@@ -259,26 +258,7 @@ class Model:
 
         Idempotent; callable from any thread, but not from a callback of this model (that
         raises InvalidStateError: the call the callback runs in could never end)."""
-        with self._lock:
-            if self._ctx is None:
-                return
-            if threading.get_ident() in self._callers:
-                raise InvalidStateError("Model.close() called from a callback of the same model",
-                                        "call model.cancel() in the callback, and close() after the call returns")
-            ctx, self._ctx = self._ctx, None
-            lib.ev_cancel(ctx)
-            while self._inflight:
-                self._idle.wait()
-            # Every stream must be freed before its context; generators resumed later find
-            # the model closed and raise InvalidStateError.
-            streams, self._streams = self._streams, set()
-            pointers = [s.ptr for s in streams if s.ptr is not None]
-            for s in streams:
-                s.ptr = None
-        for ptr in pointers:
-            lib.ev_stream_free(ptr)
-        lib.ev_free(ctx)  # after this the memory-pressure callback can no longer fire
-        self._pressure_handle = None
+        self._native.close("Model.close()")
 
     def __enter__(self) -> "Model":
         return self
@@ -289,49 +269,18 @@ class Model:
     def __del__(self):
         # A safety net only; close() or `with` is the contract.
         try:
-            self.close()
+            self._native.close()
         except Exception:
             pass
 
     @property
     def closed(self) -> bool:
-        return self._ctx is None
+        return self._native.closed
 
-    def _enter(self, api: str = "this call"):
-        me = threading.get_ident()
-        with self._lock:
-            ctx = self._ctx
-            if ctx is None:
-                raise InvalidStateError("the model is closed", "load it again with Model.load()")
-            if me in self._callers:
-                # The native call this thread is in holds the context: entering it again from
-                # one of its callbacks would wait for itself forever.
-                raise InvalidStateError(f"{api} called from a callback of the same model",
-                                        "callbacks must not call into their own model; call model.cancel() "
-                                        "there, or hand the work to another thread")
-            self._callers.add(me)
-            self._inflight += 1
-            return ctx
-
-    def _leave(self) -> None:
-        with self._lock:
-            self._callers.discard(threading.get_ident())
-            self._inflight -= 1
-            if self._inflight == 0:
-                self._idle.notify_all()
-        deferred = _callbacks.take_deferred()
-        if deferred is not None:  # a KeyboardInterrupt/SystemExit from a memory callback
-            raise deferred
-
-    def _call(self, api: str, fn, *args):
-        """Runs lib.fn(ctx, *args) and raises for a failure code."""
-        ctx = self._enter(api)
-        try:
-            rc = fn(ctx, *args)
-            if rc != 0:
-                raise error_from_code(rc, ctx)
-        finally:
-            self._leave()
+    @property
+    def _streams(self) -> set:
+        """The native streams begun and not yet freed (for tests)."""
+        return self._native.streams
 
     # -- calls ----------------------------------------------------------------------------
     def generate(self, text: str, **params) -> str:
@@ -344,15 +293,14 @@ class Model:
         keep_alive: list = []
         p = GenerationParams(api, params).pointer(keep_alive) if params else ffi.NULL
         out = ffi.new("char**")
-        ctx = self._enter(api)
-        try:
-            rc = lib.ev_generate(ctx, prompt, p, out)
-            if rc != 0:
-                raise error_from_code(rc, ctx)
-            return ffi.string(out[0]).decode("utf-8", "replace")
-        finally:
-            lib.ev_free_string(out[0])
-            self._leave()
+        with self._native.hold(api) as ctx:
+            try:
+                rc = lib.ev_generate(ctx, prompt, p, out)
+                if rc != 0:
+                    raise self._native.error(rc, ctx)
+                return ffi.string(out[0]).decode("utf-8", "replace")
+            finally:
+                lib.ev_free_string(out[0])
 
     def generate_batch(self, texts: list[str], **params) -> list[str]:
         """Runs the model on every text (ev_generate_batch): plain greedy decoding uses up to
@@ -366,16 +314,15 @@ class Model:
         p = GenerationParams(api, params).pointer(keep_alive) if params else ffi.NULL
         array = ffi.new("char*[]", prompts) if n else ffi.NULL
         outs = ffi.new("char*[]", max(n, 1))
-        ctx = self._enter(api)
-        try:
-            rc = lib.ev_generate_batch(ctx, array, n, p, outs)
-            if rc != 0:
-                raise error_from_code(rc, ctx)
-            return [ffi.string(outs[i]).decode("utf-8", "replace") for i in range(n)]
-        finally:
-            for i in range(n):
-                lib.ev_free_string(outs[i])
-            self._leave()
+        with self._native.hold(api) as ctx:
+            try:
+                rc = lib.ev_generate_batch(ctx, array, n, p, outs)
+                if rc != 0:
+                    raise self._native.error(rc, ctx)
+                return [ffi.string(outs[i]).decode("utf-8", "replace") for i in range(n)]
+            finally:
+                for i in range(n):
+                    lib.ev_free_string(outs[i])
 
     def stream(self, text: str, **params) -> Iterator[str]:
         """Yields the output tokens one by one (pull API: one native call per token).
@@ -391,67 +338,23 @@ class Model:
 
     def _stream_tokens(self, prompt: bytes, gen_params) -> Iterator[str]:
         api = "Model.stream"
+        native = self._native
         keep_alive: list = []
         p = gen_params.pointer(keep_alive) if gen_params else ffi.NULL
-        stream_out = ffi.new("ev_stream*")
         token = ffi.new("const char**")
-        ctx = self._enter(api)
-        try:
-            rc = lib.ev_stream_begin(ctx, prompt, p, stream_out)
-            if rc != 0:
-                raise error_from_code(rc, ctx)
-            live = _LiveStream(stream_out[0])
-            with self._lock:
-                self._streams.add(live)
-        finally:
-            self._leave()
+        stream = native.begin_stream(api, lib.ev_stream_begin, prompt, p)
         try:
             while True:
-                ctx = self._enter_stream(live)
-                try:
-                    rc = lib.ev_stream_next(live.ptr, token, ffi.NULL)
+                with native.hold_stream(api, stream) as ctx:
+                    rc = lib.ev_stream_next(stream.ptr, token, ffi.NULL)
                     if rc == lib.EV_ERR_STREAM_END:
                         return
                     if rc != 0:
-                        if self._ctx is None:
-                            raise InvalidStateError("the model was closed while this stream was open",
-                                                    "close the model only after its streams are done")
-                        raise error_from_code(rc, ctx)
+                        raise native.stream_error(rc, ctx)
                     text = ffi.string(token[0]).decode("utf-8", "replace")
-                finally:
-                    self._leave()
                 yield text  # no native call is held while the consumer has the token
         finally:
-            self._free_stream(live)
-
-    def _enter_stream(self, live: _LiveStream):
-        try:
-            ctx = self._enter("Model.stream")
-        except InvalidStateError:
-            if self._ctx is None:
-                raise InvalidStateError("the model was closed while this stream was open",
-                                        "close the model only after its streams are done") from None
-            raise
-        if live.ptr is None:  # cannot happen while the model is open; kept as a guard
-            self._leave()
-            raise InvalidStateError("the stream was released", "start a new one with Model.stream()")
-        return ctx
-
-    def _free_stream(self, live: _LiveStream) -> None:
-        """Frees the stream unless close() did; counted in-flight so that ev_free waits for it."""
-        with self._lock:
-            ptr, live.ptr = live.ptr, None
-            self._streams.discard(live)
-            if ptr is None:
-                return
-            self._inflight += 1
-        try:
-            lib.ev_stream_free(ptr)
-        finally:
-            with self._lock:
-                self._inflight -= 1
-                if self._inflight == 0:
-                    self._idle.notify_all()
+            native.free_stream(stream)
 
     def generate_with_callback(self, text: str, on_token: Callable[[str, int], None], **params) -> None:
         """Runs ev_generate_stream: on_token(token, token_id) is called on this thread per token.
@@ -468,8 +371,7 @@ class Model:
         p = GenerationParams(api, params).pointer(keep_alive) if params else ffi.NULL
         relay = _callbacks.TokenRelay(on_token)
         handle = ffi.new_handle(relay)  # alive until the call returns
-        ctx = self._enter(api)
-        try:
+        with self._native.hold(api) as ctx:
             relay.ctx = ctx
             rc = lib.ev_generate_stream(ctx, prompt, p, _callbacks.TOKEN_CALLBACK, handle)
             error = relay.error
@@ -480,22 +382,18 @@ class Model:
                 finally:
                     error = None
             if rc != 0:
-                raise error_from_code(rc, ctx)
-        finally:
-            self._leave()
+                raise self._native.error(rc, ctx)
 
     def warmup(self) -> None:
         """Loads weights if needed and runs every kernel once (ev_warmup), then one generate()
         through this binding, whose own first call pays for symbol binding and cold caches."""
-        self._call("Model.warmup", lib.ev_warmup)
+        self._native.call("Model.warmup", lib.ev_warmup)
         self.generate("warmup")
 
     def cancel(self) -> None:
         """Stops the call running on this model (from any thread, or from one of its callbacks);
         that call raises CancelledError."""
-        with self._lock:  # so close() cannot free the context between the check and the call
-            if self._ctx is not None:
-                lib.ev_cancel(self._ctx)  # never blocks
+        self._native.cancel()
 
     def set_memory_pressure_callback(self, callback: Callable[[int, int], None] | None) -> None:
         """callback(current_bytes, limit_bytes) runs on the thread that caused the event (the one
@@ -509,22 +407,21 @@ class Model:
                 "pass a function taking (current_bytes: int, limit_bytes: int)")
         handle = ffi.new_handle(callback) if callback is not None else None
         fn = _callbacks.MEMORY_CALLBACK if callback is not None else ffi.NULL
-        self._call("Model.set_memory_pressure_callback", lib.ev_set_memory_pressure_callback, fn,
-                   handle if handle is not None else ffi.NULL)
-        self._pressure_handle = handle
+        self._native.call("Model.set_memory_pressure_callback", lib.ev_set_memory_pressure_callback, fn,
+                          handle if handle is not None else ffi.NULL)
+        self._native.keep("memory_pressure", handle)
 
     def notify_memory_pressure(self, critical: bool = False) -> None:
         level = lib.EV_MEMORY_PRESSURE_CRITICAL if critical else lib.EV_MEMORY_PRESSURE_MODERATE
-        self._call("Model.notify_memory_pressure", lib.ev_notify_memory_pressure, level)
+        self._native.call("Model.notify_memory_pressure", lib.ev_notify_memory_pressure, level)
 
     def status(self) -> Status:
         info = ffi.new("ev_status_info*")
         info.struct_size = ffi.sizeof("ev_status_info")
-        ctx = self._enter("Model.status")
-        try:
+        with self._native.hold("Model.status") as ctx:
             rc = lib.ev_status(ctx, info)
             if rc != 0:
-                raise error_from_code(rc, ctx)
+                raise self._native.error(rc, ctx)
             # The strings belong to the context: copy them while it is certainly alive.
             return Status(
                 initialized=bool(info.initialized),
@@ -536,12 +433,14 @@ class Model:
                 num_threads=int(info.num_threads),
                 memory_used_bytes=int(info.memory_used_bytes),
                 memory_limit_bytes=int(info.memory_limit_bytes),
+                capabilities=_capability_names(int(info.capabilities)),
+                weights_mapped=bool(info.weights_mapped),
+                weights_bytes=int(info.weights_bytes),
+                max_input_chars=int(info.max_input_chars),
             )
-        finally:
-            self._leave()
 
     def __repr__(self) -> str:
-        if self._ctx is None:
+        if self._native.closed:
             return "<edge_veda.Model closed>"
         try:
             s = self.status()

@@ -1,0 +1,201 @@
+"""The lifetime of one native ev_context, and the one wrapper every call into it goes through.
+
+A NativeContext owns the handle. Every call that passes the handle to libedge_veda runs inside
+`hold(api)` (or `call(api, fn, *args)`, which is `hold` plus the error check), which:
+- refuses a closed context (InvalidStateError naming `api`),
+- refuses a call from a callback of the same context on the same thread: the native call the
+  callback runs in holds the context, so the new call would wait for itself forever,
+- counts the call in flight, so that close() can wait for it before ev_free,
+- re-raises a KeyboardInterrupt/SystemExit a memory-pressure callback deferred on this thread.
+
+Native streams (ev_stream) are registered here too: close() frees every one still open before
+the context, and a stream resumed after that raises InvalidStateError.
+
+Model classes (edge_veda.model.Model, and the classes of later model kinds) are built on this;
+none of them keeps its own lock, counter or handle.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Iterator
+
+from . import _callbacks
+from ._ffi import ffi, lib
+from .errors import InvalidStateError, error_from_code
+
+CLOSED_HINT = "load it again with Model.load()"
+STREAM_CLOSED = ("the model was closed while this stream was open",
+                 "close the model only after its streams are done")
+
+
+def runtime_version() -> str:
+    """The TVM version libedge_veda was built against."""
+    return ffi.string(lib.ev_runtime_version()).decode()
+
+
+class NativeStream:
+    """A native ev_stream begun on a NativeContext; `ptr` is None once freed."""
+
+    __slots__ = ("ptr", "__weakref__")
+
+    def __init__(self, ptr):
+        self.ptr = ptr
+
+
+class NativeContext:
+    """Owns one ev_context: close() cancels what runs, waits for every call to leave, frees the
+    open streams, then frees the context. Thread-safe; see the module docstring."""
+
+    def __init__(self, ptr):
+        self._ptr = ptr
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._inflight = 0
+        self._callers: set[int] = set()  # threads inside a native call on this context
+        self.streams: set[NativeStream] = set()  # native streams begun and not yet freed
+        self._keep: dict[str, object] = {}  # objects C holds pointers to (callback handles)
+
+    @classmethod
+    def open(cls, config) -> "NativeContext":
+        """ev_init(config); raises the library's error."""
+        err = ffi.new("ev_error_t*")
+        ptr = lib.ev_init(config, err)
+        if ptr == ffi.NULL:
+            raise error_from_code(err[0])
+        return cls(ptr)
+
+    @property
+    def closed(self) -> bool:
+        return self._ptr is None
+
+    # -- calls --------------------------------------------------------------------------------
+    def _enter(self, api: str):
+        me = threading.get_ident()
+        with self._lock:
+            ptr = self._ptr
+            if ptr is None:
+                raise InvalidStateError("the model is closed", CLOSED_HINT)
+            if me in self._callers:
+                raise InvalidStateError(f"{api} called from a callback of the same model",
+                                        "callbacks must not call into their own model; call model.cancel() "
+                                        "there, or hand the work to another thread")
+            self._callers.add(me)
+            self._inflight += 1
+            return ptr
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._callers.discard(threading.get_ident())
+            self._inflight -= 1
+            if self._inflight == 0:
+                self._idle.notify_all()
+        deferred = _callbacks.take_deferred()
+        if deferred is not None:  # a KeyboardInterrupt/SystemExit from a memory callback
+            raise deferred
+
+    @contextlib.contextmanager
+    def hold(self, api: str) -> Iterator:
+        """Yields the handle for native calls made inside the block (see the module docstring).
+        Raise failures with `self.error(rc, ptr)` inside the block: the message is thread-local
+        in the library and read from the context."""
+        ptr = self._enter(api)
+        try:
+            yield ptr
+        finally:
+            self._leave()
+
+    @staticmethod
+    def error(rc: int, ptr=ffi.NULL):
+        return error_from_code(rc, ptr)
+
+    def call(self, api: str, fn, *args) -> None:
+        """Runs fn(ctx, *args) and raises for a failure code."""
+        with self.hold(api) as ptr:
+            rc = fn(ptr, *args)
+            if rc != 0:
+                raise error_from_code(rc, ptr)
+
+    def keep(self, key: str, obj) -> None:
+        """Keeps `obj` alive while C may use it (until replaced, or until the context is freed)."""
+        self._keep[key] = obj
+
+    def cancel(self) -> None:
+        """ev_cancel: never blocks; allowed from any thread and from a callback."""
+        with self._lock:  # so close() cannot free the context between the check and the call
+            if self._ptr is not None:
+                lib.ev_cancel(self._ptr)
+
+    def close(self, api: str = "Model.close()") -> None:
+        """Idempotent. Refused from a callback of this context (that call could never end)."""
+        with self._lock:
+            if self._ptr is None:
+                return
+            if threading.get_ident() in self._callers:
+                raise InvalidStateError(f"{api} called from a callback of the same model",
+                                        "call model.cancel() in the callback, and close() after the call returns")
+            ptr, self._ptr = self._ptr, None
+            lib.ev_cancel(ptr)
+            while self._inflight:
+                self._idle.wait()
+            # Every stream must be freed before its context; streams resumed later find the
+            # context closed and raise InvalidStateError.
+            streams, self.streams = self.streams, set()
+            pointers = [s.ptr for s in streams if s.ptr is not None]
+            for s in streams:
+                s.ptr = None
+        for sp in pointers:
+            lib.ev_stream_free(sp)
+        lib.ev_free(ptr)  # after this no callback can fire
+        self._keep.clear()
+
+    # -- streams ------------------------------------------------------------------------------
+    def begin_stream(self, api: str, begin, *args) -> NativeStream:
+        """begin(ctx, *args, ev_stream* out) -> rc; the stream is registered for close()."""
+        out = ffi.new("ev_stream*")
+        with self.hold(api) as ptr:
+            rc = begin(ptr, *args, out)
+            if rc != 0:
+                raise error_from_code(rc, ptr)
+            stream = NativeStream(out[0])
+            with self._lock:
+                self.streams.add(stream)
+        return stream
+
+    @contextlib.contextmanager
+    def hold_stream(self, api: str, stream: NativeStream) -> Iterator:
+        """Yields the context handle for a call on `stream` (raise failures with
+        `self.stream_error(rc, ptr)`); a stream whose context was closed raises InvalidStateError."""
+        try:
+            ptr = self._enter(api)
+        except InvalidStateError:
+            if self._ptr is None:
+                raise InvalidStateError(*STREAM_CLOSED) from None
+            raise
+        try:
+            if stream.ptr is None:  # cannot happen while the context is open; kept as a guard
+                raise InvalidStateError("the stream was released", "start a new one with Model.stream()")
+            yield ptr
+        finally:
+            self._leave()
+
+    def stream_error(self, rc: int, ptr):
+        if self._ptr is None:  # close() cancelled the call the stream was in
+            return InvalidStateError(*STREAM_CLOSED)
+        return error_from_code(rc, ptr)
+
+    def free_stream(self, stream: NativeStream) -> None:
+        """Frees the stream unless close() did; counted in flight so that ev_free waits for it."""
+        with self._lock:
+            sp, stream.ptr = stream.ptr, None
+            self.streams.discard(stream)
+            if sp is None:
+                return
+            self._inflight += 1
+        try:
+            lib.ev_stream_free(sp)
+        finally:
+            with self._lock:
+                self._inflight -= 1
+                if self._inflight == 0:
+                    self._idle.notify_all()
