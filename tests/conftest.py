@@ -47,7 +47,7 @@ def edge_veda_home(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def artifact_dir(edge_veda_home):
-    from edge_veda.artifacts import resolve
+    from edge_veda.resolve import resolve
 
     return resolve("g2p-en", announce=lambda msg: None)
 

@@ -27,7 +27,7 @@ import pytest
 
 import edge_veda
 from edge_veda import EdgeVedaError, InvalidArgumentError, ModelInvalidError, ModelNotFoundError
-from edge_veda.artifacts import MANIFEST_DIGEST, verify_dir
+from edge_veda.artifact import MANIFEST_DIGEST, verify as verify_dir
 from edge_veda.compile import OutputDirectoryError, place_artifact, write_manifest_digest
 from edge_veda.models import (ArchiveError, CatalogError, ChecksumError, DiskSpaceError, DownloadError,
                               ModelManager, RetryPolicy, UnsafeArchiveError, archive, catalog, pack)
@@ -295,7 +295,7 @@ def test_cli_verify_says_corrupt_after_a_manifest_only_edit_of_g2p(tmp_path, art
 
 VERIFY_SCRIPT = """
 import json, sys
-from edge_veda.artifacts import verify_dir
+from edge_veda.artifact import verify as verify_dir
 print(json.dumps(verify_dir(sys.argv[1])))
 """
 
@@ -518,7 +518,7 @@ def test_installed_model_works_with_the_catalog_unreachable(tmp_path, artifact_d
 
 
 def test_unreachable_catalog_falls_back_to_compiling_g2p(tmp_path, reference):
-    from edge_veda.artifacts import local_build_dir
+    from edge_veda.paths import local_build_dir
 
     target = local_build_dir("g2p-en", str(tmp_path / "fresh"))
     stale = os.path.join(os.path.dirname(target), f".staging-{os.path.basename(target)}-deadbeef")

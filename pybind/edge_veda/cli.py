@@ -204,7 +204,7 @@ def _cmd_status(args) -> int:
     import os
 
     from . import ABI_VERSION, __version__, runtime_version
-    from .artifacts import cache_root, local_build_dir
+    from .paths import cache_root, local_build_dir
     from .config import library_dir
 
     print(f"edge-veda {__version__}")
