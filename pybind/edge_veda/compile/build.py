@@ -26,11 +26,11 @@ def build_artifact(name: str, out_dir: str, *, target: dict | None = None, cc: s
     of a shared library."""
     import tvm
 
+    prefix = export.check_prefix(prefix or export.default_prefix(name)) if static else None
     recipe = recipes.load(name)
     target = target or host_target()
     tvm_target = tvm.target.Target(target)
     build = recipe.build(tvm_target)
-    prefix = export.check_prefix(prefix or export.default_prefix(name)) if static else None
     executable = export.build_executable(build.module, tvm_target, prefix=prefix)
     module_file, module = export.export_module(executable, out_dir, name, cc=cc, prefix=prefix)
     weights_file = f"{name}.weights"
