@@ -228,7 +228,10 @@ def _cmd_compile(args) -> int:
             target = json.loads(args.target)
         except ValueError as e:
             raise InvalidArgumentError(f"--target is not JSON ({e})", 'e.g. --target \'{"kind": "llvm", "mcpu": "znver4"}\'') from None
-    path = compile_model(args.model, args.output, target=target, cc=args.cc, force=args.force)
+    if args.prefix and not args.static:
+        raise InvalidArgumentError("--prefix names the symbol prefix of a static archive", "add --static")
+    path = compile_model(args.model, args.output, target=target, cc=args.cc, force=args.force,
+                         static=args.static, prefix=args.prefix)
     print(path)
     return 0
 
@@ -373,6 +376,11 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--force", action="store_true",
                       help="replace an existing directory that is not an artifact of MODEL: an artifact "
                            "is replaced, anything else is moved aside to DIR.replaced-TIME (never deleted)")
+    comp.add_argument("--static", action="store_true",
+                      help="write a static system-lib archive (link it into the program, as on iOS) "
+                           "instead of a shared library")
+    comp.add_argument("--prefix", help="symbol prefix of the --static archive: a C identifier of 8-64 "
+                                       "characters, unique per model in a program (default: ev_<name>_)")
     comp.set_defaults(func=_cmd_compile)
 
     mod = sub.add_parser("models", help="installed models, catalogs, downloads")
