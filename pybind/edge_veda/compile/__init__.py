@@ -11,7 +11,8 @@ import sys
 import tempfile
 import time
 
-from ..artifacts import MANIFEST_DIGEST, artifact_files, read_manifest
+from .. import artifact
+from ..errors import ModelInvalidError, ModelNotFoundError
 from ..errors import InvalidArgumentError
 
 from .recipes import names as _recipe_names
@@ -65,10 +66,13 @@ def existing_output(out_dir: str, name: str) -> str:
         return "other"
     if not entries:
         return "empty"
-    manifest, _ = read_manifest(out_dir)
-    if manifest is None or manifest.get("format") != "edge-veda-artifact":
+    try:
+        manifest = artifact.read_manifest(out_dir, check_seal=False, check_version=False)
+    except (ModelInvalidError, ModelNotFoundError):
         return "other"
-    if not entries <= artifact_files(out_dir, manifest):
+    if manifest.get("format") != artifact.FORMAT:
+        return "other"
+    if not entries <= artifact.artifact_files(manifest):
         return "other"
     return "same" if manifest.get("name") == name else "artifact"
 
@@ -175,6 +179,9 @@ def compile_model(name: str, out_dir: str, target: dict | None = None, cc: str |
     try:
         os.makedirs(parent, exist_ok=True)
         staging = tempfile.mkdtemp(prefix=f".staging-{os.path.basename(out_dir)}-", dir=parent)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(staging, 0o777 & ~umask)  # mkdtemp's 0700 would make the artifact private
     except OSError as e:
         raise OutputDirectoryError(f"cannot write into {parent}: {e.strerror or e}",
                                    "choose a directory you can write to") from None
