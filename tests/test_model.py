@@ -52,6 +52,25 @@ def test_status(model, artifact_dir):
     assert s.memory_used_bytes > 1_000_000 and s.num_threads >= 1
 
 
+@pytest.mark.parametrize("use_mmap", [True, False])
+def test_status_reports_the_kind_and_its_weights(artifact_dir, use_mmap):
+    with Model.load(artifact_dir, use_mmap=use_mmap) as m:
+        s = m.status()
+    assert s.capabilities == frozenset({"generate", "generate_batch"})
+    assert s.weights_mapped is use_mmap
+    assert 1_000_000 < s.weights_bytes <= s.memory_used_bytes
+    assert s.max_input_chars == 1024
+
+
+def test_unsupported_operation_error_maps_its_code():
+    from edge_veda._ffi import lib
+    from edge_veda.errors import error_from_code
+
+    e = error_from_code(lib.EV_ERR_UNSUPPORTED_OPERATION)
+    assert isinstance(e, edge_veda.UnsupportedOperationError) and isinstance(e, edge_veda.EdgeVedaError)
+    assert e.code_name == "EV_ERR_UNSUPPORTED_OPERATION"
+
+
 def test_generate_rejects_bad_text(model):
     with pytest.raises(edge_veda.InvalidArgumentError):
         model.generate(b"bytes")
