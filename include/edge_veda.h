@@ -113,18 +113,22 @@ typedef struct ev_context_s* ev_context;
 
 typedef struct ev_config {
     uint32_t struct_size;       /* sizeof(ev_config) as the caller compiled it */
-    int32_t num_threads;        /* threads: TVM's kernel thread pool and ev_generate_batch workers;
-                                   0 = one per core; > EV_MAX_THREADS is clamped */
+    int32_t num_threads;        /* worker threads; 0 = library default; > EV_MAX_THREADS is clamped */
     const char* model_path;     /* artifact directory (holding manifest.json); required */
     const char* device;         /* "cpu"; NULL means "cpu" */
     uint64_t memory_limit_bytes; /* 0 = no limit; crossing it fires the pressure callback */
     uint64_t seed;              /* seed of the context's sampling RNG */
     int32_t auto_unload_on_memory_pressure; /* 1: release weights under pressure, reload lazily */
-    int32_t use_mmap;           /* 1: map the weights file (shared by every VM of the context);
-                                   0: read it into memory */
+    int32_t use_mmap;           /* 1: map the model file instead of reading it (hint only) */
 } ev_config;
 
-/* Returns a config with every field at its default (struct_size = sizeof(ev_config),
+/* num_threads: the threads of TVM's kernel thread pool (parallel loops in compiled kernels) and
+ * of ev_generate_batch's workers. use_mmap: 1 maps the artifact's weights file read-only, once
+ * per context, shared by every thread's VM; 0 reads it into memory instead.
+ * (ev_generation_params.max_tokens above the model's limit, manifest limits.max_output_tokens,
+ * is clamped to it.)
+ *
+ * Returns a config with every field at its default (struct_size = sizeof(ev_config),
  * model_path = NULL, device = "cpu", num_threads = 0, memory_limit_bytes = 0, seed = 0,
  * auto_unload_on_memory_pressure = 0, use_mmap = 1). Returned by value; nothing to free.
  * Thread-safe. */
@@ -138,8 +142,7 @@ EV_API ev_config ev_config_default(void);
 
 typedef struct ev_generation_params {
     uint32_t struct_size;       /* sizeof(ev_generation_params) as the caller compiled it */
-    int32_t max_tokens;         /* output tokens at most; <= 0 = the model's default; more than
-                                   the model's limit (manifest limits.max_output_tokens) is clamped */
+    int32_t max_tokens;         /* output tokens at most; <= 0 = the model's default */
     float temperature;          /* 0 = greedy (argmax); > 0 samples from softmax(logits / T) */
     float top_p;                /* nucleus sampling mass in (0, 1]; 1 = off */
     int32_t top_k;              /* keep the k most likely tokens; 0 = off */

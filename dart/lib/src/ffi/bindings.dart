@@ -24,8 +24,11 @@ const String EV_DEVICE_CPU = 'cpu';
 const int EV_SEED_CONTEXT = -1; // 0xFFFFFFFFFFFFFFFF
 const int EV_MEMORY_PRESSURE_MODERATE = 1;
 const int EV_MEMORY_PRESSURE_CRITICAL = 2;
-const int EV_ABI_MINOR = 1;
+const int EV_ABI_MINOR = 2;
 const int EV_MAX_THREADS = 64;
+const int EV_ERR_UNSUPPORTED_OPERATION = -11;
+const int EV_CAP_GENERATE = 1;
+const int EV_CAP_GENERATE_BATCH = 2;
 
 typedef ev_error_t = Int32;
 typedef Dartev_error_t = int;
@@ -100,6 +103,16 @@ final class ev_status_info extends Struct {
   external Pointer<Utf8> artifact_path;
   external Pointer<Utf8> model_name;
   external Pointer<Utf8> model_kind;
+  @Uint32()
+  external int capabilities;
+  @Int32()
+  external int weights_mapped;
+  @Uint64()
+  external int weights_bytes;
+  @Int32()
+  external int max_input_chars;
+  @Int32()
+  external int reserved0;
 }
 
 /// Every ev_* function, looked up once from the library.
