@@ -124,6 +124,12 @@ private:
     uint64_t epoch_;
 };
 
+// Sizes TVM's thread pool for the calling thread, for modules whose kernels use it (a pool
+// costs threads, so modules without parallel kernels never create one).
+void use_kernel_threads(ev_context ctx) {
+    if (ctx->manifest.kernel_threads) ev::use_kernel_threads(ctx->num_threads);
+}
+
 // Must hold ctx->mu. Creates the module, weights and model instance if a memory-pressure
 // unload (or nothing yet) left them absent; the files are verified again first, since they may
 // have been replaced meanwhile (an unchanged file costs one stat).
@@ -307,7 +313,7 @@ ev_context ev_init(const ev_config* config, ev_error_t* out_error) {
         ctx->memory_limit = config->memory_limit_bytes;
         ctx->auto_unload = config->auto_unload_on_memory_pressure != 0;
         ctx->rng = ev::Rng(config->seed);
-        ev::use_kernel_threads(ctx->num_threads);
+        use_kernel_threads(ctx.get());
         loaded_model(ctx.get());
         result = ctx.release();
         return EV_OK;
@@ -349,7 +355,7 @@ ev_error_t ev_warmup(ev_context ctx) {
     return guarded(ctx, [&]() -> ev_error_t {
         ContextCall call(ctx, ctx->cancel_epoch.load(std::memory_order_acquire));
         std::lock_guard<std::mutex> g(ctx->mu);
-        ev::use_kernel_threads(ctx->num_threads);
+        use_kernel_threads(ctx);
         loaded_model(ctx).warmup(call);
         after_call_memory_check(ctx);
         return EV_OK;
@@ -395,7 +401,7 @@ std::string run_generation(ev_context ctx, const char* prompt, const ev_generati
     std::lock_guard<std::mutex> g(ctx->mu);
     call.check_cancel();
     const std::string text = checked_prompt(prompt, ctx->manifest.max_input_chars, "prompt");
-    ev::use_kernel_threads(ctx->num_threads);
+    use_kernel_threads(ctx);
     ev::ModelInstance& model = loaded_model(ctx);
     require(ctx, model, ev::kCapGenerate, cb ? "ev_generate_stream" : "ev_generate");
     ev::TokenSink sink = [&](const std::string& token, int32_t id) {
@@ -448,7 +454,7 @@ ev_error_t ev_generate_batch(ev_context ctx, const char* const* prompts, int32_t
             texts[static_cast<size_t>(i)] =
                 checked_prompt(prompts[i], ctx->manifest.max_input_chars, "prompts[" + std::to_string(i) + "]");
         }
-        ev::use_kernel_threads(ctx->num_threads);
+        use_kernel_threads(ctx);
         ev::ModelInstance& model = loaded_model(ctx);
         require(ctx, model, ev::kCapGenerateBatch, "ev_generate_batch");
         std::vector<std::string> results = model.generate_batch(texts, sp, call);
@@ -493,7 +499,7 @@ ev_error_t ev_stream_begin(ev_context ctx, const char* prompt, const ev_generati
         std::lock_guard<std::mutex> g(ctx->mu);
         const std::string text = checked_prompt(prompt, ctx->manifest.max_input_chars, "prompt");
         call.check_cancel();
-        ev::use_kernel_threads(ctx->num_threads);
+        use_kernel_threads(ctx);
         ev::ModelInstance& model = loaded_model(ctx);
         require(ctx, model, ev::kCapGenerate, "ev_stream_begin");
         s->model = ctx->model;
@@ -513,7 +519,7 @@ ev_error_t ev_stream_next(ev_stream stream, const char** out_token, int32_t* out
         std::lock_guard<std::mutex> g(ctx->mu);
         if (stream->done) return EV_ERR_STREAM_END;
         ContextCall call(ctx, stream->epoch);
-        ev::use_kernel_threads(ctx->num_threads);
+        use_kernel_threads(ctx);
         int32_t id = 0;
         if (!stream->tokens->next(call, &stream->token, &id)) {
             stream->done = true;

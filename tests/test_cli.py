@@ -26,10 +26,10 @@ def test_compile_writes_a_complete_artifact(tmp_path, reference):
     proc = cli("compile", "g2p-en", "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["format_version"] == 1 and manifest["ev_abi_version"] == edge_veda.ABI_VERSION
+    assert manifest["format_version"] == 2 and manifest["ev_abi_version"] == edge_veda.ABI_VERSION
     assert manifest["name"] == "g2p-en" and manifest["tvm_version"].startswith("0.27")
-    lib = out / manifest["library"]
-    assert manifest["files"][manifest["library"]]["size"] == lib.stat().st_size
+    for name in (manifest["module"]["library"], manifest["weights"]["file"]):
+        assert manifest["files"][name]["size"] == (out / name).stat().st_size
     assert sorted(os.listdir(tmp_path)) == ["g2p"]  # no staging directory left behind
     with edge_veda.Model.load(str(out)) as m:
         assert m.generate("compiler") == reference.predict("compiler")

@@ -32,6 +32,7 @@ std::string plain_name(const Fields& f, const char* key) {
 void parse_module(const Fields& root, Manifest& m) {
     Fields mod = root.object("module");
     const std::string source = mod.string("source", 32);
+    m.kernel_threads = mod.boolean("kernel_threads", false);
     m.module.type = source;
     if (source == "library") {
         m.module_file = plain_name(mod, "library");

@@ -44,6 +44,7 @@ struct Manifest {
     std::string tvm_version;
     ModuleSource module;   // library: `location` is the file name (the loader joins real_dir)
     std::string module_file;  // the library or archive file ("" for a system-lib without one)
+    bool kernel_threads = false;  // module.kernel_threads: its kernels run on TVM's thread pool
     bool has_weights = false;
     WeightsSpec weights;
     std::map<std::string, FunctionSpec> functions;  // role -> function

@@ -42,7 +42,8 @@ const char* kRebuildHint = "the manifest does not describe this compiled module;
 
 bool looks_like_out_of_memory(const std::string& what) {
     for (const char* marker : {"bad_alloc", "out of memory", "Out of memory", "Cannot allocate memory",
-                               "cannot allocate memory", "ENOMEM", "failed to map segment"})
+                               "cannot allocate memory", "ENOMEM", "failed to map segment",
+                               "Resource temporarily unavailable"})
         if (what.find(marker) != std::string::npos) return true;
     return false;
 }

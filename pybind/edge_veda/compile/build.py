@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 
-from .. import ABI_VERSION, artifact
+from .. import artifact
+from .._ffi import lib
 from . import export, recipes
 from .weights import write_weights
 
@@ -33,12 +34,13 @@ def build_artifact(name: str, out_dir: str, *, target: dict | None = None, cc: s
     build = recipe.build(tvm_target)
     executable = export.build_executable(build.module, tvm_target, prefix=prefix)
     module_file, module = export.export_module(executable, out_dir, name, cc=cc, prefix=prefix)
+    module["kernel_threads"] = build.kernel_threads
     weights_file = f"{name}.weights"
     weights = write_weights(os.path.join(out_dir, weights_file), build.weights)
     manifest = {
         "format": artifact.FORMAT,
         "format_version": artifact.FORMAT_VERSION,
-        "ev_abi_version": ABI_VERSION,
+        "ev_abi_version": int(lib.EV_ABI_VERSION),
         "tvm_version": tvm.__version__,
         "target": target,
         "name": recipe.NAME,

@@ -27,3 +27,4 @@ class Build:
     version: str                         # version of the weights' source
     description: str
     limits: dict = dataclasses.field(default_factory=dict)  # e.g. {"max_input_chars": 1024}
+    kernel_threads: bool = False  # True when kernels have parallel loops (TVM's thread pool)
