@@ -68,7 +68,8 @@ def test_static_archive_manifest_names_the_prefix(static_artifact):
     import json
 
     m = json.load(open(os.path.join(static_artifact, "manifest.json")))
-    assert m["module"] == {"source": "system-lib", "prefix": "ev_test_g2p_", "archive": "libg2p_en.a"}
+    assert m["module"] == {"source": "system-lib", "prefix": "ev_test_g2p_", "archive": "libg2p_en.a",
+                           "kernel_threads": False}
     assert "libg2p_en.a" in m["files"] and m["weights"]["file"] in m["files"]
 
 
