@@ -358,6 +358,9 @@ def _set(path, value):
     (["weights", "tensors", 0, "dtype"], "complex128", "not a known dtype"),
     (["weights", "tensors", 7, "offset"], 2 ** 30, "lies outside the weights file"),
     (["functions", "greedy", "weights"], ["enc_table", "nope"], "names 'nope', which the weights file does not hold"),
+    (["seq2seq-gru", "tokenizer", "type"], "bpe", "this kind tokenizes \"characters\""),
+    (["functions", "decode_step", "weights"], ["enc_table", "dec_whh", "dec_bhh", "fc_w", "fc_b"],
+     "the compiled functions do not run with the weights the manifest binds to them"),
     (["module", "source"], "network", "allowed: \"library\", \"system-lib\""),
     (["module", "library"], "../g2p-en.so", "must be a plain file name"),
     (["kind"], "tts-kokoro", "supported kinds (this build): seq2seq-gru"),
@@ -444,6 +447,29 @@ def test_oversized_manifest_is_refused_without_reading_it(art):
     with open(art / "manifest.json", "ab") as f:
         f.truncate(64 << 20)  # sparse: 64 MiB of zeros
     assert_refused(art, lib.EV_ERR_MODEL_INVALID, "more than the 4194304 allowed")
+
+
+def test_corrupt_library_with_matching_hashes_is_not_called_out_of_memory(art):
+    """A library that was broken before it was hashed (the manifest and seal agree with it) fails
+    to load as a broken artifact, not as exhausted memory. (Hashes cannot make a hostile library
+    safe: a consistent artifact is native code the host chose to run; the loader itself may
+    crash on some malformed ELF files. This one it refuses.)"""
+    import hashlib
+
+    lib_file = library_of(art)
+    size = lib_file.stat().st_size
+    data = (b"\x7fELF" + bytes(range(256)) * (size // 256 + 1))[:size]
+    lib_file.write_bytes(data)
+    m = manifest_of(art)
+    m["files"][lib_file.name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    write_manifest(art, m)
+    ctx, rc = init(art)
+    if ctx != ffi.NULL:
+        lib.ev_free(ctx)
+    assert ctx == ffi.NULL
+    msg = last_error()
+    assert rc in (lib.EV_ERR_RUNTIME, lib.EV_ERR_MODEL_INVALID), msg
+    assert "out of memory" not in msg.lower() and "\nhint: " in msg
 
 
 def test_old_artifact_without_model_info_is_refused(tmp_path, monkeypatch):

@@ -41,9 +41,10 @@ DLTensor wrap(const void* data, const int64_t* shape, int ndim, DType dtype) {
 const char* kRebuildHint = "the manifest does not describe this compiled module; rebuild the artifact with `edge-veda compile`";
 
 bool looks_like_out_of_memory(const std::string& what) {
+    // Not "failed to map segment" alone: dlopen says that for a corrupt library too; an
+    // exhausted address space adds ": Cannot allocate memory".
     for (const char* marker : {"bad_alloc", "out of memory", "Out of memory", "Cannot allocate memory",
-                               "cannot allocate memory", "ENOMEM", "failed to map segment",
-                               "Resource temporarily unavailable"})
+                               "cannot allocate memory", "ENOMEM", "Resource temporarily unavailable"})
         if (what.find(marker) != std::string::npos) return true;
     return false;
 }

@@ -87,8 +87,11 @@ std::shared_ptr<const Weights> Weights::open(const std::string& path, const Weig
     }
     void* buf = nullptr;
     if (posix_memalign(&buf, kAlignment, size) != 0)
-        throw Error(EV_ERR_OUT_OF_MEMORY, "cannot allocate " + std::to_string(size) + " bytes for the weights",
-                    "free memory, or set use_mmap = 1 so the weights are mapped instead of copied");
+        throw Error(EV_ERR_OUT_OF_MEMORY,
+                    "cannot " + std::string(use_mmap ? "map or allocate " : "allocate ") + std::to_string(size) +
+                        " bytes for the weights",
+                    use_mmap ? "free memory or raise the process's address-space limit (ulimit -v)"
+                             : "free memory, or set use_mmap = 1 so the weights are mapped instead of copied");
     w->base_ = static_cast<const unsigned char*>(buf);
     for (uint64_t done = 0; done < size;) {
         const ssize_t n = ::read(fd, static_cast<unsigned char*>(buf) + done, size - done);

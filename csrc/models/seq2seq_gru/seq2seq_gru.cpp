@@ -44,7 +44,7 @@ struct GruConfig {
         GruConfig c;
         c.hidden_size = static_cast<int32_t>(f.integer("hidden_size", 1, 65536));
         c.greedy_max_steps = static_cast<int32_t>(f.integer("greedy_max_steps", 0, 4096, 0));
-        c.workspace_bytes = static_cast<uint64_t>(f.integer("workspace_bytes", 0, int64_t(1) << 40, 0));
+        c.workspace_bytes = static_cast<uint64_t>(f.integer("workspace_bytes", 0, int64_t(1) << 30, 0));
         Fields vocab = f.object("vocab");
         c.input_vocab = vocab.strings("input", 65536, 256);
         if (c.input_vocab.empty()) vocab.fail("input", "is empty");
@@ -60,6 +60,8 @@ struct GruConfig {
         c.output_bos = static_cast<int32_t>(special.integer("output_bos", 0, out_n));
         c.output_eos = static_cast<int32_t>(special.integer("output_eos", 0, out_n));
         if (auto tok = f.optional_object("tokenizer")) {
+            const std::string type = tok->string("type", 32, "characters");
+            if (type != "characters") tok->fail("type", "is '" + type + "'; this kind tokenizes \"characters\"");
             c.lowercase_ascii = tok->boolean("lowercase_ascii", false);
             c.output_separator = tok->string("output_separator", 64, " ");
         }
@@ -116,6 +118,7 @@ public:
         }
         vms_.push_back(create_vm());
         check_model_info(*vms_[0]);
+        check_functions_run(*vms_[0]);
     }
 
     uint32_t capabilities() const override { return kCapGenerate | kCapGenerateBatch; }
@@ -303,6 +306,30 @@ private:
 
     // The model's default for max_tokens <= 0; the manifest's limit caps it (a sampled output
     // that never reaches the end token must still end).
+    // Runs every function once on the smallest input: the Relax VM checks each weights tensor
+    // against the compiled signature, so a manifest that binds the wrong weights fails here, at
+    // load, with a message about the artifact (not at some later sampled call).
+    void check_functions_run(GruVm& g) const {
+        try {
+            SamplingParams p;
+            p.max_tokens = 1;
+            DecodeRun run = begin(g, "", p, 0);
+            int32_t input = run.next_input;
+            std::vector<TensorRef> in = {tensor(&input, kI32, {1}), tensor(run.h.data(), kF32, {cfg_.hidden_size})};
+            std::vector<TensorRef> out = {output(run.h.data(), kF32, cfg_.hidden_size),
+                                          output(run.logits.data(), kF32, cfg_.logits_size)};
+            g.decode_step->call(in, out);
+            if (g.greedy) run_fused(g, "", p);
+        } catch (const Error& e) {
+            if (e.code() == EV_ERR_OUT_OF_MEMORY) throw;
+            throw Error(EV_ERR_MODEL_INVALID,
+                        manifest_.path() + ": the compiled functions do not run with the weights the manifest "
+                                           "binds to them (" + e.what() + ")",
+                        "the manifest does not describe this compiled module and weights file; rebuild the "
+                        "artifact with `edge-veda compile` or pull it again");
+        }
+    }
+
     SamplingParams fill_defaults(SamplingParams p) const {
         if (p.max_tokens <= 0) p.max_tokens = cfg_.default_max_tokens;
         p.max_tokens = static_cast<int32_t>(std::min<int64_t>(p.max_tokens, cfg_.max_output_tokens));
