@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -72,7 +73,15 @@ std::shared_ptr<Module> load_module(const ModuleSource& source);
 
 // Makes kernels launched from the calling thread use `num_threads` threads of TVM's pool
 // (parallel loops in compiled kernels). Cheap when nothing changes; call before running a
-// model on a thread.
+// model on a thread. Throws EV_ERR_OUT_OF_MEMORY, leaving the pool as it was, when the
+// threads cannot be had (TVM's pool itself would call std::terminate).
 void use_kernel_threads(int32_t num_threads);
+
+// Runs body(worker, workers) on TVM's thread pool of the calling thread, sized to
+// `num_threads` (the calling thread is worker 0), and waits for all of them; the first
+// exception thrown by a worker is rethrown here. When the threads cannot be had, body(0, 1)
+// runs alone on the calling thread. Kernels run inside `body` must not be parallel themselves
+// (TVM cannot nest its pool).
+void run_on_kernel_threads(int32_t num_threads, const std::function<void(int32_t worker, int32_t workers)>& body);
 
 }  // namespace ev

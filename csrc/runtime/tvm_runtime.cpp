@@ -3,6 +3,9 @@
 // that wrap caller memory and the context's weights, and copies results out.
 #include <algorithm>
 #include <cstring>
+#include <exception>
+#include <functional>
+#include <vector>
 #include <mutex>
 #include <new>
 #include <string>
@@ -16,6 +19,16 @@
 
 #include "errors.h"
 #include "runtime.h"
+
+// TVM's C backend API (libtvm_runtime): its thread pool, which also runs parallel kernels.
+extern "C" {
+struct TVMParallelGroupEnv {
+    void* sync_handle;
+    int32_t num_task;
+};
+int TVMBackendParallelLaunch(int (*flambda)(int task_id, TVMParallelGroupEnv* penv, void* cdata), void* cdata,
+                             int num_task);
+}
 
 namespace ev {
 namespace {
@@ -181,7 +194,71 @@ private:
     std::string where_;
 };
 
+struct PoolJob {
+    const std::function<void(int32_t, int32_t)>* body;
+    std::mutex mu;
+    std::exception_ptr error;
+};
+
+// Runs on each pool thread; nothing may unwind into TVM's C code.
+int run_pool_task(int task_id, TVMParallelGroupEnv* penv, void* cdata) {
+    PoolJob* job = static_cast<PoolJob*>(cdata);
+    try {
+        (*job->body)(task_id, penv->num_task);
+    } catch (...) {
+        std::lock_guard<std::mutex> g(job->mu);
+        if (!job->error) job->error = std::current_exception();
+    }
+    return 0;
+}
+
+// TVM's pool calls std::terminate when it cannot start a worker thread, so the threads are
+// tried first: started and joined at once. (A limit that tightens between this and TVM's own
+// start is not covered.)
+void check_threads_available(int32_t extra) {
+    std::vector<std::thread> probe;
+    probe.reserve(static_cast<size_t>(extra));
+    std::string failure;
+    for (int32_t i = 0; i < extra && failure.empty(); ++i) {
+        try {
+            probe.emplace_back([] {});
+        } catch (const std::exception& e) {
+            failure = e.what();
+        }
+    }
+    for (std::thread& t : probe) t.join();
+    if (!failure.empty())
+        throw Error(EV_ERR_OUT_OF_MEMORY, "cannot start " + std::to_string(extra) + " threads: " + failure,
+                    "the process is out of memory or threads: lower ev_config.num_threads, or raise the "
+                    "process's limits (ulimit -v / -u)");
+}
+
 }  // namespace
+
+void run_on_kernel_threads(int32_t num_threads, const std::function<void(int32_t, int32_t)>& body) {
+    if (num_threads <= 1) {
+        body(0, 1);
+        return;
+    }
+    try {
+        use_kernel_threads(num_threads);
+    } catch (const Error& e) {
+        if (e.code() != EV_ERR_OUT_OF_MEMORY) throw;
+        body(0, 1);  // no threads to be had: the calling thread does all the work
+        return;
+    }
+    PoolJob job;
+    job.body = &body;
+    int rc = 0;
+    try {
+        rc = TVMBackendParallelLaunch(&run_pool_task, &job, 0);  // 0 = one task per pool thread
+    } catch (const std::exception& e) {
+        if (job.error) std::rethrow_exception(job.error);
+        rethrow_runtime("TVM's thread pool failed", e);
+    }
+    if (job.error) std::rethrow_exception(job.error);
+    if (rc != 0) throw Error(EV_ERR_RUNTIME, "TVM's thread pool failed", "run the call again; report it if it persists");
+}
 
 std::string ModuleSource::describe() const {
     return is_system_lib() ? "system-lib prefix '" + location + "'" : "'" + location + "'";
@@ -210,6 +287,7 @@ void use_kernel_threads(int32_t num_threads) {
     // when this thread's setting changes (it restarts the pool's workers).
     thread_local int32_t configured = -1;
     if (num_threads <= 0 || num_threads == configured) return;
+    check_threads_available(num_threads - 1);
     static std::mutex mu;
     static int32_t process_max = 0;
     tvm_call("configuring TVM's thread pool", [&] {

@@ -8,10 +8,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <exception>
-#include <mutex>
-#include <system_error>
-#include <thread>
 
 #include "errors.h"
 #include "json.h"
@@ -165,31 +161,21 @@ public:
 
         std::atomic<size_t> next{0};
         std::atomic<bool> failed{false};
-        std::exception_ptr error;
-        std::mutex error_mu;
-        auto work = [&](GruVm& vm) {
+        // The workers are the threads of TVM's pool (ev_config.num_threads); each decodes with
+        // its own VM over the shared weights and takes the next prompt until none is left.
+        run_on_kernel_threads(static_cast<int32_t>(threads), [&](int32_t worker, int32_t) {
+            if (static_cast<size_t>(worker) >= vms_.size()) return;
+            GruVm& vm = *vms_[static_cast<size_t>(worker)];
             try {
                 for (size_t i; !failed.load(std::memory_order_relaxed) && (i = next.fetch_add(1)) < prompts.size();) {
                     call.check_cancel();
                     out[i] = decode_prompt(vm, prompts[i], params, seeds[i], call, nullptr);
                 }
             } catch (...) {
-                std::lock_guard<std::mutex> g(error_mu);
-                if (!error) error = std::current_exception();
                 failed = true;
+                throw;
             }
-        };
-        std::vector<std::thread> pool;
-        for (size_t t = 1; t < threads; ++t) {
-            try {
-                pool.emplace_back(work, std::ref(*vms_[t]));
-            } catch (const std::system_error&) {
-                break;  // no more threads to be had: the threads already running share the work
-            }
-        }
-        work(*vms_[0]);
-        for (std::thread& t : pool) t.join();
-        if (error) std::rethrow_exception(error);
+        });
         return out;
     }
 
