@@ -194,7 +194,10 @@ std::string remove_number_commas(const std::string& s) {
     const size_t n = s.size();
     while (i < n) {
         if (!is_digit(s[i]) && s[i] != ',') {
-            out += s[i++];
+            size_t j = i + 1;
+            while (j < n && !is_digit(s[j]) && s[j] != ',') ++j;
+            out.append(s, i, j - i);
+            i = j;
             continue;
         }
         size_t j = i;
@@ -224,10 +227,13 @@ std::string expand_currency(const std::string& s, const char* sign, size_t sign_
     const size_t n = s.size();
     size_t i = 0;
     while (i < n) {
-        if (s.compare(i, sign_len, sign, sign_len) != 0) {
-            out += s[i++];
-            continue;
+        const size_t hit = s.find(sign, i, sign_len);
+        if (hit == std::string::npos) {
+            out.append(s, i, std::string::npos);
+            break;
         }
+        out.append(s, i, hit - i);
+        i = hit;
         size_t j = i + sign_len;
         size_t last = std::string::npos;
         for (; j < n && (is_digit(s[j]) || s[j] == ',' || (allow_dot && s[j] == '.')); ++j)
@@ -251,7 +257,10 @@ std::string expand_decimal_points(const std::string& s) {
     size_t i = 0;
     while (i < n) {
         if (!is_digit(s[i])) {
-            out += s[i++];
+            size_t j = i + 1;
+            while (j < n && !is_digit(s[j])) ++j;
+            out.append(s, i, j - i);
+            i = j;
             continue;
         }
         size_t j = i;
@@ -280,7 +289,10 @@ std::string expand_digit_runs(const std::string& s) {
     size_t i = 0;
     while (i < n) {
         if (!is_digit(s[i])) {
-            out += s[i++];
+            size_t j = i + 1;
+            while (j < n && !is_digit(s[j])) ++j;
+            out.append(s, i, j - i);
+            i = j;
             continue;
         }
         size_t j = i;
@@ -414,8 +426,11 @@ std::string shorten_runs(const std::string& s) {
     while (i < s.size()) {
         size_t j = i + 1;
         while (j < s.size() && s[j] == s[i]) ++j;
-        const size_t keep = (!is_lower(s[i]) && j - i > 3) ? 3 : j - i;
-        out.append(keep, s[i]);
+        if (j - i == 1) {
+            out += s[i];
+        } else {
+            out.append((!is_lower(s[i]) && j - i > 3) ? 3 : j - i, s[i]);
+        }
         i = j;
     }
     return out;
@@ -501,6 +516,9 @@ std::string ordinal_words(const std::string& digits) {
 }
 
 std::string normalize_numbers(const std::string& utf8) {
+    bool any_digit = false;  // every rule needs a digit
+    for (char c : utf8) any_digit |= is_digit(c);
+    if (!any_digit) return utf8;
     std::string s = remove_number_commas(utf8);
     s = expand_currency(s, "\xC2\xA3", 2, false, [](const std::string& amount) { return amount + " pounds"; });
     s = expand_currency(s, "$", 1, true, expand_dollars);
@@ -515,6 +533,12 @@ std::vector<TextToken> tokenize_text(const std::string& utf8) {
     kept.reserve(numbers.size());
     uint32_t cp = 0;
     for (size_t i = 0; i < numbers.size();) {
+        const unsigned char b = static_cast<unsigned char>(numbers[i]);
+        if (b < 0x80) {
+            ++i;
+            if (const char c = filter_char(b)) kept += c;
+            continue;
+        }
         size_t len = utf8_decode(numbers, i, &cp);
         if (len == 0) {  // cannot happen: normalize_numbers keeps valid UTF-8 valid
             ++i;
