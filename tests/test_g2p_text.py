@@ -439,6 +439,7 @@ def test_speed_report(driver, lexicon_file, tmp_path):
             text.append(str(rng.randrange(3000)))
     path = tmp_path / "text.txt"
     path.write_text(" ".join(text).capitalize())
-    got = run_driver(driver, ["bench-tok " + str(path) + " 5", "open " + lexicon_file, "bench-lex 3000000"])
-    print(f"tokenize: {got[0]} (MB/s, tokens); lookups: {got[2]} (lookups/s, found)")
-    assert got[0].startswith("OK ") and got[2].startswith("OK ")
+    got = run_driver(driver, ["bench-tok " + str(path) + " 5", "open " + lexicon_file, "bench-lex 3000000",
+                              "bench-open 20"])
+    print(f"tokenize: {got[0]} (MB/s, tokens); lookups: {got[2]} (lookups/s, found); open: {got[3]}")
+    assert got[0].startswith("OK ") and got[2].startswith("OK ") and got[3].startswith("OK ")

@@ -11,6 +11,7 @@
 //                      or "ERR CODE MESSAGE"
 //   lex WORD           lookup -> the phoneme symbols joined by spaces, or "-" when absent
 //   bench-tok PATH N   tokenizes the file N times -> "OK MB/s TOKENS"
+//   bench-open N       Lexicon::open (the validation) of the open image N times -> "OK ms"
 //   bench-lex N        N lookups of the lexicon's words in scattered order -> "OK lookups/s"
 //
 // HEX is the input's bytes in hexadecimal, so any byte string (newlines, NULs, invalid UTF-8)
@@ -70,6 +71,7 @@ bool read_file(const std::string& path, std::vector<unsigned char>* out) {
 int main() {
     std::ios::sync_with_stdio(false);
     std::unique_ptr<unsigned char[]> image;  // the lexicon's bytes, alive while `lexicon` is
+    size_t image_size = 0;
     std::unique_ptr<ev::g2p::Lexicon> lexicon;
     std::string line, out;
     while (std::getline(std::cin, line)) {
@@ -105,6 +107,7 @@ int main() {
                     // An exact-size copy: AddressSanitizer flags any read past its end.
                     image.reset(new unsigned char[bytes.empty() ? 1 : bytes.size()]);
                     std::copy(bytes.begin(), bytes.end(), image.get());
+                    image_size = bytes.size();
                     lexicon = ev::g2p::Lexicon::open(image.get(), bytes.size());
                     out = "OK " + std::to_string(lexicon->size()) + " " + std::to_string(lexicon->symbol_count());
                 }
@@ -134,6 +137,13 @@ int main() {
                 const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
                 out = "OK " + std::to_string(double(text.size()) * repeats / s / 1e6) + " " +
                       std::to_string(tokens / (repeats > 0 ? repeats : 1));
+            } else if (cmd == "bench-open") {
+                if (!lexicon) throw std::runtime_error("no lexicon open");
+                const int repeats = std::stoi(arg);
+                const auto t0 = std::chrono::steady_clock::now();
+                for (int r = 0; r < repeats; ++r) ev::g2p::Lexicon::open(image.get(), image_size);
+                const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                out = "OK " + std::to_string(s / repeats * 1e3) + " ms";
             } else if (cmd == "bench-lex") {
                 if (!lexicon || lexicon->size() == 0) throw std::runtime_error("no lexicon open");
                 const long repeats = std::stol(arg);
