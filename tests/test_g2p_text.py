@@ -278,6 +278,20 @@ def test_invalid_utf8_is_refused(driver):
     assert tokenize(driver, bad) == [("ERR", EV_ERR_INVALID_ARGUMENT)] * len(bad)
 
 
+def test_random_bytes_are_tokenized_or_refused(driver, ref_tokenize):
+    """Any byte string: invalid UTF-8 is refused, valid UTF-8 matches the reference."""
+    rng = random.Random(17)
+    alphabet = [bytes([b]) for b in range(256)] + [c.encode() for c in "é£$1,.' -aZ😀\u0301\u00a0"]
+    blobs = [b"".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(3000)]
+    for blob, got in zip(blobs, tokenize(driver, blobs)):
+        try:
+            text = blob.decode("utf-8")
+        except UnicodeDecodeError:
+            assert got == ("ERR", EV_ERR_INVALID_ARGUMENT), blob
+            continue
+        assert got == ref_tokenize(text), blob
+
+
 def test_tokenizer_is_linear_on_hostile_input(driver):
     texts = ["a." * 100000, "a-" * 100000 + "a", "." * 200000, ". " * 100000, "1," * 100000, "$" + "1." * 50000,
              "9" * 100000 + "st", "'" * 100000, "ab.cd-" * 30000, "é" * 100000]
