@@ -217,8 +217,8 @@ std::string remove_number_commas(const std::string& s) {
     return out;
 }
 
-// Passes 2 and 3 (_pounds_re, _dollars_re): `sign` followed by a run of characters from
-// digits + `extra`; the match ends at the run's last digit.
+// Passes 2 and 3 (_pounds_re, _dollars_re): `sign` followed by a run of digits and commas
+// (and dots when `allow_dot`); the match ends at the run's last digit.
 template <typename Expand>
 std::string expand_currency(const std::string& s, const char* sign, size_t sign_len, bool allow_dot,
                             Expand expand) {
