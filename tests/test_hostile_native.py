@@ -23,6 +23,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # ---- helpers ------------------------------------------------------------------------------
 
+@pytest.fixture(scope="module")
+def artifact_dir(network_dir):
+    """These tests are about the core's verification and the seq2seq-gru kind's own checks:
+    the g2p-en network as an artifact of that kind (tests/test_g2p_kind.py has the g2p kind's)."""
+    return network_dir
+
+
 def last_error(ctx=ffi.NULL) -> str:
     return ffi.string(lib.ev_last_error_message(ctx)).decode()
 

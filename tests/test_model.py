@@ -47,7 +47,7 @@ def test_unsupported_device(artifact_dir):
 def test_status(model, artifact_dir):
     s = model.status()
     assert (s.initialized, s.weights_loaded, s.device, s.model_name, s.model_kind) == (
-        True, True, "cpu", "g2p-en", "seq2seq-gru")
+        True, True, "cpu", "g2p-en", "g2p")
     assert s.artifact_path == artifact_dir
     assert s.memory_used_bytes > 1_000_000 and s.num_threads >= 1
 
