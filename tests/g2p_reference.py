@@ -73,11 +73,21 @@ class LexiconReference:
     def predict_ids(self, word: str) -> list[int]:
         return self.network.predict_ids(word)
 
+    @staticmethod
+    def normalize(word: str) -> str:
+        """A plain word as the text front end leaves it: accents stripped, lowercase, only
+        a-z ' . - kept (no numbers, spaces or punctuation-only words here)."""
+        import re
+        import unicodedata
+
+        word = "".join(c for c in unicodedata.normalize("NFD", word) if unicodedata.category(c) != "Mn")
+        return re.sub(r"[^a-z'.\-]", "", word.lower())
+
     def predict(self, word: str) -> str:
-        key = ascii_lower(word)
+        key = self.normalize(word)
         if key in self.cmu:
             return " ".join(self.cmu[key])
-        return self.network.predict(word)
+        return self.network.predict(key)
 
     def in_lexicon(self, word: str) -> bool:
-        return ascii_lower(word) in self.cmu
+        return self.normalize(word) in self.cmu

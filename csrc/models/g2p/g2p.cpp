@@ -110,7 +110,7 @@ public:
     std::vector<PhonemizedToken> phonemize(const std::string& text, const SamplingParams& params,
                                            CallControl& call) override {
         const uint64_t seed = call.seed_for(params);
-        return phonemize_seeded(g2p::tokenize_text(text), params, seed, call);
+        return phonemize_seeded(tokens_of(text), params, seed, call);
     }
 
     std::string generate(const std::string& prompt, const SamplingParams& params, CallControl& call,
@@ -135,7 +135,7 @@ public:
     std::unique_ptr<TokenStream> stream(const std::string& prompt, const SamplingParams& params,
                                         CallControl& call) override {
         const uint64_t seed = call.seed_for(params);
-        return std::unique_ptr<TokenStream>(new G2pStream(*this, g2p::tokenize_text(prompt), params, seed));
+        return std::unique_ptr<TokenStream>(new G2pStream(*this, tokens_of(prompt), params, seed));
     }
 
     std::vector<std::string> generate_batch(const std::vector<std::string>& prompts, const SamplingParams& params,
@@ -149,7 +149,7 @@ public:
         std::vector<std::pair<size_t, size_t>> where;  // (prompt, token) of each network word
         for (size_t p = 0; p < prompts.size(); ++p) {
             call.check_cancel();
-            std::vector<g2p::TextToken> tokens = g2p::tokenize_text(prompts[p]);
+            std::vector<g2p::TextToken> tokens = tokens_of(prompts[p]);
             results[p] = look_up(tokens, params);
             for (size_t t = 0; t < results[p].size(); ++t)
                 if (results[p][t].source == kSourceModel) {
@@ -200,6 +200,21 @@ public:
     }
 
 private:
+    // The text front end's tokens, except that a whole input with no space and no digit that
+    // the tokenizer splits ("a.m.", "'bout", "students'") but that is a lexicon word as a whole
+    // is that one word: ev_generate on any dictionary word gives its pronunciation.
+    std::vector<g2p::TextToken> tokens_of(const std::string& text) const {
+        std::vector<g2p::TextToken> tokens = g2p::tokenize_text(text);
+        if (tokens.size() < 2) return tokens;
+        for (const unsigned char c : text)
+            if (c == ' ' || (c >= '\t' && c <= '\r') || (c >= '0' && c <= '9')) return tokens;
+        std::string whole;
+        for (const g2p::TextToken& t : tokens) whole += t.text;
+        g2p::PhonemeSpan span;
+        if (whole.size() > 255 || !lexicon_->find(whole, &span)) return tokens;
+        return {g2p::TextToken{whole, false}};
+    }
+
     std::vector<PhonemizedToken> look_up(const std::vector<g2p::TextToken>& tokens, const SamplingParams& params) const {
         std::vector<PhonemizedToken> out(tokens.size());
         std::vector<std::pair<std::string, int32_t>> phones;

@@ -4,7 +4,8 @@
 //   - a pronunciation lexicon (lexicon.h), a file of the artifact mapped read-only;
 //   - a seq2seq-gru network (models/seq2seq_gru), configured by the section's "network", for
 //     the words the lexicon lacks.
-// Each word is looked up first; only out-of-lexicon words run the network (token-exact with
+// Each word is looked up first (a whole input without spaces or digits that is a lexicon word
+// is that word, even where the tokenizer would split it: "a.m.", "'bout", "students'"); only out-of-lexicon words run the network (token-exact with
 // the kind "seq2seq-gru" on the same word). Punctuation tokens pass through as themselves.
 //
 // OUTPUT FORMAT of ev_generate / ev_generate_batch / the token stream: tokens separated by one
