@@ -56,7 +56,7 @@ def test_status(model, artifact_dir):
 def test_status_reports_the_kind_and_its_weights(artifact_dir, use_mmap):
     with Model.load(artifact_dir, use_mmap=use_mmap) as m:
         s = m.status()
-    assert s.capabilities == frozenset({"generate", "generate_batch"})
+    assert s.capabilities == frozenset({"generate", "generate_batch", "phonemize"})
     assert s.weights_mapped is use_mmap
     assert 1_000_000 < s.weights_bytes <= s.memory_used_bytes
     assert s.max_input_chars == 1024
