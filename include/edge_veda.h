@@ -252,7 +252,8 @@ EV_API void ev_free_string(char* str);
 /*
  * Token callback: called once per output token, synchronously, on the thread that called
  * ev_generate_stream. `token` is NUL-terminated UTF-8 owned by the library and valid only
- * during the callback (copy it to keep it).
+ * during the callback (copy it to keep it). token_id is the model's output id, or -1 for a
+ * token that is not one (model kind "g2p": the word separator "|" and punctuation tokens).
  * RE-ENTRANCY RULE (token and memory-pressure callbacks): a callback must not call back into
  * its own context. Such a call returns EV_ERR_INVALID_STATE at once (ev_generate*, ev_stream_*,
  * ev_status, ev_warmup, ev_set_memory_pressure_callback, ev_notify_memory_pressure); ev_free
