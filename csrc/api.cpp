@@ -3,6 +3,8 @@
 // with the model is the kind's business (core/kind.h); this file is the same for every kind.
 #include <algorithm>
 #include <atomic>
+#include <climits>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -20,6 +22,13 @@
 #endif
 
 using ev::Error;
+
+static_assert(ev::kCapGenerate == EV_CAP_GENERATE && ev::kCapGenerateBatch == EV_CAP_GENERATE_BATCH &&
+                  ev::kCapPhonemize == EV_CAP_PHONEMIZE,
+              "core/kind.h capabilities are the ABI's EV_CAP_* bits");
+static_assert(ev::kSourceLexicon == EV_SOURCE_LEXICON && ev::kSourceModel == EV_SOURCE_MODEL &&
+                  ev::kSourcePunctuation == EV_SOURCE_PUNCTUATION,
+              "core/kind.h sources are the ABI's EV_SOURCE_* values");
 
 namespace {
 
@@ -535,6 +544,70 @@ ev_error_t ev_stream_next(ev_stream stream, const char** out_token, int32_t* out
 // No lock: the stream shares nothing with the context but the model instance's reference
 // count, and may be freed from a callback of its context.
 void ev_stream_free(ev_stream stream) { delete stream; }
+
+namespace {
+
+// One malloc'd block: the struct, the pointer arrays, the sources, then the strings.
+ev_phonemes* copy_phonemes(const std::vector<ev::PhonemizedToken>& tokens) {
+    const size_t n = tokens.size();
+    if (n > static_cast<size_t>(INT32_MAX)) throw std::bad_alloc();
+    auto align = [](size_t v) { return (v + alignof(std::max_align_t) - 1) & ~(alignof(std::max_align_t) - 1); };
+    const size_t head = align(sizeof(ev_phonemes));
+    const size_t ptrs = align(2 * n * sizeof(char*));
+    const size_t srcs = align(n * sizeof(int32_t));
+    size_t strings = 0;
+    for (const ev::PhonemizedToken& t : tokens) strings += t.token.size() + 1 + t.phonemes.size() + 1;
+    unsigned char* block = static_cast<unsigned char*>(std::malloc(head + ptrs + srcs + strings));
+    if (block == nullptr) throw std::bad_alloc();
+    ev_phonemes* out = reinterpret_cast<ev_phonemes*>(block);
+    std::memset(out, 0, sizeof(ev_phonemes));
+    const char** token_ptrs = reinterpret_cast<const char**>(block + head);
+    const char** phoneme_ptrs = token_ptrs + n;
+    int32_t* sources = reinterpret_cast<int32_t*>(block + head + ptrs);
+    char* text = reinterpret_cast<char*>(block + head + ptrs + srcs);
+    for (size_t i = 0; i < n; ++i) {
+        std::memcpy(text, tokens[i].token.c_str(), tokens[i].token.size() + 1);
+        token_ptrs[i] = text;
+        text += tokens[i].token.size() + 1;
+        std::memcpy(text, tokens[i].phonemes.c_str(), tokens[i].phonemes.size() + 1);
+        phoneme_ptrs[i] = text;
+        text += tokens[i].phonemes.size() + 1;
+        sources[i] = tokens[i].source;
+    }
+    out->struct_size = sizeof(ev_phonemes);
+    out->count = static_cast<int32_t>(n);
+    out->tokens = token_ptrs;
+    out->phonemes = phoneme_ptrs;
+    out->sources = sources;
+    return out;
+}
+
+}  // namespace
+
+ev_error_t ev_phonemize(ev_context ctx, const char* text, const ev_generation_params* params, ev_phonemes** out) {
+    if (out) *out = nullptr;
+    EV_ENTER(ctx);
+    if (text == nullptr) return invalid(ctx, "ev_phonemize: text is NULL", "pass a NUL-terminated UTF-8 string");
+    if (out == nullptr)
+        return invalid(ctx, "ev_phonemize: out is NULL", "pass the address of an ev_phonemes* to receive the result");
+    return guarded(ctx, [&]() -> ev_error_t {
+        ContextCall call(ctx, ctx->cancel_epoch.load(std::memory_order_acquire));
+        const ev::SamplingParams sp = ev::SamplingParams::from_abi(params);
+        std::lock_guard<std::mutex> g(ctx->mu);
+        call.check_cancel();
+        const std::string checked = checked_prompt(text, ctx->manifest.max_input_chars, "text");
+        use_kernel_threads(ctx);
+        ev::ModelInstance& model = loaded_model(ctx);
+        require(ctx, model, ev::kCapPhonemize, "ev_phonemize");
+        std::vector<ev::PhonemizedToken> tokens = model.phonemize(checked, sp, call);
+        call.check_cancel();
+        *out = copy_phonemes(tokens);
+        after_call_memory_check(ctx);
+        return EV_OK;
+    });
+}
+
+void ev_phonemes_free(ev_phonemes* phonemes) { std::free(phonemes); }
 
 ev_error_t ev_cancel(ev_context ctx) {
     if (ctx == nullptr) return invalid(nullptr, "ev_cancel: context is NULL", "pass a context from ev_init()");

@@ -252,7 +252,8 @@ EV_API void ev_free_string(char* str);
 /*
  * Token callback: called once per output token, synchronously, on the thread that called
  * ev_generate_stream. `token` is NUL-terminated UTF-8 owned by the library and valid only
- * during the callback (copy it to keep it).
+ * during the callback (copy it to keep it). token_id is the model's output id, or -1 for a
+ * token that is not one (model kind "g2p": the word separator "|" and punctuation tokens).
  * RE-ENTRANCY RULE (token and memory-pressure callbacks): a callback must not call back into
  * its own context. Such a call returns EV_ERR_INVALID_STATE at once (ev_generate*, ev_stream_*,
  * ev_status, ev_warmup, ev_set_memory_pressure_callback, ev_notify_memory_pressure); ev_free
@@ -364,8 +365,10 @@ EV_API const char* ev_runtime_version(void);
  * Minor 1 appended: EV_ABI_MINOR, ev_abi_minor, EV_MAX_THREADS.
  * Minor 2 appended: EV_ERR_UNSUPPORTED_OPERATION, EV_CAP_*, the ev_status_info fields after
  * model_kind.
+ * Minor 3 appended: EV_CAP_PHONEMIZE, EV_SOURCE_*, ev_phonemes, ev_phonemize,
+ * ev_phonemes_free.
  */
-#define EV_ABI_MINOR 2
+#define EV_ABI_MINOR 3
 
 /* Returns the EV_ABI_MINOR the library was built with. Thread-safe. */
 EV_API int32_t ev_abi_minor(void);
@@ -385,6 +388,52 @@ EV_API int32_t ev_abi_minor(void);
 
 #define EV_CAP_GENERATE 1        /* ev_generate, ev_generate_stream, ev_stream_begin/next */
 #define EV_CAP_GENERATE_BATCH 2  /* ev_generate_batch */
+
+/* ------------------------------------------------------------------------------------------
+ * Appended in ABI minor 3: text to phonemes, token by token (model kind "g2p")
+ * ------------------------------------------------------------------------------------------ */
+
+#define EV_CAP_PHONEMIZE 4       /* ev_phonemize, ev_phonemes_free */
+
+/* Where a token's phonemes came from (ev_phonemes.sources). */
+#define EV_SOURCE_LEXICON 1      /* the artifact's pronunciation lexicon (CMUdict for g2p-en) */
+#define EV_SOURCE_MODEL 2        /* predicted by the network (the word is not in the lexicon) */
+#define EV_SOURCE_PUNCTUATION 3  /* a punctuation token; passes through with no phonemes */
+
+/* One phonemized text: `count` tokens (words and punctuation) in text order. Allocated by the
+ * library as one block; every pointer points inside it. Fields are appended only; read those
+ * struct_size covers. */
+typedef struct ev_phonemes {
+    uint32_t struct_size;         /* sizeof(ev_phonemes) as the library filled it */
+    int32_t count;                /* number of tokens (0 for empty text, emoji, symbols) */
+    const char* const* tokens;    /* count NUL-terminated strings: the word (normalized:
+                                     lowercase, numbers spelled out, accents stripped) or the
+                                     punctuation token */
+    const char* const* phonemes;  /* count NUL-terminated strings: space-separated phonemes;
+                                     "" for punctuation */
+    const int32_t* sources;       /* count EV_SOURCE_* values */
+} ev_phonemes;
+
+/*
+ * Turns a NUL-terminated UTF-8 text into phonemes, one entry per word or punctuation token, and
+ * stores the result in *out. Numbers, accents and punctuation are normalized as g2p-en does
+ * (docs/lexicon-format.md); each word is looked up in the lexicon first, and only the rest run
+ * the network. The input limit of ev_generate applies to the whole text.
+ * params: NULL means ev_generation_params_default(); max_tokens bounds each word's phonemes,
+ * sampling parameters affect network words only, stop sequences are ignored; borrowed for the
+ * call. Models whose kind lacks it (ev_status_info.capabilities without EV_CAP_PHONEMIZE)
+ * return EV_ERR_UNSUPPORTED_OPERATION.
+ * Ownership: on EV_OK, *out is allocated by the library; free it with ev_phonemes_free(). On
+ * failure *out is set to NULL and nothing needs freeing. A failed call leaves the context
+ * usable. Thread-safe (serialized per context); ev_cancel() stops it between words.
+ */
+EV_API ev_error_t ev_phonemize(ev_context ctx, const char* text, const ev_generation_params* params,
+                               ev_phonemes** out);
+
+/* Frees a result of ev_phonemize (all its strings and arrays at once). Accepts NULL.
+ * Thread-safe: a result may be freed on any thread, once, before or after ev_free of its
+ * context. */
+EV_API void ev_phonemes_free(ev_phonemes* phonemes);
 
 EV_END_DECLS
 

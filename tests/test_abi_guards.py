@@ -82,6 +82,7 @@ def test_free_functions_accept_null():
     lib.ev_free(ffi.NULL)
     lib.ev_free_string(ffi.NULL)
     lib.ev_stream_free(ffi.NULL)
+    lib.ev_phonemes_free(ffi.NULL)
 
 
 def test_init_rejects_bad_configs(tmp_path, artifact_dir):
@@ -147,7 +148,7 @@ def rename_library(m, name):
     (dict(edit=lambda m: m["module"].update(library="../evil.so")), "EV_ERR_MODEL_INVALID", "plain file name"),
     (dict(edit=lambda m: rename_library(m, "gone.so")), "EV_ERR_MODEL_NOT_FOUND", "gone.so"),
     (dict(edit=lambda m: m["module"].update(library="other.so")), "EV_ERR_MODEL_INVALID", "does not list 'other.so'"),
-    (dict(edit=lambda m: m["seq2seq-gru"]["special_tokens"].update(output_eos=500)), "EV_ERR_MODEL_INVALID",
+    (dict(edit=lambda m: m["g2p"]["network"]["special_tokens"].update(output_eos=500)), "EV_ERR_MODEL_INVALID",
      "special_tokens"),
     (dict(edit=lambda m: m["functions"]["encode"].update(name="nope")), "EV_ERR_MODEL_INVALID", "no function 'nope'"),
     (dict(edit=lambda m: m.update(format_version=1)), "EV_ERR_MODEL_INVALID", "built by an older edge-veda"),
@@ -167,6 +168,7 @@ def test_every_entry_point_rejects_a_null_context():
     info.struct_size = ffi.sizeof("ev_status_info")
     stream = ffi.new("ev_stream*")
     token = ffi.new("char**")
+    phonemes = ffi.new("ev_phonemes**", ffi.cast("ev_phonemes*", 1))  # must be reset to NULL
     calls = {
         "ev_warmup": lambda: lib.ev_warmup(ffi.NULL),
         "ev_status": lambda: lib.ev_status(ffi.NULL, info),
@@ -177,10 +179,71 @@ def test_every_entry_point_rejects_a_null_context():
         "ev_cancel": lambda: lib.ev_cancel(ffi.NULL),
         "ev_set_memory_pressure_callback": lambda: lib.ev_set_memory_pressure_callback(ffi.NULL, ffi.NULL, ffi.NULL),
         "ev_notify_memory_pressure": lambda: lib.ev_notify_memory_pressure(ffi.NULL, 1),
+        "ev_phonemize": lambda: lib.ev_phonemize(ffi.NULL, b"a", ffi.NULL, phonemes),
     }
     for name, call in calls.items():
         assert_error(call(), lib.EV_ERR_INVALID_ARGUMENT)
-    assert out[0] == ffi.NULL and stream[0] == ffi.NULL
+    assert out[0] == ffi.NULL and stream[0] == ffi.NULL and phonemes[0] == ffi.NULL
+
+
+def test_phonemize_guards_and_result(ctx, reference):
+    """ev_phonemize: NULL and invalid arguments fail cleanly (out reset to NULL, context usable);
+    the result is one block with struct_size, count, tokens, phonemes and sources."""
+    out = ffi.new("ev_phonemes**")
+
+    def params(**fields):
+        p = ffi.new("ev_generation_params*", lib.ev_generation_params_default())
+        for k, v in fields.items():
+            setattr(p, k, v)
+        return p
+
+    failures = [
+        (lambda: lib.ev_phonemize(ctx, ffi.NULL, ffi.NULL, out), "text is NULL"),
+        (lambda: lib.ev_phonemize(ctx, b"a", ffi.NULL, ffi.NULL), "out is NULL"),
+        (lambda: lib.ev_phonemize(ctx, b"caf\xc3", ffi.NULL, out), "not valid UTF-8"),
+        (lambda: lib.ev_phonemize(ctx, b"a" * 5000, ffi.NULL, out), "longer than"),
+        (lambda: lib.ev_phonemize(ctx, b"a", params(struct_size=0), out), "struct_size"),
+        (lambda: lib.ev_phonemize(ctx, b"a", params(temperature=-1.0), out), "temperature"),
+    ]
+    for call, contains in failures:
+        out[0] = ffi.cast("ev_phonemes*", 1)  # a failure must reset it to NULL
+        assert_error(call(), lib.EV_ERR_INVALID_ARGUMENT, ctx, contains)
+        assert out[0] == ffi.NULL or contains == "out is NULL"
+        assert generate(ctx, "usable") == (lib.EV_OK, reference.predict("usable"))
+
+    assert lib.ev_phonemize(ctx, "Hello, zyxqvbe!".encode(), ffi.NULL, out) == lib.EV_OK
+    try:
+        r = out[0]
+        assert r.struct_size == ffi.sizeof("ev_phonemes") and r.count == 4
+        got = [(ffi.string(r.tokens[i]).decode(), ffi.string(r.phonemes[i]).decode(), r.sources[i])
+               for i in range(r.count)]
+    finally:
+        lib.ev_phonemes_free(out[0])
+    assert got == [("hello", reference.predict("hello"), lib.EV_SOURCE_LEXICON),
+                   (",", "", lib.EV_SOURCE_PUNCTUATION),
+                   ("zyxqvbe", reference.predict("zyxqvbe"), lib.EV_SOURCE_MODEL),
+                   ("!", "", lib.EV_SOURCE_PUNCTUATION)]
+    for empty in (b"", b"   \t\n", "🙂".encode(), b"#$%^&*"):
+        assert lib.ev_phonemize(ctx, empty, ffi.NULL, out) == lib.EV_OK
+        assert out[0].count == 0
+        lib.ev_phonemes_free(out[0])
+
+
+def test_phonemize_is_unsupported_by_a_network_only_artifact(network_dir):
+    cfg, keep = make_config(network_dir)
+    err = ffi.new("ev_error_t*")
+    c = lib.ev_init(cfg, err)
+    assert c != ffi.NULL, last_error()
+    try:
+        out = ffi.new("ev_phonemes**")
+        assert_error(lib.ev_phonemize(c, b"hello", ffi.NULL, out), lib.EV_ERR_UNSUPPORTED_OPERATION, c, "ev_phonemize")
+        assert out[0] == ffi.NULL
+        info = ffi.new("ev_status_info*")
+        info.struct_size = ffi.sizeof("ev_status_info")
+        assert lib.ev_status(c, info) == lib.EV_OK
+        assert info.capabilities == lib.EV_CAP_GENERATE | lib.EV_CAP_GENERATE_BATCH
+    finally:
+        lib.ev_free(c)
 
 
 def test_bad_arguments_on_a_live_context_leave_it_usable(ctx, reference):

@@ -1,4 +1,8 @@
-"""Every Edge Veda path reproduces the numpy g2p-en decoder token for token."""
+"""Every Edge Veda path reproduces the numpy g2p-en decoder token for token.
+
+These tests run the network on its own (`network_dir`: kind "seq2seq-gru"), since in the g2p-en
+artifact (kind "g2p") dictionary words never reach it; tests/test_g2p_kind.py checks that the g2p
+kind sends out-of-lexicon words through this same network."""
 import subprocess
 import sys
 
@@ -7,6 +11,16 @@ import pytest
 from conftest import cap_words, cmudict_sample
 
 N_WORDS = 2400
+
+
+@pytest.fixture(scope="module")
+def artifact_dir(network_dir):
+    return network_dir
+
+
+@pytest.fixture(scope="module")
+def reference(network_reference):
+    return network_reference
 
 
 @pytest.fixture(scope="module")

@@ -286,7 +286,7 @@ def test_cli_verify_says_corrupt_after_a_manifest_only_edit_of_g2p(tmp_path, art
     r = cli("models", "verify", "g2p-en", home=home)
     assert (r.returncode, r.stdout.strip()) == (0, "g2p-en: ok"), r.stderr
     manifest = json.loads((installed / "manifest.json").read_text())
-    manifest["seq2seq-gru"]["special_tokens"]["input_unk"] = 100029
+    manifest["g2p"]["network"]["special_tokens"]["input_unk"] = 100029
     (installed / "manifest.json").write_text(json.dumps(manifest, indent=2))
     r = cli("models", "verify", "g2p-en", home=home)
     assert r.returncode == 1 and "CORRUPT" in r.stdout and "was edited" in r.stdout, r.stdout

@@ -47,7 +47,7 @@ def test_unsupported_device(artifact_dir):
 def test_status(model, artifact_dir):
     s = model.status()
     assert (s.initialized, s.weights_loaded, s.device, s.model_name, s.model_kind) == (
-        True, True, "cpu", "g2p-en", "seq2seq-gru")
+        True, True, "cpu", "g2p-en", "g2p")
     assert s.artifact_path == artifact_dir
     assert s.memory_used_bytes > 1_000_000 and s.num_threads >= 1
 
@@ -56,7 +56,7 @@ def test_status(model, artifact_dir):
 def test_status_reports_the_kind_and_its_weights(artifact_dir, use_mmap):
     with Model.load(artifact_dir, use_mmap=use_mmap) as m:
         s = m.status()
-    assert s.capabilities == frozenset({"generate", "generate_batch"})
+    assert s.capabilities == frozenset({"generate", "generate_batch", "phonemize"})
     assert s.weights_mapped is use_mmap
     assert 1_000_000 < s.weights_bytes <= s.memory_used_bytes
     assert s.max_input_chars == 1024
@@ -101,7 +101,16 @@ def test_stop_sequences(model, reference):
     assert model.generate("international", stop="ZZZZ") == full
 
 
-def test_sampling_is_deterministic_for_a_seed(model, reference):
+@pytest.fixture()
+def network_model(network_dir):
+    """The network alone (kind seq2seq-gru): in g2p-en (kind g2p) CMUdict words come from the
+    lexicon, which sampling parameters do not touch (tests/test_g2p_kind.py tests that)."""
+    with Model.load(network_dir) as m:
+        yield m
+
+
+def test_sampling_is_deterministic_for_a_seed(network_model, network_reference):
+    model, reference = network_model, network_reference
     runs = {model.generate("probability", temperature=1.5, seed=s) for s in range(20)}
     assert len(runs) > 1  # sampling really samples at T=1.5
     a = [model.generate("probability", temperature=1.5, top_k=5, top_p=0.9, seed=42) for _ in range(5)]
@@ -110,15 +119,16 @@ def test_sampling_is_deterministic_for_a_seed(model, reference):
     assert model.generate("probability", temperature=2.0, top_k=1, seed=3) == reference.predict("probability")
 
 
-def test_context_seed_stream_is_reproducible(artifact_dir):
+def test_context_seed_stream_is_reproducible(network_dir):
     def run():
-        with Model.load(artifact_dir, seed=99) as m:
+        with Model.load(network_dir, seed=99) as m:
             return [m.generate("sampling", temperature=1.2) for _ in range(8)]
     first, second = run(), run()
     assert first == second and len(set(first)) > 1
 
 
-def test_repeat_penalty_changes_only_sampling_inputs(model, reference):
+def test_repeat_penalty_changes_only_sampling_inputs(network_model, network_reference):
+    model, reference = network_model, network_reference
     # penalty 1 is a no-op; a strong one on a word with repeated phonemes changes the output
     assert model.generate("mississippi", repeat_penalty=1.0) == reference.predict("mississippi")
     assert model.generate("mississippi", repeat_penalty=50.0) != reference.predict("mississippi")

@@ -71,6 +71,7 @@ def test_static_archive_manifest_names_the_prefix(static_artifact):
     assert m["module"] == {"source": "system-lib", "prefix": "ev_test_g2p_", "archive": "libg2p_en.a",
                            "kernel_threads": False}
     assert "libg2p_en.a" in m["files"] and m["weights"]["file"] in m["files"]
+    assert m["kind"] == "g2p" and m["g2p"]["lexicon"]["file"] in m["files"]
 
 
 def test_model_linked_into_the_program_runs_through_the_same_abi(static_artifact, artifact_dir, tmp_path):

@@ -23,4 +23,8 @@ std::vector<std::string> ModelInstance::generate_batch(const std::vector<std::st
     unsupported_operation("this", "ev_generate_batch");
 }
 
+std::vector<PhonemizedToken> ModelInstance::phonemize(const std::string&, const SamplingParams&, CallControl&) {
+    unsupported_operation("this", "ev_phonemize");
+}
+
 }  // namespace ev

@@ -24,6 +24,19 @@ namespace ev {
 // Calling an operation the kind lacks is EV_ERR_UNSUPPORTED_OPERATION.
 constexpr uint32_t kCapGenerate = 1u << 0;       // ev_generate, ev_generate_stream, ev_stream_*
 constexpr uint32_t kCapGenerateBatch = 1u << 1;  // ev_generate_batch
+constexpr uint32_t kCapPhonemize = 1u << 2;      // ev_phonemize
+
+// Where one token's phonemes came from (ev_phonemes.sources: the EV_SOURCE_* constants).
+constexpr int32_t kSourceLexicon = 1;
+constexpr int32_t kSourceModel = 2;
+constexpr int32_t kSourcePunctuation = 3;
+
+// One token of a phonemized text.
+struct PhonemizedToken {
+    std::string token;     // the word or punctuation as the text front end produced it
+    std::string phonemes;  // space-separated phonemes; "" for punctuation
+    int32_t source = 0;    // kSource*
+};
 
 // What a running call may ask of the core.
 class CallControl {
@@ -73,6 +86,9 @@ public:
     // kCapGenerateBatch: one output per prompt, what generate() gives for each.
     virtual std::vector<std::string> generate_batch(const std::vector<std::string>& prompts,
                                                     const SamplingParams& params, CallControl& call);
+    // kCapPhonemize: one entry per word or punctuation token of `text`, in order.
+    virtual std::vector<PhonemizedToken> phonemize(const std::string& text, const SamplingParams& params,
+                                                   CallControl& call);
 };
 
 // What the core hands a kind's factory.

@@ -3,6 +3,12 @@
 
 #include <cstring>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <immintrin.h>
+#define EV_SHA256_X86_SHA 1
+#endif
+
 namespace ev {
 namespace {
 
@@ -19,6 +25,60 @@ constexpr uint32_t kRound[64] = {
 
 inline uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 
+#ifdef EV_SHA256_X86_SHA
+// The x86 SHA extensions (SHA-NI: Intel since Goldmont/Ice Lake, AMD since Zen), about 8x the
+// portable code: hashing the 2.5 MB lexicon and 2 MB of weights at the first load of a process
+// takes ~3 ms instead of ~20. Chosen at run time (CPUID), so one binary runs everywhere.
+bool cpu_has_sha() {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+    const bool ssse3 = (c >> 9) & 1, sse41 = (c >> 19) & 1;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    return ssse3 && sse41 && ((b >> 29) & 1);
+}
+
+const bool kHasSha = cpu_has_sha();
+
+// `blocks` 64-byte blocks into state[8] (FIPS 180-4 6.2.2, two rounds per sha256rnds2).
+__attribute__((target("sha,sse4.1,ssse3"))) void compress_sha_ni(uint32_t state[8], const uint8_t* data,
+                                                                 size_t blocks) {
+    const __m128i byte_swap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+    __m128i tmp = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&state[0]));
+    __m128i state1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&state[4]));
+    tmp = _mm_shuffle_epi32(tmp, 0xB1);                // CDAB
+    state1 = _mm_shuffle_epi32(state1, 0x1B);          // EFGH
+    __m128i state0 = _mm_alignr_epi8(tmp, state1, 8);  // ABEF
+    state1 = _mm_blend_epi16(state1, tmp, 0xF0);       // CDGH
+    for (; blocks > 0; --blocks, data += 64) {
+        const __m128i abef = state0, cdgh = state1;
+        __m128i w[4];  // message words 4i..4i+3 of group i live in w[i % 4]
+        for (int i = 0; i < 16; ++i) {
+            __m128i& wi = w[i & 3];
+            if (i < 4) {
+                wi = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(data + 16 * i)), byte_swap);
+            } else {
+                // w[t] = s1(w[t-2]) + w[t-7] + s0(w[t-15]) + w[t-16], four at a time.
+                __m128i t = _mm_sha256msg1_epu32(wi, w[(i + 1) & 3]);
+                t = _mm_add_epi32(t, _mm_alignr_epi8(w[(i + 3) & 3], w[(i + 2) & 3], 4));
+                wi = _mm_sha256msg2_epu32(t, w[(i + 3) & 3]);
+            }
+            __m128i msg = _mm_add_epi32(wi, _mm_loadu_si128(reinterpret_cast<const __m128i*>(&kRound[4 * i])));
+            state1 = _mm_sha256rnds2_epu32(state1, state0, msg);
+            msg = _mm_shuffle_epi32(msg, 0x0E);
+            state0 = _mm_sha256rnds2_epu32(state0, state1, msg);
+        }
+        state0 = _mm_add_epi32(state0, abef);
+        state1 = _mm_add_epi32(state1, cdgh);
+    }
+    tmp = _mm_shuffle_epi32(state0, 0x1B);        // FEBA
+    state1 = _mm_shuffle_epi32(state1, 0xB1);     // DCHG
+    state0 = _mm_blend_epi16(tmp, state1, 0xF0);  // DCBA
+    state1 = _mm_alignr_epi8(state1, tmp, 8);     // HGFE
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(&state[0]), state0);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(&state[4]), state1);
+}
+#endif
+
 }  // namespace
 
 Sha256::Sha256()
@@ -26,7 +86,19 @@ Sha256::Sha256()
     : state_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
              0x5be0cd19} {}
 
-void Sha256::compress(const uint8_t block[64]) {
+void Sha256::compress(const uint8_t block[64]) { compress_blocks(block, 1); }
+
+void Sha256::compress_blocks(const uint8_t* data, size_t blocks) {
+#ifdef EV_SHA256_X86_SHA
+    if (kHasSha && !portable_) {
+        compress_sha_ni(state_, data, blocks);
+        return;
+    }
+#endif
+    for (; blocks > 0; --blocks, data += 64) compress_portable(data);
+}
+
+void Sha256::compress_portable(const uint8_t block[64]) {
     uint32_t w[64];
     for (int i = 0; i < 16; ++i)
         w[i] = (uint32_t(block[4 * i]) << 24) | (uint32_t(block[4 * i + 1]) << 16) |
@@ -68,7 +140,11 @@ void Sha256::update(const void* data, size_t size) {
         compress(buffer_);
         buffered_ = 0;
     }
-    for (; size >= 64; p += 64, size -= 64) compress(p);
+    if (size >= 64) {
+        compress_blocks(p, size / 64);
+        p += size / 64 * 64;
+        size %= 64;
+    }
     if (size > 0) {
         std::memcpy(buffer_, p, size);
         buffered_ = size;

@@ -2,6 +2,7 @@
 // (an explicit table, not self-registration, because static initializers of an object nobody
 // references are dropped when libedge_veda is linked statically).
 #include "kind.h"
+#include "g2p/g2p.h"
 #include "seq2seq_gru/seq2seq_gru.h"
 
 namespace ev {
@@ -9,6 +10,7 @@ namespace {
 
 const KindEntry kKinds[] = {
     {"seq2seq-gru", &create_seq2seq_gru},
+    {"g2p", &create_g2p},
 };
 
 }  // namespace

@@ -54,6 +54,7 @@ public:
     const void* data(size_t i) const { return base_ + spec_.tensors[i].offset; }
     int64_t find(const std::string& name) const { return spec_.find_index(name); }
     uint64_t bytes() const { return size_; }
+    const void* base() const { return base_; }  // the whole file (nullptr when empty)
     bool mapped() const { return mapped_; }
 
 private:

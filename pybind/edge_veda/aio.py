@@ -125,6 +125,10 @@ class AsyncModel:
         GenerationParams("AsyncModel.generate_batch", params)
         return await self._run(self._model.generate_batch, texts, **params)
 
+    async def phonemize(self, text: str, **params) -> list[tuple]:
+        """Model.phonemize on the model's worker thread."""
+        return await self._run(self._model.phonemize, text, **params)
+
     async def stream(self, text: str, **params) -> AsyncIterator[str]:
         """Yields tokens as the worker decodes them (ev_generate_stream on the worker thread).
 

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Iterator
 
 
 class _CliError(Exception):
@@ -167,12 +168,62 @@ def _answer(model, items: list[tuple[str, str]], out, skipped: _Skips) -> None:
     out.flush()
 
 
+def _text_chunks(max_chars: int, skipped: _Skips) -> Iterator[str]:
+    """Running text from stdin in pieces of at most `max_chars` code points, cut at line ends
+    (the text front end reads a line end as a space) or, inside an overlong line, at spaces."""
+    chunk: list[str] = []
+    size = 0
+    for batch in _stdin_lines():
+        for number, raw in batch:
+            line, problem = _decode_line(number, raw)
+            if problem:
+                skipped(f"line {number}", problem)
+                continue
+            while len(line) > max_chars:  # an overlong line: cut at the last space that fits
+                cut = line.rfind(" ", 0, max_chars)
+                cut = cut if cut > 0 else max_chars
+                if chunk:
+                    yield "\n".join(chunk)
+                    chunk, size = [], 0
+                yield line[:cut]
+                line = line[cut:].lstrip()
+            if size + len(line) + 1 > max_chars and chunk:
+                yield "\n".join(chunk)
+                chunk, size = [], 0
+            chunk.append(line)
+            size += len(line) + 1
+    if chunk:
+        yield "\n".join(chunk)
+
+
+def _cmd_g2p_text(args, skipped: _Skips) -> None:
+    from .model import Model
+
+    with Model.load(args.model, num_threads=args.threads) as model:
+        out = sys.stdout.buffer
+        for text in _text_chunks(model.status().max_input_chars, skipped):
+            tokens = _interruptible(model, lambda t: model.phonemize(t, with_source=args.source), text)
+            out.write(b"".join(("\t".join([tok[0], " ".join(tok[1])] + ([tok[2]] if args.source else []))
+                                + "\n").encode("utf-8") for tok in tokens))
+            out.flush()
+
+
 def _cmd_g2p(args) -> int:
     from .model import Model
 
     if sys.stdout is None:
         raise _CliError("stdout is closed", "redirect the output to a file or a pipe")
     skipped = _Skips()
+    if args.text:
+        if args.words not in ([], ["-"]):
+            args.parser.error("--text reads stdin: give no WORD arguments (for sentences as arguments, "
+                              "quote them: edge-veda g2p \"Hello, world.\")")
+        _cmd_g2p_text(args, skipped)
+        return EXIT_SKIPPED if skipped.count else EXIT_OK
+    if args.source:
+        args.parser.error("--source goes with --text (edge-veda g2p --text --source < text.txt)")
+    if not args.words:
+        args.parser.error("give WORDs (or quoted sentences), '-' for one per line on stdin, or --text")
     if args.words == ["-"]:
         with Model.load(args.model, num_threads=args.threads) as model:
             out = sys.stdout.buffer
@@ -349,18 +400,32 @@ def build_parser() -> argparse.ArgumentParser:
                                  epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
 
-    g2p = sub.add_parser("g2p", help="English words to ARPAbet phonemes",
-                         description="Prints one line per word: WORD<TAB>PHONEMES. "
-                                     "With '-' reads one word per line from stdin (UTF-8; a line that "
-                                     "is not valid UTF-8 or holds a NUL byte is reported on stderr "
-                                     "and skipped, the others are answered).",
+    g2p = sub.add_parser("g2p", help="English words and sentences to ARPAbet phonemes",
+                         description="Prints one line per input: INPUT<TAB>PHONEMES. An input is a word "
+                                     "or a sentence: quote an argument with spaces (\"Hello, world.\"); "
+                                     "a sentence gives each word's phonemes and each punctuation token, "
+                                     "separated by ' | ' (HH AH0 L OW1 | , | W ER1 L D | .). Dictionary "
+                                     "words take CMUdict's first pronunciation, other words the network's; "
+                                     "numbers are spelled out (123 -> one hundred twenty-three). "
+                                     "With '-' reads one input per line from stdin, the fast path for "
+                                     "word lists (UTF-8; a line that is not valid UTF-8 or holds a NUL "
+                                     "byte is reported on stderr and skipped, the others are answered). "
+                                     "With --text reads running text from stdin (lines of any length) "
+                                     "and prints one line per token: TOKEN<TAB>PHONEMES (punctuation has "
+                                     "none; tokens are normalized: lowercase, numbers spelled out).",
                          epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    g2p.add_argument("words", nargs="+", metavar="WORD", help="words, or '-' for stdin")
+    g2p.add_argument("words", nargs="*", metavar="WORD",
+                     help="words or quoted sentences, or '-' for one per line on stdin")
+    g2p.add_argument("--text", action="store_true",
+                     help="read running text from stdin; print TOKEN<TAB>PHONEMES per word/punctuation")
+    g2p.add_argument("--source", action="store_true",
+                     help="with --text: a third column saying where the phonemes came from "
+                          "(lexicon, model, punctuation)")
     g2p.add_argument("--model", default="g2p-en", help="model name or artifact directory")
     g2p.add_argument("--threads", type=_thread_count, default=0,
                      help="threads decoding words in parallel (0 = one per core; "
                           "the library caps large values)")
-    g2p.set_defaults(func=_cmd_g2p)
+    g2p.set_defaults(func=_cmd_g2p, parser=g2p)
 
     st = sub.add_parser("status", help="library, ABI and TVM versions; cache location")
     st.set_defaults(func=_cmd_status)

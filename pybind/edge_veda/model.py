@@ -37,6 +37,14 @@ class Status:
 CAPABILITIES = {
     lib.EV_CAP_GENERATE: "generate",              # generate, generate_with_callback, stream
     lib.EV_CAP_GENERATE_BATCH: "generate_batch",
+    lib.EV_CAP_PHONEMIZE: "phonemize",            # phonemize (model kind "g2p")
+}
+
+# EV_SOURCE_* -> the name Model.phonemize(..., with_source=True) gives it.
+SOURCES = {
+    lib.EV_SOURCE_LEXICON: "lexicon",          # the pronunciation lexicon (CMUdict)
+    lib.EV_SOURCE_MODEL: "model",              # predicted by the network (not in the lexicon)
+    lib.EV_SOURCE_PUNCTUATION: "punctuation",  # passes through, no phonemes
 }
 
 
@@ -284,7 +292,10 @@ class Model:
 
     # -- calls ----------------------------------------------------------------------------
     def generate(self, text: str, **params) -> str:
-        """Runs the model on `text` and returns its output (g2p-en: space-separated ARPAbet).
+        """Runs the model on `text` and returns its output (g2p-en: space-separated ARPAbet; a
+        text of several words gives each word's phonemes and each punctuation token, separated
+        by " | ": "Hello, world." -> "HH AH0 L OW1 | , | W ER1 L D | ."; phonemize() gives
+        the same per token).
 
         params: max_tokens, temperature, top_p, top_k, repeat_penalty, seed, stop.
         """
@@ -323,6 +334,42 @@ class Model:
             finally:
                 for i in range(n):
                     lib.ev_free_string(outs[i])
+
+    def phonemize(self, text: str, *, with_source: bool = False, **params) -> list[tuple]:
+        """Text to phonemes, token by token (ev_phonemize; models with the "phonemize" capability,
+        e.g. g2p-en): one `(token, phonemes)` pair per word or punctuation token, in order.
+
+        Words come normalized as the library looked them up (lowercase, numbers spelled out,
+        accents stripped: "Café 21st" -> "cafe", "twenty-first"); punctuation gets []. Empty
+        text, whitespace, emoji and symbols give []. with_source=True gives `(token, phonemes,
+        source)` triples, source being "lexicon", "model" or "punctuation".
+        params: as generate(); max_tokens bounds each word, stop sequences are not used.
+
+            >>> model.phonemize("Hello, world.")
+            [('hello', ['HH', 'AH0', 'L', 'OW1']), (',', []), ('world', ['W', 'ER1', 'L', 'D']), ('.', [])]
+        """
+        api = "Model.phonemize"
+        prompt = _encode_prompt(api, text)
+        keep_alive: list = []
+        p = GenerationParams(api, params).pointer(keep_alive) if params else ffi.NULL
+        out = ffi.new("ev_phonemes**")
+        with self._native.hold(api) as ctx:
+            try:
+                rc = lib.ev_phonemize(ctx, prompt, p, out)
+                if rc != 0:
+                    raise self._native.error(rc, ctx)
+                r = out[0]
+                result = []
+                for i in range(r.count):
+                    token = ffi.string(r.tokens[i]).decode("utf-8", "replace")
+                    phonemes = ffi.string(r.phonemes[i]).decode("utf-8", "replace").split()
+                    if with_source:
+                        result.append((token, phonemes, SOURCES.get(r.sources[i], "unknown")))
+                    else:
+                        result.append((token, phonemes))
+                return result
+            finally:
+                lib.ev_phonemes_free(out[0])
 
     def stream(self, text: str, **params) -> Iterator[str]:
         """Yields the output tokens one by one (pull API: one native call per token).

@@ -31,6 +31,19 @@ RESULTS: dict = {}
 
 
 @pytest.fixture(scope="module")
+def artifact_dir(network_dir):
+    """The network on its own (kind seq2seq-gru), as every peer here is: in the g2p-en artifact
+    (kind g2p) these CMUdict words would be lexicon hits (tests/bench/test_bench_g2p_text.py
+    measures that artifact on running text)."""
+    return network_dir
+
+
+@pytest.fixture(scope="module")
+def reference(network_reference):
+    return network_reference
+
+
+@pytest.fixture(scope="module")
 def words():
     return cmudict_sample(N, seed=6)
 

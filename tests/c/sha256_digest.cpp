@@ -2,6 +2,7 @@
 // in chunks of growing odd sizes so that every buffering path runs
 // (tests/test_hostile_native.py compares the digests with hashlib).
 #include <cstdio>
+#include <string>
 #include <vector>
 
 #include "sha256.h"
@@ -21,7 +22,15 @@ int main(int argc, char** argv) {
             chunked.update(data.data() + off, take);
             off += take;
         }
-        std::printf("%s %s\n", ev::sha256_hex(data.data(), data.size()).c_str(), chunked.hex_digest().c_str());
+        ev::Sha256 portable(/*portable=*/true);  // the code without the CPU's SHA instructions
+        portable.update(data.data(), data.size());
+        const std::string whole = ev::sha256_hex(data.data(), data.size());
+        const std::string other = portable.hex_digest();
+        if (other != whole) {
+            std::printf("portable %s != %s\n", other.c_str(), whole.c_str());
+            return 3;
+        }
+        std::printf("%s %s\n", whole.c_str(), chunked.hex_digest().c_str());
     }
     return 0;
 }

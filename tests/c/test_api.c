@@ -140,6 +140,31 @@ int main(int argc, char** argv) {
         ev_free_string(out);
     }
 
+    /* ev_phonemize (ABI minor 3): models with EV_CAP_PHONEMIZE give one entry per token, the
+     * others EV_ERR_UNSUPPORTED_OPERATION; failures leave *out NULL; NULL frees nothing */
+    {
+        ev_status_info info;
+        ev_phonemes* ph = (ev_phonemes*)1;
+        memset(&info, 0, sizeof info);
+        info.struct_size = sizeof info;
+        CHECK(ev_status(ctx, &info) == EV_OK);
+        ev_phonemes_free(NULL);
+        CHECK(ev_phonemize(ctx, NULL, NULL, &ph) == EV_ERR_INVALID_ARGUMENT && ph == NULL);
+        CHECK(ev_phonemize(ctx, "hello", NULL, NULL) == EV_ERR_INVALID_ARGUMENT);
+        if (info.capabilities & EV_CAP_PHONEMIZE) {
+            CHECK(ev_phonemize(ctx, "Hello, world.", NULL, &ph) == EV_OK && ph != NULL);
+            CHECK(ph->struct_size >= sizeof(ev_phonemes) && ph->count == 4);
+            CHECK(strcmp(ph->tokens[0], "hello") == 0 && strcmp(ph->phonemes[0], "HH AH0 L OW1") == 0);
+            CHECK(ph->sources[0] == EV_SOURCE_LEXICON && ph->sources[1] == EV_SOURCE_PUNCTUATION);
+            CHECK(strcmp(ph->tokens[1], ",") == 0 && ph->phonemes[1][0] == '\0');
+            ev_phonemes_free(ph);
+            CHECK(ev_phonemize(ctx, "", NULL, &ph) == EV_OK && ph != NULL && ph->count == 0);
+            ev_phonemes_free(ph);
+        } else {
+            CHECK(ev_phonemize(ctx, "hello", NULL, &ph) == EV_ERR_UNSUPPORTED_OPERATION && ph == NULL);
+        }
+    }
+
     /* a prompt over the model's input limit is refused before it is read to the end */
     {
         size_t n = 5u * 1000u * 1000u;

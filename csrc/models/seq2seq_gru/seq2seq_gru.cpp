@@ -35,8 +35,8 @@ struct GruConfig {
     int64_t max_input_chars = 0;
     int64_t max_output_tokens = 0;
 
-    static GruConfig parse(const Manifest& m) {
-        Fields f = m.kind_config();
+    // `f`: the seq2seq-gru section (the manifest's own, or one nested in another kind's).
+    static GruConfig parse(const Fields& f, const Manifest& m) {
         GruConfig c;
         c.hidden_size = static_cast<int32_t>(f.integer("hidden_size", 1, 65536));
         c.greedy_max_steps = static_cast<int32_t>(f.integer("greedy_max_steps", 0, 4096, 0));
@@ -104,8 +104,8 @@ private:
 
 class Seq2SeqGru final : public ModelInstance {
 public:
-    explicit Seq2SeqGru(const KindInputs& in)
-        : manifest_(in.manifest), cfg_(GruConfig::parse(in.manifest)), module_(in.module), weights_(in.weights) {
+    Seq2SeqGru(const KindInputs& in, const Fields& section)
+        : manifest_(in.manifest), cfg_(GruConfig::parse(section, in.manifest)), module_(in.module), weights_(in.weights) {
         for (int32_t& id : ascii_ids_) id = cfg_.input_unk;
         for (size_t i = 0; i < cfg_.input_vocab.size(); ++i) {
             const std::string& g = cfg_.input_vocab[i];
@@ -424,7 +424,15 @@ bool GruStream::next(CallControl& call, std::string* token, int32_t* id) {
 }  // namespace
 
 std::unique_ptr<ModelInstance> create_seq2seq_gru(const KindInputs& inputs) {
-    return std::unique_ptr<ModelInstance>(new Seq2SeqGru(inputs));
+    return std::unique_ptr<ModelInstance>(new Seq2SeqGru(inputs, inputs.manifest.kind_config()));
+}
+
+std::unique_ptr<ModelInstance> create_seq2seq_gru_from(const KindInputs& inputs, const Fields& section) {
+    return std::unique_ptr<ModelInstance>(new Seq2SeqGru(inputs, section));
+}
+
+std::vector<std::string> seq2seq_gru_output_vocab(const Fields& section) {
+    return section.object("vocab").strings("output", 65536, 256);
 }
 
 }  // namespace ev

@@ -37,6 +37,14 @@ def build_artifact(name: str, out_dir: str, *, target: dict | None = None, cc: s
     module["kernel_threads"] = build.kernel_threads
     weights_file = f"{name}.weights"
     weights = write_weights(os.path.join(out_dir, weights_file), build.weights)
+    extra_files = []
+    for file_name, content in build.files.items():
+        if file_name in (artifact.MANIFEST, artifact.MANIFEST_DIGEST) or "/" in file_name or file_name.startswith(".") or \
+                file_name in (module_file, weights_file):
+            raise ValueError(f"recipe {name}: {file_name!r} cannot be an artifact file name")
+        with open(os.path.join(out_dir, file_name), "wb") as f:
+            f.write(content)
+        extra_files.append(file_name)
     manifest = {
         "format": artifact.FORMAT,
         "format_version": artifact.FORMAT_VERSION,
@@ -52,7 +60,7 @@ def build_artifact(name: str, out_dir: str, *, target: dict | None = None, cc: s
         "functions": {role: f.to_json() for role, f in build.functions.items()},
         "limits": build.limits,
         recipe.KIND: build.kind_config,
-        "files": {f: artifact.file_entry(os.path.join(out_dir, f)) for f in (module_file, weights_file)},
+        "files": {f: artifact.file_entry(os.path.join(out_dir, f)) for f in (module_file, weights_file, *extra_files)},
     }
     artifact.write_manifest(out_dir, manifest)
     return manifest

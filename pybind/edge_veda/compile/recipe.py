@@ -28,3 +28,6 @@ class Build:
     description: str
     limits: dict = dataclasses.field(default_factory=dict)  # e.g. {"max_input_chars": 1024}
     kernel_threads: bool = False  # True when kernels have parallel loops (TVM's thread pool)
+    # Further files of the artifact (e.g. a lexicon): plain name -> content. Listed in the
+    # manifest's "files" with size and SHA-256 like the module and the weights.
+    files: dict[str, bytes] = dataclasses.field(default_factory=dict)

@@ -24,11 +24,15 @@ const String EV_DEVICE_CPU = 'cpu';
 const int EV_SEED_CONTEXT = -1; // 0xFFFFFFFFFFFFFFFF
 const int EV_MEMORY_PRESSURE_MODERATE = 1;
 const int EV_MEMORY_PRESSURE_CRITICAL = 2;
-const int EV_ABI_MINOR = 2;
+const int EV_ABI_MINOR = 3;
 const int EV_MAX_THREADS = 64;
 const int EV_ERR_UNSUPPORTED_OPERATION = -11;
 const int EV_CAP_GENERATE = 1;
 const int EV_CAP_GENERATE_BATCH = 2;
+const int EV_CAP_PHONEMIZE = 4;
+const int EV_SOURCE_LEXICON = 1;
+const int EV_SOURCE_MODEL = 2;
+const int EV_SOURCE_PUNCTUATION = 3;
 
 typedef ev_error_t = Int32;
 typedef Dartev_error_t = int;
@@ -115,6 +119,16 @@ final class ev_status_info extends Struct {
   external int reserved0;
 }
 
+final class ev_phonemes extends Struct {
+  @Uint32()
+  external int struct_size;
+  @Int32()
+  external int count;
+  external Pointer<Pointer<Utf8>> tokens;
+  external Pointer<Pointer<Utf8>> phonemes;
+  external Pointer<Int32> sources;
+}
+
 /// Every ev_* function, looked up once from the library.
 class EdgeVedaBindings {
   EdgeVedaBindings(this._lib);
@@ -186,4 +200,10 @@ class EdgeVedaBindings {
   late final ev_abi_minor = _lib.lookupFunction<
       Int32 Function(),
       int Function()>('ev_abi_minor');
+  late final ev_phonemize = _lib.lookupFunction<
+      ev_error_t Function(ev_context, Pointer<Utf8>, Pointer<ev_generation_params>, Pointer<Pointer<ev_phonemes>>),
+      int Function(Pointer<ev_context_s>, Pointer<Utf8>, Pointer<ev_generation_params>, Pointer<Pointer<ev_phonemes>>)>('ev_phonemize');
+  late final ev_phonemes_free = _lib.lookupFunction<
+      Void Function(Pointer<ev_phonemes>),
+      void Function(Pointer<ev_phonemes>)>('ev_phonemes_free');
 }

@@ -12,6 +12,7 @@ import os
 import numpy as np
 
 from .. import kernels
+from ..lexicon import cmudict_entries, encode_lexicon
 from ..recipe import Build, Function
 
 # Vocabularies exactly as g2p_en/g2p.py defines them (ids are positions).
@@ -63,7 +64,10 @@ def source_version() -> str:
 
 
 NAME = "g2p-en"
-KIND = "seq2seq-gru"
+# Kind "g2p" (csrc/models/g2p): the text front end, a CMUdict lexicon file (LEXICON_FILE) and the
+# network below as its "network" section (a seq2seq-gru section, docs/artifact-format.md).
+KIND = "g2p"
+LEXICON_FILE = "g2p-en.lexicon"
 
 
 def build(target) -> Build:
@@ -137,7 +141,7 @@ def build(target) -> Build:
     with bb.function("model_info", []):
         bb.emit_func_output(relax.const(np.array([info[k] for k in MODEL_INFO], dtype="int32")))
 
-    kind_config = {
+    network_config = {
         "hidden_size": int(hidden),
         "logits_size": int(logits_pad),
         "greedy_max_steps": kernels.GREEDY_MAX_STEPS,
@@ -152,8 +156,9 @@ def build(target) -> Build:
         weights=weights,
         functions={"encode": Function("encode", encode_w), "decode_step": Function("decode_step", step_w),
                    "greedy": Function("greedy", encode_w + step_w), "model_info": Function("model_info")},
-        kind_config=kind_config,
+        kind_config={"network": network_config, "lexicon": {"file": LEXICON_FILE}},
+        files={LEXICON_FILE: encode_lexicon(cmudict_entries(), symbols=PHONEMES)},
         version=source_version(),
-        description="English grapheme-to-phoneme (ARPAbet with stress), weights from PyPI g2p-en",
+        description="English text to phonemes (ARPAbet with stress): CMUdict lexicon, then the g2p-en network",
         limits={"max_input_chars": MAX_INPUT_CHARS},
     )

@@ -1,0 +1,46 @@
+// English text front end of the G2P model: the normalization and tokenization that g2p-en's
+// `G2p.__call__` applies before it looks words up (g2p_en/g2p.py, g2p_en/expand.py), in C++17
+// with no dependencies. Text in, tokens out; each token is a word (to look up or to predict)
+// or a punctuation token that passes through.
+//
+// Steps, in g2p-en's order:
+//   1. numbers expanded as g2p-en's normalize_numbers does with inflect (normalize_numbers());
+//   2. accents stripped (NFD, combining marks dropped), lowercased;
+//   3. only a-z, apostrophe, space and . , ? ! - kept; everything else dropped;
+//   4. "i.e." -> "that is", "e.g." -> "for example" (plain substring replacement, as g2p-en);
+//   5. tokenized as nltk's TweetTokenizer splits that restricted alphabet.
+// Deviation: every Unicode White_Space character (tab, newline, no-break space...) becomes a
+// space before step 1; g2p-en deletes them, which glues the words of two lines together.
+// docs/lexicon-format.md ("Text normalization") lists every deviation from g2p-en.
+//
+// Invalid UTF-8 is refused with ev::Error(EV_ERR_INVALID_ARGUMENT), like Decoder::tokenize.
+// Time and memory are O(n) in the input; nothing recurses.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace ev {
+namespace g2p {
+
+struct TextToken {
+    std::string text;     // lowercase ASCII: a word ("don't", "well-known") or punctuation
+    bool is_punctuation;  // true when the token has no letter (g2p-en passes it through)
+};
+
+// The whole front end. Throws ev::Error(EV_ERR_INVALID_ARGUMENT) on invalid UTF-8.
+std::vector<TextToken> tokenize_text(const std::string& utf8);
+
+// Step 1 alone: g2p-en's normalize_numbers on UTF-8 text (bytes other than the ASCII digits,
+// ',', '.', '$', "st"/"nd"/"rd"/"th" and the pound sign pass through unchanged).
+// Does not validate UTF-8.
+std::string normalize_numbers(const std::string& utf8);
+
+// inflect's number_to_words as normalize_numbers uses it, exposed for tests.
+// `digits`: ASCII digits only (leading zeros allowed). Numbers of 37 or more significant
+// digits (where inflect raises NumOutOfRangeError) are read digit by digit.
+std::string cardinal_words(const std::string& digits, bool with_and);
+std::string ordinal_words(const std::string& digits);
+
+}  // namespace g2p
+}  // namespace ev
