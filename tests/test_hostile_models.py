@@ -293,6 +293,30 @@ def test_cli_verify_says_corrupt_after_a_manifest_only_edit_of_g2p(tmp_path, art
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize("field,value", [
+    ("module.library", "../../../../bin/ls"), ("module.library", "nothere.so"),
+    ("module.library", ".hidden.so"), ("weights.file", "/etc/passwd"), ("weights.file", "nothere.weights")])
+def test_cli_verify_checks_the_files_a_v2_manifest_names(tmp_path, artifact_dir, field, value):
+    """verify refuses what ev_init refuses: module.library / weights.file must be plain names
+    listed in "files" (it read format 1's top-level "library" and said ok)."""
+    home = tmp_path / "home"
+    installed = home / "models" / "g2p-en"
+    shutil.copytree(artifact_dir, installed)
+    (installed / ".edge-veda-install.json").write_text(json.dumps({"name": "g2p-en", "version": "2.1.0"}))
+    section, key = field.split(".")
+    reseal_with(str(installed), lambda m: m[section].__setitem__(key, value))
+    r = cli("models", "verify", "g2p-en", home=home)
+    assert r.returncode == 1 and "CORRUPT" in r.stdout and field in r.stdout, (r.stdout, r.stderr)
+    with pytest.raises(ModelInvalidError):
+        edge_veda.Model.load(str(installed))
+
+
+def test_system_lib_archive_must_be_listed(tmp_path):
+    art = make_toy(tmp_path / "art", extra={"module": {"source": "system-lib", "prefix": "toy",
+                                                       "archive": "toy.a"}})
+    assert any("module.archive" in p for p in verify_dir(art))
+
+
 VERIFY_SCRIPT = """
 import json, sys
 from edge_veda.artifact import verify as verify_dir

@@ -94,9 +94,25 @@ def artifact_files(manifest: dict) -> set[str]:
     files = manifest.get("files")
     if isinstance(files, dict):
         names |= {n.split("/")[0] for n in files if isinstance(n, str)}
-    if isinstance(manifest.get("library"), str):
-        names.add(manifest["library"])
+    names |= {n for _, n in named_files(manifest) if isinstance(n, str)}
     return names
+
+
+def named_files(manifest: dict) -> list[tuple[str, object]]:
+    """(field, name) of each file the manifest names outside "files", as ev_init reads them:
+    module.library (a shared library), module.archive (a system-lib archive), weights.file."""
+    named = []
+    module = manifest.get("module")
+    if isinstance(module, dict):
+        for key in ("library", "archive"):
+            if key in module:
+                named.append((f"module.{key}", module[key]))
+    weights = manifest.get("weights")
+    if isinstance(weights, dict) and "file" in weights:
+        named.append(("weights.file", weights["file"]))
+    if "library" in manifest:  # format 1 named the library at the top level
+        named.append(("library", manifest["library"]))
+    return named
 
 
 # -- reading --------------------------------------------------------------------------------------
@@ -190,9 +206,15 @@ def verify(artifact_dir: str) -> list[str]:
     files = manifest.get("files")
     if not isinstance(files, dict) or not files:
         return problems + [f"{MANIFEST} lists no files"]
-    library = manifest.get("library")
-    if library is not None and library not in files:
-        problems.append(f"the library {library!r:.80} is not among the manifest's files, so it cannot be verified")
+    for field, name in named_files(manifest):  # what ev_init loads must be a listed plain name
+        try:
+            check_file_name(name)
+        except ModelInvalidError as e:
+            problems.append(f"{field}: {e.message}")
+            continue
+        if name not in files:
+            problems.append(f"{field} names {name!r:.80}, which is not among the manifest's files, "
+                            "so it cannot be verified")
     for name, meta in files.items():
         try:
             path = member_path(artifact_dir, name)
