@@ -692,6 +692,55 @@ def test_pull_killed_during_extraction_is_cleaned_by_the_next_pull(tmp_path):
     assert sorted(os.listdir(home / "models")) == ["toy"]
 
 
+def test_compile_killed_leaves_staging_that_the_next_compile_removes(tmp_path):
+    """kill -9 of `edge-veda compile` leaves .staging-out-XXXXXXXX; the next compile into the same
+    parent deletes it (its flock died with its owner) and keeps what is not its own."""
+    out = tmp_path / "out"
+    p = subprocess.Popen([sys.executable, "-m", "edge_veda", "compile", "g2p-en", "-o", str(out)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and p.poll() is None and \
+                not any(n.startswith(".staging-out-") for n in os.listdir(tmp_path)):
+            time.sleep(0.01)
+        time.sleep(0.3)  # let it write into the staging directory
+        assert p.poll() is None, "the compile ended before it could be killed"
+    finally:
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait(timeout=30)
+    assert [n for n in os.listdir(tmp_path) if n.startswith(".staging-out-")], os.listdir(tmp_path)
+    (tmp_path / ".staging-other-abcd1234").mkdir()  # another output's: not ours to judge
+    r = cli("compile", "g2p-en", "-o", out, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(tmp_path)) == [".staging-other-abcd1234", "out"]
+    assert verify_dir(str(out)) == []
+
+
+def test_work_dir_lock_keeps_a_live_staging_and_survives_a_sweep_race(tmp_path):
+    from edge_veda import _workdir
+    import re as _re
+
+    pattern = _re.compile(r"\.staging-out-[a-z0-9_]{8}")
+    (tmp_path / ".staging-out-dead0000").mkdir()
+    with _workdir.locked_work_dir(str(tmp_path), ".staging-out-") as live:
+        (tmp_path / ".staging-out-dead0000" / "f").write_text("x")
+        assert _workdir.sweep(str(tmp_path), pattern) == [".staging-out-dead0000"]
+        assert os.path.isdir(live)  # held by this process: kept
+        assert _workdir.sweep(str(tmp_path), pattern) == []
+    assert os.listdir(tmp_path) == []  # deleted at the end of the block (not renamed away)
+    script = ("import sys, time; from edge_veda import _workdir\n"
+              "with _workdir.locked_work_dir(sys.argv[1], '.staging-out-') as d:\n"
+              "    print(d, flush=True); time.sleep(600)\n")
+    p = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        held = p.stdout.readline().strip()
+        assert _workdir.sweep(str(tmp_path), pattern) == [] and os.path.isdir(held)
+    finally:
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait(timeout=30)
+    assert _workdir.sweep(str(tmp_path), pattern) == [os.path.basename(held)]
+
+
 def test_sweep_keeps_work_of_live_pulls_and_removes_dead_ones(tmp_path):
     mm = ModelManager(str(tmp_path / "home"), str(tmp_path / "unused.json"))
     models = tmp_path / "home" / "models"

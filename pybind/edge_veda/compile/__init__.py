@@ -4,14 +4,16 @@ This is the only part of edge_veda that imports the `tvm` Python package; infere
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
 import time
 
-from .. import artifact
+from .. import _workdir, artifact
 from ..errors import ModelInvalidError, ModelNotFoundError
 from ..errors import InvalidArgumentError
 
@@ -176,20 +178,22 @@ def compile_model(name: str, out_dir: str, target: dict | None = None, cc: str |
     out_dir = os.path.abspath(os.path.realpath(out_dir) if os.path.islink(out_dir) else out_dir)
     check_output(out_dir, name, force)  # fail in milliseconds, not after compiling
     parent = os.path.dirname(out_dir)
-    try:
-        os.makedirs(parent, exist_ok=True)
-        staging = tempfile.mkdtemp(prefix=f".staging-{os.path.basename(out_dir)}-", dir=parent)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(staging, 0o777 & ~umask)  # mkdtemp's 0700 would make the artifact private
-    except OSError as e:
-        raise OutputDirectoryError(f"cannot write into {parent}: {e.strerror or e}",
-                                   "choose a directory you can write to") from None
-    try:
+    base = os.path.basename(out_dir)
+    with contextlib.ExitStack() as stack:
+        try:
+            os.makedirs(parent, exist_ok=True)
+            # what a compile into the same output killed earlier (kill -9) left: its lock is free
+            _workdir.sweep(parent, re.compile(rf"\.staging-{re.escape(base)}-[a-z0-9_]{{8}}"))
+            # locked while we build; deleted at the end unless renamed into place
+            staging = stack.enter_context(_workdir.locked_work_dir(parent, f".staging-{base}-"))
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(staging, 0o777 & ~umask)  # mkdtemp's 0700 would make the artifact private
+        except OSError as e:
+            raise OutputDirectoryError(f"cannot write into {parent}: {e.strerror or e}",
+                                       "choose a directory you can write to") from None
         _build(name, staging, target, cc, static, prefix)
         return place_artifact(staging, out_dir, name, force, announce)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)  # gone after a rename; a leftover after an error
 
 
 def _build(name: str, staging: str, target: dict | None, cc: str | None, static: bool,

@@ -18,11 +18,9 @@ import json
 import os
 import platform
 import re
-import shutil
-import tempfile
 from typing import AsyncIterator, Callable
 
-from .. import artifact, paths
+from .. import _workdir, artifact, paths
 from .._ffi import lib
 from .._hashing import read_regular, sha256_file
 from ..artifact import INSTALL_RECORD
@@ -181,10 +179,8 @@ class ModelManager:
         path = self.path(name)
         if not os.path.lexists(path):
             return False
-        with self._lock(name):
-            trash = tempfile.mkdtemp(prefix=f".trash-{name}-", dir=self._dir("models"))
+        with self._lock(name), _workdir.locked_work_dir(self._dir("models"), f".trash-{name}-") as trash:
             os.rename(path, os.path.join(trash, name))  # disappears atomically, then is deleted
-            shutil.rmtree(trash, ignore_errors=True)
         return True
 
     # -- pull -----------------------------------------------------------------------------
@@ -203,8 +199,9 @@ class ModelManager:
 
     def sweep_stale(self) -> list[str]:
         """Deletes `.staging-*` and `.trash-*` directories left by pulls and removes that died
-        (kill -9, power loss). One is stale when nobody holds its model's lock: a live pull or
-        remove holds it for as long as its work directory exists. Returns what was deleted."""
+        (kill -9, power loss). One is stale when nobody holds its model's lock (a live pull or
+        remove holds it for as long as its work directory exists) nor the directory's own lock
+        (edge_veda._workdir, shared with the compiler's staging directories). Returns what was deleted."""
         root = os.path.join(self.cache_dir, "models")
         removed = []
         for entry in sorted(os.listdir(root)) if os.path.isdir(root) else []:
@@ -216,8 +213,7 @@ class ModelManager:
             except InvalidArgumentError:
                 continue
             with self._lock(m.group(2), blocking=False) as held:
-                if held:
-                    shutil.rmtree(os.path.join(root, entry), ignore_errors=True)
+                if held and _workdir.remove_if_abandoned(os.path.join(root, entry)):
                     removed.append(entry)
         return removed
 
@@ -253,26 +249,22 @@ class ModelManager:
             tar_path = os.path.join(self._dir("downloads"), f"{name}-{f.sha256[:16]}.tar")
             download(f.url, tar_path, sha256=f.sha256, size=f.size, name=name, progress=progress,
                      retry=self.retry)
-            staging = tempfile.mkdtemp(prefix=f".staging-{name}-", dir=self._dir("models"))
             try:
-                archive.extract(tar_path, staging)
-                problems = artifact.verify(staging)
-                if problems:
-                    raise ModelInvalidError(
-                        f"{f.url} is not an intact Edge Veda artifact: {'; '.join(problems[:5])}",
-                        "nothing was installed; the tarball matches the catalog's hash, so the catalog's "
-                        "author packed a broken artifact: re-pack it with `edge-veda models pack`")
-                with open(os.path.join(staging, INSTALL_RECORD), "w", encoding="utf-8") as rec:
-                    json.dump({"name": name, "version": entry.version, "url": f.url, "sha256": f.sha256}, rec)
-                os.chmod(staging, 0o755)  # mkdtemp makes it private
-                if os.path.lexists(final):  # a leftover without install record: our own, under the lock
-                    trash = tempfile.mkdtemp(prefix=f".trash-{name}-", dir=self._dir("models"))
-                    os.rename(final, os.path.join(trash, name))
-                    shutil.rmtree(trash, ignore_errors=True)
-                os.rename(staging, final)
-            except BaseException:
-                shutil.rmtree(staging, ignore_errors=True)
-                raise
+                with _workdir.locked_work_dir(self._dir("models"), f".staging-{name}-") as staging:
+                    archive.extract(tar_path, staging)
+                    problems = artifact.verify(staging)
+                    if problems:
+                        raise ModelInvalidError(
+                            f"{f.url} is not an intact Edge Veda artifact: {'; '.join(problems[:5])}",
+                            "nothing was installed; the tarball matches the catalog's hash, so the catalog's "
+                            "author packed a broken artifact: re-pack it with `edge-veda models pack`")
+                    with open(os.path.join(staging, INSTALL_RECORD), "w", encoding="utf-8") as rec:
+                        json.dump({"name": name, "version": entry.version, "url": f.url, "sha256": f.sha256}, rec)
+                    os.chmod(staging, 0o755)  # mkdtemp makes it private
+                    if os.path.lexists(final):  # a leftover without install record: our own, under the lock
+                        with _workdir.locked_work_dir(self._dir("models"), f".trash-{name}-") as trash:
+                            os.rename(final, os.path.join(trash, name))
+                    os.rename(staging, final)  # else deleted when the block ends
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tar_path)
