@@ -607,6 +607,50 @@ def test_path_catalog_with_a_missing_tarball_fails_at_once(tmp_path):
     assert time.monotonic() - t < 0.5
 
 
+def test_entry_whose_tarball_holds_another_model_installs_nothing(tmp_path):
+    """An entry named `other` pointing at toy's tarball must not install toy as models/other."""
+    cat = packed_toy(tmp_path)
+    doc = json.loads(open(cat).read())
+    doc["models"][0]["name"] = "other"
+    with open(cat, "w") as f:
+        json.dump(doc, f)
+    home = tmp_path / "home"
+    with pytest.raises(ModelInvalidError, match="holds the artifact of 'toy', not of 'other'"):
+        ModelManager(str(home), cat).pull("other")
+    assert os.listdir(home / "models") == []
+    r = cli("models", "--catalog", cat, "pull", "other", home=home)
+    assert_clean_error(r, "not of 'other'")
+
+
+def test_duplicate_catalog_entries_are_refused():
+    doc = entry_doc()
+    doc["models"].append(dict(doc["models"][0], version="2"))
+    with pytest.raises(CatalogError, match=r"models\[1\] lists 'toy' for arch any again \(models\[0\]"):
+        catalog.parse(doc, "cat.json")
+    doc["models"][1]["arch"] = "aarch64"  # another arch: a different download, fine
+    assert len(catalog.parse(doc, "cat.json")) == 2
+    doc["models"].append(dict(doc["models"][1]))
+    with pytest.raises(CatalogError, match="'toy' for arch aarch64 again"):
+        catalog.parse(doc, "cat.json")
+
+
+@pytest.mark.parametrize("shrink", [1, None])
+def test_path_catalog_size_smaller_than_the_file_says_so(tmp_path, shrink):
+    cat = packed_toy(tmp_path)
+    doc = json.loads(open(cat).read())
+    f = doc["models"][0]["file"]
+    f["size"] = 0 if shrink is None else f["size"] - shrink
+    with open(cat, "w") as out:
+        json.dump(doc, out)
+    home = tmp_path / "home"
+    with pytest.raises(DownloadError, match="is larger than the .* bytes the catalog lists") as e:
+        ModelManager(str(home), cat).pull("toy")
+    assert not isinstance(e.value, ChecksumError) and "e3b0c442" not in str(e.value)
+    assert [n for n in os.listdir(home / "downloads")] == []
+    r = cli("models", "--catalog", cat, "pull", "toy", home=home)
+    assert_clean_error(r, "larger than")
+
+
 def test_path_catalog_tarball_swapped_is_a_checksum_error(tmp_path):
     cat = packed_toy(tmp_path)
     [tar] = [n for n in os.listdir(tmp_path / "dist") if n.endswith(".tar")]

@@ -185,11 +185,20 @@ def parse(document, base: str) -> list[CatalogEntry]:
     if not isinstance(models, list):
         raise CatalogError(f"{base}: 'models' must be a list, not {type(models).__name__}")
     entries = []
+    seen: dict[tuple[str, str | None], int] = {}
     for i, m in enumerate(models):
         try:
-            entries.append(_entry(m, base))
+            entry = _entry(m, base)
         except (ValueError, TypeError) as e:
             raise CatalogError(f"{base}: models[{i}] {e}") from None
+        key = (entry.name, entry.arch)
+        if key in seen:  # which one would a pull mean? A catalog that says both is not trusted
+            raise CatalogError(f"{base}: models[{i}] lists {entry.name!r} for arch {entry.arch or 'any'} "
+                               f"again (models[{seen[key]}] is the same name and arch)",
+                               "a catalog lists each model once per arch; fix or regenerate it "
+                               "(`edge-veda models pack` replaces an existing entry)")
+        seen[key] = i
+        entries.append(entry)
     return entries
 
 

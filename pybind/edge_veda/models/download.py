@@ -102,18 +102,31 @@ def _copy_local(url, dest, sha256, size, name, progress) -> str:
                             "`edge-veda models pack ARTIFACT -o DIR`") from None
     except (OSError, ValueError) as e:
         raise DownloadError(f"cannot read {path}: {e}", "the catalog must name a regular file") from None
+
+    def too_large(actual: str) -> DownloadError:
+        return DownloadError(f"{path} is larger than the {size:,} bytes the catalog lists ({actual}); "
+                             "it cannot be the file the catalog describes",
+                             "the catalog and its tarball disagree: re-pack with `edge-veda models pack`, "
+                             "or use a catalog that matches its files")
+
     h, done = hashlib.sha256(), 0
-    with os.fdopen(fd, "rb") as src, open(tmp, "wb") as out:
-        for chunk in iter(lambda: src.read(1 << 20), b""):
-            done += len(chunk)
-            if size is not None and done > size:
-                break  # longer than the catalog says: it cannot match; stop reading
-            out.write(chunk)
-            h.update(chunk)
-            if progress:
-                progress(Progress(name, done, size, done / max(time.monotonic() - started, 1e-9)))
-        out.flush()
-        os.fsync(out.fileno())
+    with os.fdopen(fd, "rb") as src:
+        actual = os.fstat(src.fileno()).st_size
+        if size is not None and actual > size:
+            raise too_large(f"{actual:,} bytes")
+        with open(tmp, "wb") as out:
+            for chunk in iter(lambda: src.read(1 << 20), b""):
+                done += len(chunk)
+                if size is not None and done > size:  # it grew while we read it
+                    out.close()
+                    os.unlink(tmp)
+                    raise too_large("it grew while it was read")
+                out.write(chunk)
+                h.update(chunk)
+                if progress:
+                    progress(Progress(name, done, size, done / max(time.monotonic() - started, 1e-9)))
+            out.flush()
+            os.fsync(out.fileno())
     _verify_or_discard(tmp, url, sha256, h.hexdigest())
     os.replace(tmp, dest)
     if progress:

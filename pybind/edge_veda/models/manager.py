@@ -258,6 +258,13 @@ class ModelManager:
                             f"{f.url} is not an intact Edge Veda artifact: {'; '.join(problems[:5])}",
                             "nothing was installed; the tarball matches the catalog's hash, so the catalog's "
                             "author packed a broken artifact: re-pack it with `edge-veda models pack`")
+                    packed = artifact.read_manifest(staging, check_version=False).get("name")
+                    if packed != name:  # else models/NAME would hold another model
+                        raise ModelInvalidError(
+                            f"{f.url} holds the artifact of {packed!r:.80}, not of {name!r}, which the "
+                            "catalog entry names",
+                            "nothing was installed; the catalog's entry points at another model's tarball: "
+                            "fix the catalog (re-pack the model with `edge-veda models pack`)")
                     with open(os.path.join(staging, INSTALL_RECORD), "w", encoding="utf-8") as rec:
                         json.dump({"name": name, "version": entry.version, "url": f.url, "sha256": f.sha256}, rec)
                     os.chmod(staging, 0o755)  # mkdtemp makes it private
