@@ -818,6 +818,44 @@ def test_serve_on_a_busy_port(tmp_path):
     assert_clean_error(cli("models", "serve", os.path.dirname(cat), "--port", "70000", timeout=30), "out of range")
 
 
+def test_serve_serves_only_the_catalog_and_its_files(tmp_path):
+    """Not a directory server: no listings, no unlisted files, no symlink out of the directory."""
+    import threading
+    import httpx
+    from edge_veda.models.server import make_server
+
+    cat = packed_toy(tmp_path)
+    dist = os.path.dirname(cat)
+    tar = json.loads(open(cat).read())["models"][0]["file"]["url"]
+    os.symlink("/etc/passwd", os.path.join(dist, "passwd_link"))
+    (tmp_path / "dist" / "secret.txt").write_text("private")
+    (tmp_path / "dist" / "sub").mkdir()
+    (tmp_path / "dist" / "sub" / "x").write_text("x")
+    server = make_server(dist, port=0, verbose=False)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with httpx.Client() as c:
+            for path in ("/", "/passwd_link", "/secret.txt", "/sub/", "/sub/x", "/sub", "/../../etc/passwd",
+                         "/%2e%2e/%2e%2e/etc/passwd", "//etc/passwd", "/catalog.json/"):
+                r = c.get(base + path)
+                assert r.status_code == 404 and b"root:" not in r.content and b"private" not in r.content, path
+            assert c.head(base + "/passwd_link").status_code == 404
+            assert c.get(base + "/catalog.json").content == open(cat, "rb").read()
+            whole = open(os.path.join(dist, tar), "rb").read()
+            r = c.get(base + "/" + tar)
+            assert r.status_code == 200 and r.content == whole
+            r = c.get(base + "/" + tar, headers={"Range": "bytes=100-199"})
+            assert r.status_code == 206 and r.content == whole[100:200]
+            assert c.get(base + "/" + tar, headers={"Range": f"bytes={len(whole)}-"}).status_code == 416
+            os.replace(os.path.join(dist, tar), os.path.join(dist, "moved.tar"))  # a listed name
+            os.symlink("/etc/passwd", os.path.join(dist, tar))  # turned into a symlink out
+            assert c.get(base + "/" + tar).status_code == 404
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 class Serving:
     def __init__(self, directory, *extra):
         self.p = subprocess.Popen([sys.executable, "-m", "edge_veda", "models", "serve", str(directory),

@@ -1,18 +1,23 @@
-"""`edge-veda models serve`: a static HTTP server with byte-range support, so devices on the
-LAN can pull (and resume) artifacts from a directory written by `edge-veda models pack`."""
+"""`edge-veda models serve`: an HTTP server with byte-range support, so devices on the LAN can
+pull (and resume) artifacts from a directory written by `edge-veda models pack`. It serves
+catalog.json and the files that catalog lists, nothing else of the directory."""
 from __future__ import annotations
 
 import hashlib
 import http.server
 import os
 import re
+import urllib.parse
 
+from .._hashing import open_regular
 from ..errors import InvalidArgumentError
 from . import catalog
 
 
 class RangeRequestHandler(http.server.SimpleHTTPRequestHandler):
-    """SimpleHTTPRequestHandler plus single `Range: bytes=a-b` requests (206 / 416)."""
+    """Serves the catalog snapshot and the files it lists, nothing else: no directory listings,
+    no other file of the directory, no symlink leading out of it (404). Single `Range:
+    bytes=a-b` requests are answered 206 / 416, so pulls resume."""
 
     protocol_version = "HTTP/1.1"
 
@@ -20,32 +25,58 @@ class RangeRequestHandler(http.server.SimpleHTTPRequestHandler):
         if getattr(self.server, "verbose", True):
             super().log_message(fmt, *args)
 
+    def list_directory(self, path):  # never reached through send_head; refuse anyway
+        self.send_error(404, "File not found")
+        return None
+
+    def _served_file(self) -> tuple[int, str] | None:
+        """(fd, path) of the listed file the request names, opened; None: not one we serve."""
+        rel = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path).lstrip("/")
+        if rel not in getattr(self.server, "served_files", ()):
+            return None
+        root = self.server.served_root
+        path = os.path.join(root, *rel.split("/"))
+        if os.path.commonpath([root, os.path.realpath(path)]) != root:
+            return None  # became a symlink leading out after start
+        try:
+            return open_regular(path), path  # no FIFO, device or directory
+        except (OSError, ValueError):
+            return None
+
     def send_head(self):
         snapshot = getattr(self.server, "catalog_bytes", None)
-        if snapshot is not None and self.path.split("?", 1)[0] == "/catalog.json":
+        if snapshot is not None and urllib.parse.urlsplit(self.path).path == "/catalog.json":
             # The catalog is served as hashed at start, so the printed SHA-256 stays true.
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(snapshot)))
             self.end_headers()
             return _Limited(_Bytes(snapshot), len(snapshot))
-        path = self.translate_path(self.path)
-        if os.path.isdir(path) or not os.path.isfile(path):
-            return super().send_head()
-        size = os.path.getsize(path)
+        opened = self._served_file()
+        if opened is None:
+            self.send_error(404, "File not found")
+            return None
+        fd, path = opened
+        f = os.fdopen(fd, "rb")
+        size = os.fstat(fd).st_size
         m = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", "").strip())
         if not m:
-            return super().send_head()
+            self.send_response(200)
+            self.send_header("Content-Type", self.guess_type(path))
+            self.send_header("Content-Length", str(size))
+            self.send_header("Accept-Ranges", "bytes")
+            self.end_headers()
+            return _Limited(f, size)
         start = int(m.group(1))
         end = int(m.group(2)) if m.group(2) else size - 1
         if start >= size or end < start:
+            f.close()
             self.send_response(416)
             self.send_header("Content-Range", f"bytes */{size}")
             self.send_header("Content-Length", "0")
             self.end_headers()
             return None
         end = min(end, size - 1)
-        f = open(path, "rb")
         f.seek(start)
         self.send_response(206)
         self.send_header("Content-Type", self.guess_type(path))
@@ -54,6 +85,24 @@ class RangeRequestHandler(http.server.SimpleHTTPRequestHandler):
         self.send_header("Accept-Ranges", "bytes")
         self.end_headers()
         return _Limited(f, end - start + 1)
+
+
+def served_files(directory: str, entries) -> set[str]:
+    """The paths (relative to `directory`, '/'-separated) of the files the catalog's entries
+    name inside `directory`; URLs elsewhere are not ours to serve."""
+    root = os.path.realpath(directory)
+    names = set()
+    for e in entries:
+        if e.file is None or catalog.is_remote(e.file.url):
+            continue
+        path = os.path.abspath(catalog.local_path(e.file.url))
+        rel = os.path.relpath(path, os.path.abspath(directory))
+        if rel.startswith("..") or os.path.isabs(rel):
+            continue
+        if os.path.commonpath([root, os.path.realpath(path)]) != root:
+            continue  # a symlink leading out of the directory
+        names.add(rel.replace(os.sep, "/"))
+    return names
 
 
 class _Limited:
@@ -123,4 +172,6 @@ def make_server(directory: str, host: str = "127.0.0.1", port: int = 8000,
     server.catalog_bytes = data
     server.catalog_sha256 = hashlib.sha256(data).hexdigest()
     server.catalog_names = sorted({e.name for e in entries})
+    server.served_root = os.path.realpath(directory)
+    server.served_files = served_files(directory, entries)
     return server
