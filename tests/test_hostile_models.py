@@ -1258,3 +1258,39 @@ def test_unwritable_cache_and_pack_output_are_clean_errors(tmp_path):
     assert_clean_error(cli("models", "--catalog", cat, "pull", "toy", home=tmp_path / "file"),
                        "cannot create the cache directory")
     assert_clean_error(cli("models", "pack", tmp_path / "art-toy", "-o", tmp_path / "file"), "cannot create")
+
+
+# -- hints for OS errors; verify of a directory ------------------------------------------------
+
+def test_stdout_on_a_full_disk_gets_a_hint(tmp_path):
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-m", "edge_veda", "status"], stdout=full, stderr=subprocess.PIPE,
+                           text=True, timeout=60, env=dict(os.environ, EDGE_VEDA_HOME=str(tmp_path / "h")))
+    assert_clean_error(r, "No space left on device", "hint: the output could not be written")
+
+
+@pytest.mark.parametrize("home", ["file", "/proc/self"])
+def test_edge_veda_home_that_cannot_hold_the_cache_gets_a_hint(tmp_path, home):
+    if home == "file":
+        home = tmp_path / "a-file"
+        home.write_text("x")
+    r = cli("g2p", "hello", home=home, timeout=60)
+    assert_clean_error(r, "EDGE_VEDA_HOME")
+
+
+def test_cli_verify_accepts_an_artifact_directory(tmp_path, artifact_dir):
+    r = cli("models", "verify", artifact_dir)
+    assert (r.returncode, r.stdout.strip()) == (0, f"{artifact_dir}: ok"), r.stderr
+    copy = tmp_path / "copy"
+    shutil.copytree(artifact_dir, copy)
+    reseal_with(str(copy), lambda m: m["module"].__setitem__("library", "nothere.so"))
+    r = cli("models", "verify", copy)
+    assert r.returncode == 1 and "CORRUPT" in r.stdout and "module.library" in r.stdout, r.stdout
+    assert "hint: rebuild it" in r.stderr and "Traceback" not in r.stderr
+    reseal_with(str(copy), lambda m: (m["module"].__setitem__("library", "g2p-en.so"),
+                                      m.__setitem__("format_version", 1)))
+    r = cli("models", "verify", "./copy", cwd=tmp_path)  # a relative directory
+    assert r.returncode == 1 and "format" in r.stdout, r.stdout
+    assert_clean_error(cli("models", "verify", tmp_path / "nope"), "is not a directory")
+    r = cli("models", "verify", "--help")
+    assert r.returncode == 0 and "NAME_OR_DIR" in r.stdout and "artifact directory" in r.stdout

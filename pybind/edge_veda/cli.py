@@ -337,15 +337,34 @@ def _cmd_models(args) -> int:
         print(path)
         return 0
     if args.action == "verify":
-        path, problems = mm.verify_report(args.name)
+        if _names_a_directory(args.name):  # any artifact directory, e.g. compile's -o DIR
+            path = args.name
+            if not os.path.isdir(path):
+                raise _CliError(f"{path} is not a directory",
+                                "name an artifact directory (one holding manifest.json), or a model name "
+                                "(`edge-veda models list` shows them)")
+            from . import artifact
+            from .errors import EdgeVedaError
+
+            problems = artifact.verify(path)
+            if not problems:
+                try:
+                    artifact.read_manifest(path)  # the format version ev_init reads
+                except EdgeVedaError as e:
+                    problems.append(e.message)
+        else:
+            path, problems = mm.verify_report(args.name)
         if not problems:
             print(f"{args.name}: ok")
             return 0
         print(f"{args.name}: CORRUPT ({path})")
         for p in problems:
             print(f"  {p}")
-        fix = (f"edge-veda models rm {args.name}, then pull it again" if path == mm.path(args.name)
-               else f"delete {path}; it is rebuilt on next use")
+        if path == args.name:
+            from .artifact import REBUILD_HINT as fix
+        else:
+            fix = (f"edge-veda models rm {args.name}, then pull it again" if path == mm.path(args.name)
+                   else f"delete {path}; it is rebuilt on next use")
         print(f"hint: {fix}", file=sys.stderr)
         return 1
     if args.action == "rm":
@@ -454,11 +473,17 @@ def build_parser() -> argparse.ArgumentParser:
     msub = mod.add_subparsers(dest="action", required=True)
     msub.add_parser("list", help="installed models and models built on this machine")
     for action, text in (("pull", "download, verify and install"),
-                         ("verify", "re-hash an installed or locally built model"),
+                         ("verify", "re-hash an installed or locally built model, or any artifact DIRECTORY"),
                          ("rm", "remove an installed model"),
                          ("path", "print an installed or locally built model's directory")):
-        ap_ = msub.add_parser(action, help=text)
-        ap_.add_argument("name")
+        ap_ = msub.add_parser(action, help=text, description=(
+            "Checks what ev_init checks before loading: manifest.json against manifest.json.sha256, "
+            "the files it names (module, weights) listed and plain, every listed file against its size "
+            "and SHA-256. NAME is an installed or locally built model; an argument with a '/' (./DIR, "
+            "/path/to/DIR) or that is no valid model name is an artifact directory. Exit 0: ok; 1: "
+            "corrupt or not found.") if action == "verify" else None)
+        ap_.add_argument("name", metavar="NAME_OR_DIR" if action == "verify" else "name",
+                         help="a model name, or an artifact directory (./DIR)" if action == "verify" else None)
         if action == "pull":
             # SUPPRESS: a --catalog given before `pull` must not be reset by this one's default
             ap_.add_argument("--catalog", default=argparse.SUPPRESS,
@@ -502,6 +527,48 @@ def _user_error_types() -> tuple:
     return tuple(types)
 
 
+def _names_a_directory(arg: str) -> bool:
+    """`models verify ARG`: a path rather than a model name (a name never holds '/')."""
+    from .errors import InvalidArgumentError
+    from .models.catalog import check_name
+
+    if "/" in arg or arg in (".", ".."):
+        return True
+    try:
+        check_name(arg)
+    except InvalidArgumentError:
+        return True
+    return False
+
+
+def _os_hint(e: OSError) -> str:
+    """What to do about an OSError that reached the CLI: the cache root, a full disk (stdout
+    included), permissions, a path that is not a directory."""
+    import errno
+
+    from .paths import cache_root
+
+    name = os.fsdecode(e.filename) if isinstance(e.filename, (str, bytes)) else ""
+    root = os.path.abspath(cache_root())
+    in_cache = bool(name) and os.path.isabs(name) and os.path.commonpath([root, os.path.abspath(name)]) == root
+    if in_cache:
+        where = "$EDGE_VEDA_HOME" if os.environ.get("EDGE_VEDA_HOME") else "the default cache"
+        return (f"edge-veda keeps its models under {root} ({where}), which must be a directory you can "
+                "write to: point EDGE_VEDA_HOME at one (e.g. export EDGE_VEDA_HOME=~/.local/share/edge-veda) "
+                "or unset it")
+    if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+        if not name:
+            return ("the output could not be written: free space on the disk stdout goes to, or "
+                    "redirect it elsewhere (> FILE on another disk)")
+        return f"free space on the disk of {name}, or choose another location"
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"you cannot write or read {name or 'this file'}: fix its permissions or choose another location"
+    if e.errno in (errno.ENOTDIR, errno.ENOENT, errno.EISDIR):
+        return f"check the path {name}: every part of it must exist, and be a directory but the last" if name \
+            else "check the paths you named"
+    return "check the files and directories named above (and EDGE_VEDA_DEBUG=1 shows where it happened)"
+
+
 def _describe(e: BaseException) -> str:
     if isinstance(e, OSError) and e.strerror:
         return f"{e.strerror}: {e.filename}" if e.filename else e.strerror
@@ -533,8 +600,9 @@ def _run(argv) -> int:
             traceback.print_exc()
         if isinstance(e, _user_error_types()):
             _say(f"edge-veda: error: {_describe(e)}")
-            if getattr(e, "hint", ""):
-                _say(f"hint: {e.hint}")
+            hint = getattr(e, "hint", "") or (_os_hint(e) if isinstance(e, OSError) else "")
+            if hint:
+                _say(f"hint: {hint}")
             return EXIT_ERROR
         # A bug in edge-veda, not in the input: still no traceback unless asked for.
         _say(f"edge-veda: internal error: {type(e).__name__}: {e}")
