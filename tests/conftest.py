@@ -134,3 +134,28 @@ def cap_words(reference, want: int = 25) -> list[str]:
         if len(reference.predict_ids(candidate)) >= 20 and candidate not in found:
             found.append(candidate)
     return found
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def venv_tools_env() -> dict:
+    """The environment with this interpreter's bin directory first on PATH: meson, ninja and
+    the python whose tvm wheels the build finds (they come with the test extra)."""
+    bindir = os.path.dirname(sys.executable)
+    return dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""))
+
+
+def meson_build(build_dir: str, *options: str, targets=()) -> str:
+    """Configures and builds this source tree in `build_dir` without the Python module (the C
+    test programs, the fuzzer, the static library) with extra meson `options`; returns it."""
+    import subprocess
+
+    env = venv_tools_env()
+    require_tools({"meson": "meson", "ninja": "ninja-build"}, path=env["PATH"])
+    setup = subprocess.run(["meson", "setup", build_dir, ROOT, "-Dpython=disabled", "-Dtests=true",
+                            "-Dbuildtype=debugoptimized", *options], capture_output=True, text=True, env=env)
+    assert setup.returncode == 0, setup.stdout[-3000:] + setup.stderr[-3000:]
+    built = subprocess.run(["ninja", "-C", build_dir, *targets], capture_output=True, text=True, env=env)
+    assert built.returncode == 0, built.stdout[-3000:]
+    return build_dir

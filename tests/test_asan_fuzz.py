@@ -6,11 +6,11 @@ artifacts to ev_init, and random prompts and parameters to every generation entr
 sanitizer report, crash, non-ev::Error exception or EV_ERR_INTERNAL fails the test. CI runs it
 for EDGE_VEDA_FUZZ_SECONDS (default 60); set it higher for a longer campaign."""
 import os
-import shutil
 import subprocess
-import sys
 
 import pytest
+
+from conftest import meson_build
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SANITIZER_ENV = {
@@ -19,24 +19,9 @@ SANITIZER_ENV = {
 }
 
 
-def tool_env():
-    bindir = os.path.dirname(sys.executable)  # meson, ninja and the python with tvm wheels
-    return dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""))
-
-
 @pytest.fixture(scope="module")
 def asan_build(tmp_path_factory):
-    env = tool_env()
-    if shutil.which("meson", path=env["PATH"]) is None:
-        pytest.fail("meson is not installed in this environment (it is in the test extra)")
-    build = str(tmp_path_factory.mktemp("asan"))
-    setup = subprocess.run(["meson", "setup", build, ROOT, "-Db_sanitize=address,undefined",
-                            "-Db_lundef=false", "-Dpython=disabled", "-Dtests=true",
-                            "-Dbuildtype=debugoptimized"], capture_output=True, text=True, env=env)
-    assert setup.returncode == 0, setup.stdout[-3000:] + setup.stderr[-3000:]
-    compile_ = subprocess.run(["ninja", "-C", build], capture_output=True, text=True, env=env)
-    assert compile_.returncode == 0, compile_.stdout[-3000:]
-    return build
+    return meson_build(str(tmp_path_factory.mktemp("asan")), "-Db_sanitize=address,undefined", "-Db_lundef=false")
 
 
 def run_sanitized(cmd, timeout, cwd=None):

@@ -12,13 +12,13 @@ import importlib.util
 import os
 import random
 import re
-import shutil
 import struct
 import subprocess
-import sys
 import unicodedata
 
 import pytest
+
+from conftest import meson_build
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SANITIZE = os.environ.get("EV_G2P_SANITIZE", "")
@@ -26,24 +26,10 @@ EV_ERR_INVALID_ARGUMENT = -1
 EV_ERR_MODEL_INVALID = -3
 
 
-def tool_env():
-    bindir = os.path.dirname(sys.executable)  # meson, ninja and the python with tvm wheels
-    return dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""))
-
-
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory):
-    env = tool_env()
-    if shutil.which("meson", path=env["PATH"]) is None:
-        pytest.fail("meson is not installed in this environment")
-    build = str(tmp_path_factory.mktemp("g2p-text"))
-    args = ["meson", "setup", build, ROOT, "-Dpython=disabled", "-Dtests=true", "-Dbuildtype=debugoptimized"]
-    if SANITIZE:
-        args.append("-Db_sanitize=" + SANITIZE)
-    setup = subprocess.run(args, capture_output=True, text=True, env=env)
-    assert setup.returncode == 0, setup.stdout[-3000:] + setup.stderr[-3000:]
-    compile_ = subprocess.run(["ninja", "-C", build, "g2p_text_driver"], capture_output=True, text=True, env=env)
-    assert compile_.returncode == 0, compile_.stdout[-3000:]
+    options = ["-Db_sanitize=" + SANITIZE] if SANITIZE else []
+    build = meson_build(str(tmp_path_factory.mktemp("g2p-text")), *options, targets=["g2p_text_driver"])
     return os.path.join(build, "g2p_text_driver")
 
 

@@ -26,7 +26,7 @@ import time
 import pytest
 
 import edge_veda
-from edge_veda import EdgeVedaError, InvalidArgumentError, ModelInvalidError, ModelNotFoundError
+from edge_veda import EdgeVedaError, InvalidArgumentError, ModelInvalidError
 from edge_veda.artifact import MANIFEST_DIGEST, verify as verify_dir
 from edge_veda.compile import OutputDirectoryError, place_artifact, write_manifest_digest
 from edge_veda.models import (ArchiveError, CatalogError, ChecksumError, DiskSpaceError, DownloadError,

@@ -5,12 +5,9 @@ Whatever could hang (close() against an open stream, a callback calling its own 
 a child interpreter with a timeout, so a regression fails the test instead of hanging the run."""
 import asyncio
 import math
-import os
 import subprocess
 import sys
 import textwrap
-import threading
-import time
 
 import pytest
 

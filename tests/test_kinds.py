@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 
-import pytest
 
 WORDS = [f"{a}{b}{c}ing" for a in "bcdfgklmnprst" for b in "aeiou" for c in "bdgklmnprst"][:600]
 

@@ -3,33 +3,17 @@ concurrent pressure notifications, ev_free racing a running call), built from so
 meson under ThreadSanitizer."""
 import os
 import subprocess
-import sys
 
 import pytest
 
-from conftest import require_tools
+from conftest import meson_build
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def tool_env():
-    bindir = os.path.dirname(sys.executable)  # meson, ninja and the python with tvm wheels
-    return dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""))
-
-
 @pytest.fixture(scope="module")
 def tsan_build(tmp_path_factory):
-    # meson and ninja come with the test extra (pip install ".[test]"), or from Debian.
-    require_tools({"meson": "meson", "ninja": "ninja-build"}, path=tool_env()["PATH"])
-    build = str(tmp_path_factory.mktemp("tsan"))
-    env = tool_env()
-    setup = subprocess.run(["meson", "setup", build, ROOT, "-Db_sanitize=thread", "-Dpython=disabled",
-                            "-Dtests=true", "-Dbuildtype=debugoptimized"],
-                           capture_output=True, text=True, env=env)
-    assert setup.returncode == 0, setup.stdout[-3000:] + setup.stderr[-3000:]
-    compile_ = subprocess.run(["ninja", "-C", build], capture_output=True, text=True, env=env)
-    assert compile_.returncode == 0, compile_.stdout[-3000:]
-    return build
+    return meson_build(str(tmp_path_factory.mktemp("tsan")), "-Db_sanitize=thread")
 
 
 @pytest.mark.slow

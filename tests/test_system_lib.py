@@ -4,7 +4,6 @@
 that is not linked is EV_ERR_MODEL_NOT_FOUND at ev_init, never a late failure."""
 import os
 import subprocess
-import sys
 
 import pytest
 

@@ -10,7 +10,6 @@ import hashlib
 import os
 import shutil
 import time
-import urllib.parse
 from typing import Callable
 
 from .._ffi import lib as _lib
