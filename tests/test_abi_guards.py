@@ -305,7 +305,8 @@ def test_generate_batch_guards(ctx, reference):
     assert_error(lib.ev_generate_batch(ctx, arr, -1, ffi.NULL, outs), lib.EV_ERR_INVALID_ARGUMENT, ctx, "count is -1")
     with_null = ffi.new("char*[]", [prompts[0], ffi.NULL])
     assert_error(lib.ev_generate_batch(ctx, with_null, 2, ffi.NULL, outs), lib.EV_ERR_INVALID_ARGUMENT, ctx, "prompts[1]")
-    bad_utf8 = ffi.new("char*[]", [prompts[0], ffi.new("char[]", b"\xff")])
+    bad = ffi.new("char[]", b"\xff")  # kept alive: the array only points at it
+    bad_utf8 = ffi.new("char*[]", [prompts[0], bad])
     assert_error(lib.ev_generate_batch(ctx, bad_utf8, 2, ffi.NULL, outs), lib.EV_ERR_INVALID_ARGUMENT, ctx, "UTF-8")
     assert outs[0] == ffi.NULL and outs[1] == ffi.NULL  # nothing half-filled after a failure
     assert lib.ev_generate_batch(ctx, arr, 0, ffi.NULL, outs) == lib.EV_OK
