@@ -287,6 +287,17 @@ def _cmd_compile(args) -> int:
     return 0
 
 
+def _cmd_link_check(args) -> int:
+    from .linkcheck import run
+
+    report = run(args.files, args.runtime, nm=args.nm)
+    for line in report.lines:
+        print(line)
+    for problem in report.problems:
+        _say(f"edge-veda: link-check: {problem}")
+    return EXIT_OK if report.ok else EXIT_ERROR
+
+
 def _manager(args):
     from .models import ModelManager
 
@@ -466,6 +477,16 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--prefix", help="symbol prefix of the --static archive: a C identifier of 8-64 "
                                        "characters, unique per model in a program (default: ev_<name>_)")
     comp.set_defaults(func=_cmd_compile)
+
+    lc = sub.add_parser("link-check", help="check static model archives and runtime libraries before linking",
+                        description="Reads nm output; fails on a prefix defined twice, a model archive that "
+                                    "bundles a runtime copy, a lost lib0.o, or a file that is not a model "
+                                    "archive (see docs/static-linking.md).")
+    lc.add_argument("--nm", help="nm tool: nm, llvm-nm, aarch64-linux-gnu-nm... (default: llvm-nm if present, else nm)")
+    lc.add_argument("--runtime", action="append", default=[], metavar="FILE",
+                    help="a runtime library linked on purpose (libedge_veda.a, libtvm_runtime.a); repeatable")
+    lc.add_argument("files", nargs="+", metavar="FILES", help="model archives (libNAME.a) to link")
+    lc.set_defaults(func=_cmd_link_check)
 
     mod = sub.add_parser("models", help="installed models, catalogs, downloads")
     mod.add_argument("--catalog", help="catalog URL or path, optionally URL#sha256=HEX "

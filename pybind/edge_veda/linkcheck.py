@@ -133,7 +133,7 @@ def read_file(path: str, nm: str) -> FileSymbols:
         if p.returncode != 0 and not p.stdout:
             if extra:
                 break
-            raise ValueError(f"{nm} cannot read {path}: {p.stderr.strip() or 'exit ' + str(p.returncode)}")
+            raise OSError(f"{nm} cannot read {path}: {p.stderr.strip() or 'exit ' + str(p.returncode)}")
         fs = parse_nm(p.stdout, path)
         if fs.symbols:
             break

@@ -1,0 +1,215 @@
+"""`edge-veda link-check` on REAL system-lib archives built by `edge-veda compile --static`:
+two clean archives pass; the same prefix twice, a model archive bundling a runtime copy, a lost
+lib0.o (ar x + ar rcs merge) and a non-model file each fail with their message. Plus parser
+units for Mach-O (leading "_") and llvm-nm/GNU line forms."""
+import importlib
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PKG = os.path.join(ROOT, "pybind", "edge_veda")
+
+
+def _load(name):
+    """edge_veda.<name> from THIS checkout (the venv's editable install may point at another)."""
+    full = f"edge_veda.{name}"
+    mod = sys.modules.get(full)
+    if mod is not None and os.path.dirname(os.path.abspath(mod.__file__)) == PKG:
+        return mod
+    importlib.import_module("edge_veda")
+    spec = importlib.util.spec_from_file_location(full, os.path.join(PKG, f"{name}.py"))
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[full] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+lc = _load("linkcheck")
+
+NMS = [t for t in ("nm", "llvm-nm", "aarch64-linux-gnu-nm") if shutil.which(t)]
+
+
+def _compile(tmp_path_factory, prefix):
+    from edge_veda.compile import compile_model
+
+    out = tmp_path_factory.mktemp("lc") / prefix
+    return os.path.join(compile_model("g2p-en", str(out), static=True, prefix=prefix), "libg2p_en.a")
+
+
+@pytest.fixture(scope="module")
+def archive_a(tmp_path_factory):
+    return _compile(tmp_path_factory, "ev_lca_g2p_")
+
+
+@pytest.fixture(scope="module")
+def archive_b(tmp_path_factory):
+    return _compile(tmp_path_factory, "ev_lcb_g2p_")
+
+
+@pytest.fixture(scope="module")
+def archive_a_again(tmp_path_factory):
+    return _compile(tmp_path_factory, "ev_lca_g2p_")
+
+
+def _members(archive, into):
+    os.makedirs(into, exist_ok=True)
+    subprocess.run(["ar", "x", os.path.abspath(archive)], cwd=into, check=True)
+    return sorted(os.listdir(into))
+
+
+@pytest.fixture(scope="module")
+def runtime_object(tmp_path_factory):
+    d = tmp_path_factory.mktemp("rt")
+    src = d / "fake_runtime.c"
+    src.write_text("void* TVMBackendAllocWorkspace(int a, int b, unsigned long long n, int c, int d)"
+                   " { (void)a; (void)b; (void)n; (void)c; (void)d; return 0; }\n")
+    subprocess.run(["gcc", "-c", "-fPIC", str(src), "-o", str(d / "fake_runtime.o")], check=True)
+    return str(d / "fake_runtime.o")
+
+
+@pytest.fixture(scope="module")
+def bundled(archive_a, runtime_object, tmp_path_factory):
+    d = tmp_path_factory.mktemp("bundled")
+    members = _members(archive_a, d / "x")
+    out = str(d / "libg2p_bundled.a")
+    subprocess.run(["ar", "rcs", out, *[str(d / "x" / m) for m in members], runtime_object], check=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def merged(archive_a, archive_b, tmp_path_factory):
+    """The classic mistake: unpack two model archives into one directory and re-archive."""
+    d = tmp_path_factory.mktemp("merged")
+    _members(archive_a, d / "x")
+    members = _members(archive_b, d / "x")          # b's lib0.o overwrites a's
+    assert members.count("lib0.o") == 1 and len(members) == 3
+    out = str(d / "libmodels.a")
+    subprocess.run(["ar", "rcs", out, *[str(d / "x" / m) for m in members]], check=True)
+    return out
+
+
+@pytest.mark.parametrize("nm", NMS)
+def test_two_clean_archives_pass(archive_a, archive_b, nm):
+    r = lc.run([archive_a, archive_b], nm=nm)
+    assert r.ok, r.problems
+    assert r.lines == [f"{archive_a}: prefix ev_lca_g2p_ (3 kernels)",
+                       f"{archive_b}: prefix ev_lcb_g2p_ (3 kernels)"]
+
+
+@pytest.mark.parametrize("nm", NMS)
+def test_same_prefix_twice(archive_a, archive_a_again, nm):
+    r = lc.run([archive_a, archive_a_again], nm=nm)
+    assert len(r.problems) == 1, r.problems
+    p = r.problems[0]
+    assert "duplicate prefix 'ev_lca_g2p_'" in p and archive_a in p and archive_a_again in p
+    assert "ev_lca_g2p___tvm_ffi__library_bin" in p
+
+
+def test_bundled_runtime(bundled, archive_b):
+    r = lc.run([bundled, archive_b])
+    assert len(r.problems) == 1, r.problems
+    p = r.problems[0]
+    assert p.startswith(f"{bundled}: bundles a TVM runtime / tvm-ffi copy")
+    assert "TVMBackendAllocWorkspace (in fake_runtime.o)" in p
+
+
+def test_runtime_on_purpose_passes(runtime_object, archive_a, archive_b):
+    r = lc.run([archive_a, archive_b], [runtime_object])
+    assert r.ok, r.problems
+    assert r.lines[-1] == f"{runtime_object}: runtime (1 runtime symbols defined)"
+    # ... but two runtime copies are one too many
+    r = lc.run([archive_a], [runtime_object, runtime_object])
+    assert any("TVMBackendAllocWorkspace' is defined in both" in p for p in r.problems), r.problems
+
+
+def test_lost_lib0(merged):
+    r = lc.run([merged])
+    assert len(r.problems) == 1, r.problems
+    p = r.problems[0]
+    assert p.startswith(f"{merged}: prefix 'ev_lca_g2p_' has ev_lca_g2p___tvm_ffi__library_bin "
+                        "(in ev_lca_g2p_devc.o) but no ev_lca_g2p___tvm_ffi__library_ctx")
+    assert "lib0.o" in p and "ar rcs" in p
+
+
+def test_not_a_model_archive(runtime_object, archive_a, tmp_path):
+    plain = tmp_path / "plain.c"
+    plain.write_text("int plain_function(void) { return 1; }\n")
+    subprocess.run(["gcc", "-c", str(plain), "-o", str(tmp_path / "plain.o")], check=True)
+    r = lc.run([archive_a, str(tmp_path / "plain.o")])
+    assert r.problems == [f"{tmp_path / 'plain.o'}: not a model archive: no system-lib prefix (no "
+                          "*__tvm_ffi__library_bin symbol); pass a runtime library with --runtime FILE"]
+
+
+def test_missing_file_and_nm(archive_a, tmp_path):
+    with pytest.raises(FileNotFoundError):
+        lc.run([str(tmp_path / "nope.a")])
+    with pytest.raises(FileNotFoundError, match="nm tool not found"):
+        lc.run([archive_a], nm="no-such-nm-tool")
+
+
+# --- parser units -------------------------------------------------------------------------------
+
+MACHO = """\
+/x/libg2p.a:lib0.o: 0000000000000000 T ___tvm_ffi_ev_g2p_gru_encoder
+/x/libg2p.a:lib0.o: 0000000000001000 T ___tvm_ffi_ev_g2p_gru_greedy
+/x/libg2p.a:lib0.o:                  U _TVMBackendAllocWorkspace
+/x/libg2p.a:lib0.o:                  U _TVMFFIErrorSetRaisedFromCStrParts
+/x/libg2p.a:lib0.o: 0000000000002000 S _ev_g2p___tvm_ffi__library_ctx
+/x/libg2p.a:lib0.o: 0000000000000100 T ___extendhfsf2
+/x/libg2p.a:ev_g2p_devc.o:                  U _TVMFFIEnvModRegisterSystemLibSymbol
+/x/libg2p.a:ev_g2p_devc.o: 0000000000000000 S _ev_g2p___tvm_ffi__library_bin
+"""
+
+
+def test_parse_macho_leading_underscore():
+    fs = lc.parse_nm(MACHO, "/x/libg2p.a")
+    assert fs.macho
+    assert fs.prefixes(lc.BIN_SUFFIX) == {"ev_g2p_": "ev_g2p_devc.o"}
+    assert fs.prefixes(lc.CTX_SUFFIX) == {"ev_g2p_": "lib0.o"}
+    assert fs.kernels("ev_g2p_") == ["gru_encoder", "gru_greedy"]
+    assert fs.runtime_symbols() == {}
+    assert lc.check([fs]).ok
+
+
+def test_parse_macho_bundled_runtime_and_plain_nm_headers():
+    # plain `nm libx.a` (no -A): "libx.a(member.o):" headers, Apple style
+    text = ("\n/x/libbad.a(lib0.o):\n0000000000002000 S _ev_g2p___tvm_ffi__library_ctx\n"
+            "\n/x/libbad.a(ev_g2p_devc.o):\n0000000000000000 S _ev_g2p___tvm_ffi__library_bin\n"
+            "\n/x/libbad.a(c_api.o):\n0000000000000010 T _TVMFFIFunctionGetGlobal\n"
+            "0000000000000020 T __ZN3tvm3ffi8Function9GetGlobalEv\n")
+    fs = lc.parse_nm(text, "/x/libbad.a")
+    assert fs.macho
+    assert fs.runtime_symbols() == {"TVMFFIFunctionGetGlobal": "c_api.o",
+                                    "_ZN3tvm3ffi8Function9GetGlobalEv": "c_api.o"}
+    (p,) = lc.check([fs]).problems
+    assert "defines TVMFFIFunctionGetGlobal (in c_api.o) and 1 other" in p
+
+
+def test_parse_elf_gnu_form_is_not_macho():
+    text = ("/y/liba.a:lib0.o:0000000000000000 V ev_a___tvm_ffi__library_ctx\n"
+            "/y/liba.a:lib0.o:                 U TVMBackendAllocWorkspace\n"
+            "/y/liba.a:ev_a_devc.o:0000000000000000 R ev_a___tvm_ffi__library_bin\n")
+    fs = lc.parse_nm(text, "/y/liba.a")
+    assert not fs.macho
+    assert fs.prefixes(lc.BIN_SUFFIX) == {"ev_a_": "ev_a_devc.o"}
+    assert fs.prefixes(lc.CTX_SUFFIX) == {"ev_a_": "lib0.o"}
+
+
+def test_cli(archive_a, archive_b, archive_a_again):
+    # the CLI of THIS checkout, in a child process (so loading it does not replace the venv's)
+    exe = [sys.executable, "-c", "import sys; sys.argv[0] = 'edge-veda'; "
+           "sys.path.insert(0, %r); from tests.test_link_check import _load; "
+           "sys.exit(_load('cli').main())" % ROOT]
+    ok = subprocess.run([*exe, "link-check", archive_a, archive_b], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert "prefix ev_lca_g2p_" in ok.stdout and "prefix ev_lcb_g2p_" in ok.stdout
+    bad = subprocess.run([*exe, "link-check", "--nm", "nm", archive_a, archive_a_again],
+                         capture_output=True, text=True)
+    assert bad.returncode == 1 and "edge-veda: link-check: duplicate prefix 'ev_lca_g2p_'" in bad.stderr
+    missing = subprocess.run([*exe, "link-check", "--nm", "no-such-nm", archive_a], capture_output=True, text=True)
+    assert missing.returncode == 1 and "nm tool not found" in missing.stderr
