@@ -141,8 +141,9 @@ def test_not_a_model_archive(runtime_object, archive_a, tmp_path):
     plain.write_text("int plain_function(void) { return 1; }\n")
     subprocess.run(["gcc", "-c", str(plain), "-o", str(tmp_path / "plain.o")], check=True)
     r = lc.run([archive_a, str(tmp_path / "plain.o")])
-    assert r.problems == [f"{tmp_path / 'plain.o'}: not a model archive: no system-lib prefix (no "
-                          "*__tvm_ffi__library_bin symbol); pass a runtime library with --runtime FILE"]
+    want = (f"{tmp_path / 'plain.o'}: not a model archive: no system-lib prefix (no "
+            "*__tvm_ffi__library_bin symbol); pass a runtime library with --runtime FILE")
+    assert r.problems == [want]
 
 
 def test_missing_file_and_nm(archive_a, tmp_path):
@@ -202,14 +203,16 @@ def test_parse_elf_gnu_form_is_not_macho():
 
 def test_cli(archive_a, archive_b, archive_a_again):
     # the CLI of THIS checkout, in a child process (so loading it does not replace the venv's)
-    exe = [sys.executable, "-c", "import sys; sys.argv[0] = 'edge-veda'; "
-           "sys.path.insert(0, %r); from tests.test_link_check import _load; "
-           "sys.exit(_load('cli').main())" % ROOT]
-    ok = subprocess.run([*exe, "link-check", archive_a, archive_b], capture_output=True, text=True)
+    code = ("import sys; sys.argv[0] = 'edge-veda'; "
+            f"sys.path.insert(0, {ROOT!r}); from tests.test_link_check import _load; "
+            "sys.exit(_load('cli').main())")
+    exe = [sys.executable, "-c", code]
+    ok = subprocess.run([*exe, "link-check", archive_a, archive_b], check=False, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert "prefix ev_lca_g2p_" in ok.stdout and "prefix ev_lcb_g2p_" in ok.stdout
     bad = subprocess.run([*exe, "link-check", "--nm", "nm", archive_a, archive_a_again],
-                         capture_output=True, text=True)
+                         check=False, capture_output=True, text=True)
     assert bad.returncode == 1 and "edge-veda: link-check: duplicate prefix 'ev_lca_g2p_'" in bad.stderr
-    missing = subprocess.run([*exe, "link-check", "--nm", "no-such-nm", archive_a], capture_output=True, text=True)
+    missing = subprocess.run([*exe, "link-check", "--nm", "no-such-nm", archive_a],
+                             check=False, capture_output=True, text=True)
     assert missing.returncode == 1 and "nm tool not found" in missing.stderr

@@ -129,7 +129,7 @@ def read_file(path: str, nm: str) -> FileSymbols:
         raise FileNotFoundError(2, f"nm tool not found: {nm} (pass --nm, e.g. --nm llvm-nm)", nm)
     fs = None
     for extra in ([], ["-D"]):                # a stripped .so has only its dynamic symbols
-        p = subprocess.run([nm, "-A", *extra, path], capture_output=True, text=True)
+        p = subprocess.run([nm, "-A", *extra, path], check=False, capture_output=True, text=True)
         if p.returncode != 0 and not p.stdout:
             if extra:
                 break
