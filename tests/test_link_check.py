@@ -201,6 +201,21 @@ def test_parse_elf_gnu_form_is_not_macho():
     assert fs.prefixes(lc.CTX_SUFFIX) == {"ev_a_": "lib0.o"}
 
 
+def test_parse_elf_prefix_with_underscore():
+    # an ELF prefix may itself start with "_": the unprefixed TVMFFI reference says ELF
+    text = ("/y/liba.a:lib0.o:                 U TVMFFIErrorSetRaisedFromCStrParts\n"
+            "/y/liba.a:lib0.o:0000000000000000 V _ev_a___tvm_ffi__library_ctx\n"
+            "/y/liba.a:_ev_a_devc.o:0000000000000000 R _ev_a___tvm_ffi__library_bin\n")
+    fs = lc.parse_nm(text, "/y/liba.a")
+    assert not fs.macho and fs.prefixes(lc.BIN_SUFFIX) == {"_ev_a_": "_ev_a_devc.o"}
+
+
+def test_same_file_twice(archive_a):
+    (p,) = lc.run([archive_a, archive_a]).problems
+    assert p == (f"{archive_a} is passed twice: its prefix 'ev_lca_g2p_' would be defined twice "
+                 "(ev_lca_g2p___tvm_ffi__library_bin)")
+
+
 def test_cli(archive_a, archive_b, archive_a_again):
     # the CLI of THIS checkout, in a child process (so loading it does not replace the venv's)
     code = ("import sys; sys.argv[0] = 'edge-veda'; "

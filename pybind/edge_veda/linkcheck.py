@@ -82,6 +82,8 @@ def _looks_macho(symbols: list[Symbol]) -> bool:
     # or a runtime's definitions of them, show it; ELF has none of these names with a "_".
     for s in symbols:
         n = s.name
+        if n.startswith(("TVMFFI", "TVMBackend")):
+            return False
         if n.startswith(("_TVMFFI", "_TVMBackend", "___tvm_ffi_", "__ZN")) or n in ("_memcpy", "_memset"):
             return True
         if n.endswith((BIN_SUFFIX, CTX_SUFFIX)) and not n.startswith("_"):
@@ -165,6 +167,10 @@ def check(models: list[FileSymbols], runtimes: list[FileSymbols] = ()) -> Report
         for p, member in sorted(bins.items()):
             if p in bin_owner:                                                     # (a)
                 other, om = bin_owner[p]
+                if os.path.realpath(other.path) == os.path.realpath(fs.path):
+                    r.problems.append(f"{fs.path} is passed twice: its prefix '{p}' would be "
+                                      f"defined twice ({p}{BIN_SUFFIX})")
+                    continue
                 r.problems.append(
                     f"duplicate prefix '{p}': {_where(other, om)} and {_where(fs, member)} both "
                     f"define {p}{BIN_SUFFIX}; rebuild one with a different --prefix "
