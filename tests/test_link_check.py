@@ -127,6 +127,17 @@ def test_runtime_on_purpose_passes(runtime_object, archive_a, archive_b):
     assert any("TVMBackendAllocWorkspace' is defined in both" in p for p in r.problems), r.problems
 
 
+def test_runtime_library_without_runtime_flag():
+    import tvm_ffi
+
+    so = os.path.join(os.path.dirname(tvm_ffi.__file__), "lib", "libtvm_ffi.so")   # stripped: nm -D
+    (p,) = lc.run([so]).problems
+    assert p.startswith(f"{so}: a runtime library, not a model archive (it defines TVMFFI")
+    assert "--runtime FILE" in p
+    r = lc.run([], [so])
+    assert r.ok and r.lines[0].startswith(f"{so}: runtime (")
+
+
 def test_lost_lib0(merged):
     r = lc.run([merged])
     assert len(r.problems) == 1, r.problems

@@ -6,7 +6,8 @@ whose symbols carry a leading `_`) and reports what a linker reports late, silen
 (a) two files define one system-lib prefix (`<p>__tvm_ffi__library_bin` twice): with
     whole-archive a "multiple definition", without it the first archive silently wins;
 (b) a model archive bundles a runtime / tvm-ffi copy: it DEFINES a runtime entry point
-    (RUNTIME_ENTRY_PREFIXES below) that a clean model only references — two copies collide on iOS;
+    (RUNTIME_ENTRY_PREFIXES below; weak C++ definitions excepted) that a clean model only
+    references — two copies collide on iOS;
 (c) an archive whose `<p>__tvm_ffi__library_bin` (member `<p>devc.o`) and
     `<p>__tvm_ffi__library_ctx` (member `lib0.o`) prefixes disagree or one is missing: the
     `lib0.o` of one model was overwritten by another in an `ar x` + `ar rcs` merge;
@@ -69,8 +70,11 @@ class FileSymbols:
 
     def runtime_symbols(self) -> dict[str, str]:
         """runtime entry point -> member defining it."""
+        # Weak C++ definitions (inline functions, templates of the tvm-ffi headers) are merged by
+        # the linker and come with any code that uses the headers: not a runtime copy.
         return {n: s.member for s, n in self.defined()
-                if n not in IGNORED and n.startswith(RUNTIME_ENTRY_PREFIXES)}
+                if n not in IGNORED and n.startswith(RUNTIME_ENTRY_PREFIXES)
+                and not (n.startswith("_ZN") and s.type in "WV")}
 
     def kernels(self, prefix: str) -> list[str]:
         head = KERNEL_PREFIX + prefix
@@ -197,14 +201,19 @@ def check(models: list[FileSymbols], runtimes: list[FileSymbols] = ()) -> Report
                         f"{_where(fs, member)}: link one runtime copy")
                 else:
                     rt_owner[name] = (fs, member)
-        elif rt:                                                                    # (b)
-            shown = sorted(rt, key=lambda n: (not n.startswith("TVM"), n))
-            r.problems.append(
-                f"{fs.path}: bundles a TVM runtime / tvm-ffi copy: it defines {shown[0]} (in "
-                f"{rt[shown[0]]})" + (f" and {len(rt) - 1} other runtime symbol(s)" if len(rt) > 1 else "")
-                + "; a model archive must only reference them. Rebuild it without the runtime, "
-                  "or pass it with --runtime if it is the one runtime on purpose")
-        if not bins and not ctxs and not is_runtime:                               # (d)
+        elif rt:
+            first = min(rt, key=lambda n: (not n.startswith("TVM"), n))
+            what = (f"it defines {first}" + (f" (in {rt[first]})" if rt[first] else "")
+                    + (f" and {len(rt) - 1} other runtime symbol(s)" if len(rt) > 1 else ""))
+            if bins or ctxs:                                                        # (b)
+                r.problems.append(
+                    f"{fs.path}: bundles a TVM runtime / tvm-ffi copy: {what}; a model archive "
+                    f"must only reference them. Rebuild it without the runtime and link one runtime")
+            else:                                                                   # (d)
+                r.problems.append(
+                    f"{fs.path}: a runtime library, not a model archive ({what}); pass it with "
+                    f"--runtime FILE if it is the one runtime linked on purpose")
+        if not bins and not ctxs and not is_runtime and not rt:                    # (d)
             r.problems.append(
                 f"{fs.path}: not a model archive: no system-lib prefix (no "
                 f"*{BIN_SUFFIX} symbol); pass a runtime library with --runtime FILE")
