@@ -2,8 +2,6 @@
 two clean archives pass; the same prefix twice, a model archive bundling a runtime copy, a lost
 lib0.o (ar x + ar rcs merge) and a non-model file each fail with their message. Plus parser
 units for Mach-O (leading "_") and llvm-nm/GNU line forms."""
-import importlib
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -11,25 +9,9 @@ import sys
 
 import pytest
 
+from edge_veda import linkcheck as lc
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PKG = os.path.join(ROOT, "pybind", "edge_veda")
-
-
-def _load(name):
-    """edge_veda.<name> from THIS checkout (the venv's editable install may point at another)."""
-    full = f"edge_veda.{name}"
-    mod = sys.modules.get(full)
-    if mod is not None and os.path.dirname(os.path.abspath(mod.__file__)) == PKG:
-        return mod
-    importlib.import_module("edge_veda")
-    spec = importlib.util.spec_from_file_location(full, os.path.join(PKG, f"{name}.py"))
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[full] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-lc = _load("linkcheck")
 
 NMS = [t for t in ("nm", "llvm-nm", "aarch64-linux-gnu-nm") if shutil.which(t)]
 
@@ -228,11 +210,7 @@ def test_same_file_twice(archive_a):
 
 
 def test_cli(archive_a, archive_b, archive_a_again):
-    # the CLI of THIS checkout, in a child process (so loading it does not replace the venv's)
-    code = ("import sys; sys.argv[0] = 'edge-veda'; "
-            f"sys.path.insert(0, {ROOT!r}); from tests.test_link_check import _load; "
-            "sys.exit(_load('cli').main())")
-    exe = [sys.executable, "-c", code]
+    exe = [sys.executable, "-m", "edge_veda"]
     ok = subprocess.run([*exe, "link-check", archive_a, archive_b], check=False, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert "prefix ev_lca_g2p_" in ok.stdout and "prefix ev_lcb_g2p_" in ok.stdout
