@@ -1,6 +1,8 @@
 """Prints where the apache-tvm / apache-tvm-ffi wheels keep what libedge_veda builds against.
 
-Output, one per line: tvm-ffi include dir, tvm-ffi lib dir, tvm lib dir, TVM version.
+Output, one per line: tvm-ffi include dir, tvm-ffi lib dir, tvm lib dir, TVM version, the
+apache-tvm package dir, the apache-tvm-ffi package dir, tvm-ffi version. The package dirs hold
+the runtime sources the static runtime build (-Dtvm_runtime=static) compiles.
 Locates the packages without importing them (importing `tvm` loads the 260 MB compiler).
 """
 import importlib.metadata
@@ -23,3 +25,6 @@ print(os.path.join(ffi, "include"))
 print(os.path.join(ffi, "lib"))
 print(os.path.join(tvm, "lib"))
 print(importlib.metadata.version("apache-tvm"))
+print(tvm)
+print(ffi)
+print(importlib.metadata.version("apache-tvm-ffi"))
