@@ -15,6 +15,7 @@
 
 #include "context.h"
 #include "errors.h"
+#include "system_lib.h"
 #include "utf8.h"
 
 #ifndef EV_TVM_VERSION
@@ -608,6 +609,20 @@ ev_error_t ev_phonemize(ev_context ctx, const char* text, const ev_generation_pa
 }
 
 void ev_phonemes_free(ev_phonemes* phonemes) { std::free(phonemes); }
+
+void ev_register_system_lib_model(const ev_system_lib_model* model) {
+    // Runs from static constructors, possibly before main: no error state to set, nothing may
+    // throw; anything unusable is ignored (the model then reads as not linked at ev_init).
+    constexpr size_t kNeeded = offsetof(ev_system_lib_model, name) + sizeof(model->name);
+    if (model == nullptr || model->struct_size < kNeeded) return;
+    for (const char* s : {model->prefix, model->tvm_version, model->name}) {
+        if (s == nullptr || *s == '\0' || strnlen(s, 257) > 256) return;
+    }
+    try {
+        ev::register_system_lib_model({model->prefix, model->ev_abi_version, model->tvm_version, model->name});
+    } catch (...) {
+    }
+}
 
 ev_error_t ev_cancel(ev_context ctx) {
     if (ctx == nullptr) return invalid(nullptr, "ev_cancel: context is NULL", "pass a context from ev_init()");

@@ -367,8 +367,9 @@ EV_API const char* ev_runtime_version(void);
  * model_kind.
  * Minor 3 appended: EV_CAP_PHONEMIZE, EV_SOURCE_*, ev_phonemes, ev_phonemize,
  * ev_phonemes_free.
+ * Minor 4 appended: ev_system_lib_model, ev_register_system_lib_model.
  */
-#define EV_ABI_MINOR 3
+#define EV_ABI_MINOR 4
 
 /* Returns the EV_ABI_MINOR the library was built with. Thread-safe. */
 EV_API int32_t ev_abi_minor(void);
@@ -434,6 +435,31 @@ EV_API ev_error_t ev_phonemize(ev_context ctx, const char* text, const ev_genera
  * Thread-safe: a result may be freed on any thread, once, before or after ev_free of its
  * context. */
 EV_API void ev_phonemes_free(ev_phonemes* phonemes);
+
+/* ---- Minor 4: system-lib model archives (docs/static-linking.md) ---- */
+
+/* What a model archive built by `edge-veda compile --static` says about itself. Fields are
+ * appended only; the library reads those struct_size covers. */
+typedef struct ev_system_lib_model {
+    uint32_t struct_size;       /* sizeof(ev_system_lib_model) as the archive was compiled */
+    int32_t ev_abi_version;     /* EV_ABI_VERSION the archive was compiled against */
+    const char* prefix;         /* its system-lib symbol prefix, e.g. "ev_g2p_en_" */
+    const char* tvm_version;    /* the TVM that compiled its kernels, e.g. "0.27.0.post1" */
+    const char* name;           /* the model's name, for messages */
+} ev_system_lib_model;
+
+/*
+ * Called by a model archive's static constructor (code `edge-veda compile --static` puts into
+ * the archive) when the program, or the library the archive is linked into, starts; apps do
+ * not call it. Records the archive so that ev_init can name the prefixes that are linked when
+ * a manifest asks for one that is not, and refuse an archive built for another TVM (major.minor)
+ * or ABI version, with a hint, before any of its code runs.
+ * Ownership: borrows `model` and its strings for the life of the process (constants in the
+ * archive). NULL, a struct_size too small, or NULL/empty strings are ignored. Registering a
+ * prefix again keeps the first (two archives with one prefix: `edge-veda link-check` says so
+ * before linking). Thread-safe; may run before main.
+ */
+EV_API void ev_register_system_lib_model(const ev_system_lib_model* model);
 
 EV_END_DECLS
 

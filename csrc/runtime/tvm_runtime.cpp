@@ -19,6 +19,7 @@
 
 #include "errors.h"
 #include "runtime.h"
+#include "system_lib.h"
 
 // TVM's C backend API (libtvm_runtime): its thread pool, which also runs parallel kernels.
 extern "C" {
@@ -268,15 +269,17 @@ std::shared_ptr<Module> load_module(const ModuleSource& source) {
     const std::string where = source.describe();
     ffi::Module lib = tvm_call("cannot load " + where, [&] {
         if (!source.is_system_lib()) return ffi::Module::LoadFromFile(source.location);
-        // ffi.SystemLib never fails: an unlinked prefix yields an empty module. Probe it now,
-        // not at the first call.
+        // ffi.SystemLib never fails: an unlinked prefix yields an empty module. Our own
+        // registry knows which archives are linked and what they were built with; ask it first.
+        check_system_lib_model(source.location, ev_runtime_version());
         ffi::Function system_lib = ffi::Function::GetGlobal("ffi.SystemLib").value();
         ffi::Module m = system_lib(source.location).cast<ffi::Module>();
         if (!m->GetFunction("vm_load_executable").has_value())
             throw Error(EV_ERR_MODEL_NOT_FOUND,
-                        "no model archive with system-lib prefix '" + source.location + "' is linked into this process",
-                        "link the model's archive with -Wl,--whole-archive (Apple: -force_load), and check the "
-                        "prefix in manifest.json matches the one it was compiled with");
+                        "the model archive with system-lib prefix '" + source.location +
+                            "' registered itself, but its kernels are not linked",
+                        "link the whole archive (-Wl,--whole-archive; Apple: -force_load), and do not merge model "
+                        "archives with ar (each has a lib0.o): run `edge-veda link-check` on them");
         return m;
     });
     return std::make_shared<TvmModule>(std::move(lib), where);

@@ -33,7 +33,8 @@ def build_artifact(name: str, out_dir: str, *, target: dict | None = None, cc: s
     tvm_target = tvm.target.Target(target)
     build = recipe.build(tvm_target)
     executable = export.build_executable(build.module, tvm_target, prefix=prefix)
-    module_file, module = export.export_module(executable, out_dir, name, cc=cc, prefix=prefix)
+    module_file, module = export.export_module(executable, out_dir, name, cc=cc, prefix=prefix,
+                                               tvm_version=tvm.__version__)
     module["kernel_threads"] = build.kernel_threads
     weights_file = f"{name}.weights"
     weights = write_weights(os.path.join(out_dir, weights_file), build.weights)

@@ -24,7 +24,7 @@ const String EV_DEVICE_CPU = 'cpu';
 const int EV_SEED_CONTEXT = -1; // 0xFFFFFFFFFFFFFFFF
 const int EV_MEMORY_PRESSURE_MODERATE = 1;
 const int EV_MEMORY_PRESSURE_CRITICAL = 2;
-const int EV_ABI_MINOR = 3;
+const int EV_ABI_MINOR = 4;
 const int EV_MAX_THREADS = 64;
 const int EV_ERR_UNSUPPORTED_OPERATION = -11;
 const int EV_CAP_GENERATE = 1;
@@ -129,6 +129,16 @@ final class ev_phonemes extends Struct {
   external Pointer<Int32> sources;
 }
 
+final class ev_system_lib_model extends Struct {
+  @Uint32()
+  external int struct_size;
+  @Int32()
+  external int ev_abi_version;
+  external Pointer<Utf8> prefix;
+  external Pointer<Utf8> tvm_version;
+  external Pointer<Utf8> name;
+}
+
 /// Every ev_* function, looked up once from the library.
 class EdgeVedaBindings {
   EdgeVedaBindings(this._lib);
@@ -206,4 +216,7 @@ class EdgeVedaBindings {
   late final ev_phonemes_free = _lib.lookupFunction<
       Void Function(Pointer<ev_phonemes>),
       void Function(Pointer<ev_phonemes>)>('ev_phonemes_free');
+  late final ev_register_system_lib_model = _lib.lookupFunction<
+      Void Function(Pointer<ev_system_lib_model>),
+      void Function(Pointer<ev_system_lib_model>)>('ev_register_system_lib_model');
 }
