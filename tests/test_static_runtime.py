@@ -1,0 +1,223 @@
+"""One runtime, linked once: the iOS link, proven on Linux.
+
+A C program is linked from libedge_veda.a (which embeds the TVM runtime and tvm-ffi, compiled
+from the installed wheels' sources) and TWO model archives with different system-lib prefixes,
+each whole-archived — the link line `python -m edge_veda.config --static --libs` prints. No TVM
+library may appear among its dynamic dependencies, and both models must give exactly the output
+of the same model loaded from a shared library. Then the same on aarch64 under qemu, with
+libedge_veda.a cross-built from the same wheel sources.
+
+Both archives are g2p-en compiled twice, under two prefixes: two real, separately compiled model
+artifacts. Kokoro joins as the second model once its kind lands (issue 12).
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, require_tools, venv_tools_env
+
+PROGRAM = r"""
+#include <stdio.h>
+#include <string.h>
+#include "edge_veda.h"
+
+/* prog ARTIFACT WORD... [-- ARTIFACT WORD...]...: one line per word, "<artifact#>\t<word>\t<phonemes>";
+ * a model that fails to load prints "<artifact#>\tERROR\t<code>|<message>" and the program goes on. */
+static void put_line(const char* s) {  /* the message and its hint on one line */
+    for (; *s; ++s) putchar(*s == '\n' ? ' ' : *s);
+    putchar('\n');
+}
+
+int main(int argc, char** argv) {
+    int model = 0;
+    for (int i = 1; i < argc; ++model) {
+        ev_config c = ev_config_default();
+        c.model_path = argv[i++];
+        ev_error_t err;
+        ev_context ctx = ev_init(&c, &err);
+        if (!ctx) {
+            printf("%d\tERROR\t%s|", model, ev_error_string(err));
+            put_line(ev_last_error_message(NULL));
+        }
+        for (; i < argc && strcmp(argv[i], "--") != 0; ++i) {
+            char* out = NULL;
+            if (!ctx) continue;
+            if (ev_generate(ctx, argv[i], NULL, &out) != EV_OK) {
+                printf("%d\t%s\tERROR %s\n", model, argv[i], ev_last_error_message(ctx));
+                continue;
+            }
+            printf("%d\t%s\t%s\n", model, argv[i], out);
+            ev_free_string(out);
+        }
+        ev_free(ctx);
+        if (i < argc) ++i;  /* the "--" */
+    }
+    return 0;
+}
+"""
+
+WORDS = ["hello", "world", "phonetics", "o'neill", "café", "zyxwv"]
+PREFIXES = ("ev_static_a_g2p_", "ev_static_b_g2p_")
+
+
+def compile_static(out, prefix, **kw):
+    from edge_veda.compile import compile_model
+
+    return compile_model("g2p-en", str(out), static=True, prefix=prefix, **kw)
+
+
+def archive_of(artifact):
+    with open(os.path.join(artifact, "manifest.json")) as f:
+        return os.path.join(artifact, json.load(f)["module"]["archive"])
+
+
+def link(exe, archives, *, cc="gcc", cflags=None, static_libs=None):
+    from edge_veda import config
+
+    src = exe.parent / "prog.c"
+    src.write_text(PROGRAM)
+    cmd = [cc, "-std=c99", "-O1", str(src), "-o", str(exe), *(cflags or config.cflags()).split(),
+           *(static_libs or config.static_libs()).split(),
+           "-Wl,--whole-archive", *archives, "-Wl,--no-whole-archive"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return str(exe)
+
+
+def run(cmd, **kw):
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, **kw)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return [line.split("\t") for line in proc.stdout.splitlines()]
+
+
+def with_prefix(artifact, prefix, dest):
+    """A copy of `artifact` whose manifest asks for another system-lib prefix (re-sealed)."""
+    from edge_veda.compile import write_manifest_digest
+
+    shutil.copytree(artifact, dest)
+    path = os.path.join(dest, "manifest.json")
+    with open(path) as f:
+        m = json.load(f)
+    m["module"]["prefix"] = prefix
+    with open(path, "w") as f:
+        json.dump(m, f)
+    write_manifest_digest(str(dest))
+    return str(dest)
+
+
+@pytest.fixture(scope="module")
+def two_archives(tmp_path_factory):
+    root = tmp_path_factory.mktemp("static-two")
+    return [compile_static(root / p, p) for p in PREFIXES]
+
+
+@pytest.fixture(scope="module")
+def static_program(two_archives, tmp_path_factory):
+    return link(tmp_path_factory.mktemp("static-exe") / "two_models", [archive_of(a) for a in two_archives])
+
+
+def expected(artifact_dir):
+    import edge_veda
+
+    with edge_veda.Model.load(artifact_dir) as m:
+        return {w: m.generate(w) for w in WORDS}
+
+
+def test_two_models_one_static_runtime_no_tvm_library(static_program, two_archives, artifact_dir):
+    needed = subprocess.run(["ldd", static_program], capture_output=True, text=True).stdout
+    assert "tvm" not in needed and "edge_veda" not in needed, needed
+    rows = run([static_program, two_archives[0], *WORDS, "--", two_archives[1], *WORDS])
+    want = expected(artifact_dir)
+    assert rows == [[str(i), w, want[w]] for i in (0, 1) for w in WORDS]
+
+
+def test_unlinked_prefix_names_the_linked_ones(static_program, two_archives, artifact_dir, tmp_path):
+    stray = with_prefix(two_archives[0], "ev_not_linked_g2p_", tmp_path / "stray")
+    rows = run([static_program, stray, "hello", "--", two_archives[1], "hello"])
+    assert rows[0][:2] == ["0", "ERROR"]
+    code, message = rows[0][2].split("|", 1)
+    assert code == "EV_ERR_MODEL_NOT_FOUND"
+    assert "system-lib prefix 'ev_not_linked_g2p_'" in message
+    assert all(f"'{p}' (g2p-en)" in message for p in PREFIXES), message
+    assert rows[1] == ["1", "hello", expected(artifact_dir)["hello"]]  # the process goes on
+
+
+def test_archive_built_by_another_tvm_is_refused(two_archives, tmp_path):
+    """The archive's registration says which TVM compiled its kernels; a major.minor other than
+    the embedded runtime's is EV_ERR_MODEL_INVALID naming both, before any kernel runs."""
+    from edge_veda.compile.export import registration_object
+
+    prefix = PREFIXES[0]
+    old = tmp_path / "libold.a"
+    shutil.copy(archive_of(two_archives[0]), old)
+    member = registration_object(str(tmp_path), prefix=prefix, name="g2p-en", tvm_version="0.26.0")
+    subprocess.run(["ar", "r", str(old), member], check=True)  # replaces the member of that name
+    exe = link(tmp_path / "old_tvm", [str(old)])
+    rows = run([exe, two_archives[0], "hello"])
+    code, message = rows[0][2].split("|", 1)
+    assert code == "EV_ERR_MODEL_INVALID"
+    assert "compiled by TVM 0.26.0" in message and "0.27" in message and "recompile" in message
+
+
+def test_config_prints_the_static_link_line():
+    proc = subprocess.run([sys.executable, "-m", "edge_veda.config", "--static", "--libs"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    parts = proc.stdout.split()
+    assert parts[0] == "-Wl,--whole-archive" and parts[1].endswith("libedge_veda.a") and os.path.isfile(parts[1])
+    assert parts[2] == "-Wl,--no-whole-archive" and "-lstdc++" in parts
+
+
+def test_libedge_veda_a_holds_the_runtime_and_passes_link_check(two_archives):
+    from edge_veda import config
+
+    archive = os.path.join(config.library_dir(), "libedge_veda.a")
+    proc = subprocess.run([sys.executable, "-m", "edge_veda", "link-check", "--runtime", archive,
+                           *[archive_of(a) for a in two_archives]], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert all(f"prefix {p}" in proc.stdout for p in PREFIXES)
+    defined = subprocess.run(["nm", "--defined-only", archive], capture_output=True, text=True).stdout
+    for symbol in ("TVMFFIEnvModRegisterSystemLibSymbol", "TVMBackendAllocWorkspace", "ev_init",
+                   "ev_register_system_lib_model"):
+        assert f" T {symbol}\n" in defined, symbol
+
+
+# ---- aarch64: libedge_veda.a cross-built from the same wheel sources, run under qemu ----
+
+CROSS_TOOLS = {"aarch64-linux-gnu-g++": "g++-aarch64-linux-gnu", "qemu-aarch64": "qemu-user"}
+
+
+@pytest.fixture(scope="module")
+def arm64_static_lib(tmp_path_factory):
+    require_tools(CROSS_TOOLS)
+    build = str(tmp_path_factory.mktemp("build-aarch64-static"))
+    env = venv_tools_env()
+    setup = subprocess.run(
+        ["meson", "setup", build, ROOT, "--cross-file", os.path.join(ROOT, "cross", "linux-aarch64.ini"),
+         "-Dpython=disabled", "-Dtvm_runtime=static"], capture_output=True, text=True, env=env)
+    assert setup.returncode == 0, setup.stdout[-3000:] + setup.stderr[-3000:]
+    built = subprocess.run(["ninja", "-C", build, "libedge_veda.a"], capture_output=True, text=True, env=env)
+    assert built.returncode == 0, built.stdout[-3000:]
+    return os.path.join(build, "libedge_veda.a")
+
+
+@pytest.mark.slow
+def test_two_models_one_static_runtime_on_aarch64_under_qemu(arm64_static_lib, artifact_dir, tmp_path):
+    from edge_veda import config
+
+    target = {"kind": "llvm", "mtriple": "aarch64-linux-gnu", "mattr": ["+neon"]}
+    arts = [compile_static(tmp_path / p, p, target=target, cc="aarch64-linux-gnu-g++") for p in PREFIXES]
+    exe = link(tmp_path / "two_models_arm64", [archive_of(a) for a in arts], cc="aarch64-linux-gnu-gcc",
+               static_libs=f"-Wl,--whole-archive {arm64_static_lib} -Wl,--no-whole-archive "
+                           f"{config.STATIC_SYSTEM_LIBS}")
+    info = subprocess.run(["file", exe], capture_output=True, text=True).stdout
+    assert "aarch64" in info, info
+    needed = subprocess.run(["aarch64-linux-gnu-readelf", "-d", exe], capture_output=True, text=True).stdout
+    assert "tvm" not in needed and "edge_veda" not in needed, needed
+    rows = run(["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu", exe, arts[0], *WORDS, "--", arts[1], *WORDS])
+    want = expected(artifact_dir)
+    assert rows == [[str(i), w, want[w]] for i in (0, 1) for w in WORDS]
