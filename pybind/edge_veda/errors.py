@@ -72,6 +72,11 @@ class UnsupportedOperationError(EdgeVedaError):
     code = lib.EV_ERR_UNSUPPORTED_OPERATION
 
 
+class CompilerNotInstalledError(UnsupportedOperationError, ImportError):
+    """`edge-veda compile` (or a first-use compile) in an install without the compiler: the
+    default install is the runtime only; `pip install 'edge-veda[compile]'` adds TVM."""
+
+
 _BY_CODE = {cls.code: cls for cls in (
     InvalidArgumentError, ModelNotFoundError, ModelInvalidError, UnsupportedDeviceError,
     OutOfMemoryError, RuntimeFailure, CancelledError, InvalidStateError, InternalError, UnsupportedOperationError)}

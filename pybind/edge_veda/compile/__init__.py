@@ -15,7 +15,7 @@ import time
 
 from .. import _workdir, artifact
 from ..errors import ModelInvalidError, ModelNotFoundError
-from ..errors import InvalidArgumentError
+from ..errors import CompilerNotInstalledError, InvalidArgumentError
 
 from .recipes import names as _recipe_names
 
@@ -24,6 +24,24 @@ MODELS = _recipe_names()
 
 class OutputDirectoryError(InvalidArgumentError):
     """`compile -o DIR` would replace something that is not an artifact of the model."""
+
+
+COMPILE_EXTRA = "pip install 'edge-veda[compile]'"
+
+
+def require_compiler(name: str) -> None:
+    """Raises CompilerNotInstalledError, before anything is written, when this install lacks
+    what compiling `name` needs: the default install is the runtime only."""
+    import importlib.util
+
+    missing = [dist for module, dist in (("tvm", "apache-tvm"), ("tvm_ffi", "apache-tvm-ffi"))
+               if importlib.util.find_spec(module) is None]
+    if missing:
+        raise CompilerNotInstalledError(
+            f"compiling {name} needs the TVM compiler ({', '.join(missing)}), which this install of "
+            "edge-veda does not include (the default install is the runtime only)",
+            f"install the compile extra: {COMPILE_EXTRA}; or get a built artifact instead: "
+            f"`edge-veda models pull {name}` from a catalog, or an artifact directory compiled elsewhere")
 
 
 def write_manifest_digest(artifact_dir: str) -> None:
@@ -175,6 +193,7 @@ def compile_model(name: str, out_dir: str, target: dict | None = None, cc: str |
     """
     if name not in MODELS:
         raise InvalidArgumentError(f"unknown model {name!r}", f"models this compiler builds: {', '.join(MODELS)}")
+    require_compiler(name)
     out_dir = os.path.abspath(os.path.realpath(out_dir) if os.path.islink(out_dir) else out_dir)
     check_output(out_dir, name, force)  # fail in milliseconds, not after compiling
     parent = os.path.dirname(out_dir)
