@@ -34,8 +34,14 @@ def require_compiler(name: str) -> None:
     what compiling `name` needs: the default install is the runtime only."""
     import importlib.util
 
+    def installed(module: str) -> bool:
+        try:
+            return importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):  # a broken or blocked install counts as none
+            return False
+
     missing = [dist for module, dist in (("tvm", "apache-tvm"), ("tvm_ffi", "apache-tvm-ffi"))
-               if importlib.util.find_spec(module) is None]
+               if not installed(module)]
     if missing:
         raise CompilerNotInstalledError(
             f"compiling {name} needs the TVM compiler ({', '.join(missing)}), which this install of "
