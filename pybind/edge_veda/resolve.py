@@ -30,8 +30,9 @@ def build_locally(name: str, announce) -> str:
     """Compiles `name` into its local build directory unless it is there already."""
     import shutil
 
-    from .compile import compile_model
+    from .compile import compile_model, require_compiler
 
+    require_compiler(name)  # before announcing a compile this install cannot run
     target = local_build_dir(name)
     os.makedirs(os.path.dirname(target), exist_ok=True)
     with _build_lock(target):
