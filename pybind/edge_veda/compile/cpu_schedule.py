@@ -94,7 +94,7 @@ def schedule_func(func):
     try:
         sch = s_tir.Schedule(func)
         blocks = sch.get_child_blocks(sch.get_sblock("root"))
-    except Exception:  # no root block: not a block-form function
+    except Exception:  # noqa: BLE001 - no root block: not a block-form function
         return func, False
     changed = False
     for block in blocks:

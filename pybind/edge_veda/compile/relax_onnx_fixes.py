@@ -60,7 +60,7 @@ def _make_converters(prefix: str):
             if s >= 1 and float(s).is_integer():
                 size = x.ty.shape[2] * int(s)
             elif s < 1 and abs(1 / s - round(1 / s)) < 1e-4 * round(1 / s):
-                size = tvm.tirx.floordiv(x.ty.shape[2], int(round(1 / s)))
+                size = tvm.tirx.floordiv(x.ty.shape[2], round(1 / s))
             else:
                 return super()._impl_v18(bb, inputs, attr, params)
             if not np.allclose(scales.value.numpy()[:2], 1):

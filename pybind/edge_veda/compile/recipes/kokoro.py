@@ -214,7 +214,7 @@ def build(target) -> Build:
         "t_en_width": kg.T_EN_WIDTH,
         "vocab": dict(sorted(vocab.items(), key=lambda kv: kv[1])),
         "voices": voice_tensors,
-        "default_voice": DEFAULT_VOICE if DEFAULT_VOICE in voices else sorted(voices)[0],
+        "default_voice": DEFAULT_VOICE if DEFAULT_VOICE in voices else min(voices),
     }
     return Build(
         module=module,
