@@ -50,6 +50,15 @@ def require_compiler(name: str) -> None:
             f"`edge-veda models pull {name}` from a catalog, or an artifact directory compiled elsewhere")
 
 
+class SourceNotInstalledError(ModelNotFoundError):
+    """A package the model is compiled from (its weights, voices, vocabulary) is not installed;
+    the hint is the pip command that installs it."""
+
+
+class SourceMismatchError(ModelInvalidError):
+    """The model's source files are installed but are not the expected ones (checksum)."""
+
+
 def write_manifest_digest(artifact_dir: str) -> None:
     """Seals an edited manifest.json again (tests and tools; the compiler seals its own)."""
     from ..artifact import seal

@@ -32,7 +32,7 @@ def build_artifact(name: str, out_dir: str, *, target: dict | None = None, cc: s
     target = target or host_target()
     tvm_target = tvm.target.Target(target)
     build = recipe.build(tvm_target)
-    executable = export.build_executable(build.module, tvm_target, prefix=prefix)
+    executable = export.build_executable(build.module, tvm_target, prefix=prefix, pipeline=build.pipeline)
     module_file, module = export.export_module(executable, out_dir, name, cc=cc, prefix=prefix,
                                                tvm_version=tvm.__version__)
     module["kernel_threads"] = build.kernel_threads

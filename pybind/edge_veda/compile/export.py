@@ -29,13 +29,14 @@ def check_prefix(prefix: str) -> str:
     return prefix
 
 
-def build_executable(module, target, *, prefix: str | None = None):
-    """tvm.compile of `module`; with `prefix`, as a system library whose symbols carry it."""
+def build_executable(module, target, *, prefix: str | None = None, pipeline=None):
+    """tvm.compile of `module` (with the Relax `pipeline`, default: TVM's); with `prefix`, as
+    a system library whose symbols carry it."""
     import tvm
 
     if prefix is not None:
         module = module.with_attr("system_lib_prefix", check_prefix(prefix))
-    return tvm.compile(module, target=target)
+    return tvm.compile(module, target=target, relax_pipeline=pipeline if pipeline is not None else "default")
 
 
 REGISTRATION_SOURCE = """\

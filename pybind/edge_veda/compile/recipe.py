@@ -31,3 +31,6 @@ class Build:
     # Further files of the artifact (e.g. a lexicon): plain name -> content. Listed in the
     # manifest's "files" with size and SHA-256 like the module and the weights.
     files: dict[str, bytes] = dataclasses.field(default_factory=dict)
+    # The Relax pipeline tvm.compile runs (a tvm.transform.Pass); None: TVM's default for the
+    # target. For recipes whose module the default pipeline cannot build (kokoro).
+    pipeline: object = None

@@ -10,6 +10,7 @@ import importlib
 # name -> module (imported only when that model is compiled: recipes import tvm and weights)
 RECIPES = {
     "g2p-en": "edge_veda.compile.recipes.g2p_en",
+    "kokoro": "edge_veda.compile.recipes.kokoro",
 }
 
 

@@ -1,0 +1,127 @@
+"""A small CPU schedule for TVM 0.27's legalized convolutions and matrix products, applied to
+every PrimFunc after FuseTIR (a module pass, `schedule_reductions()`).
+
+The default pipeline leaves each reduction block as written by legalization: spatial loops,
+then the reduction loops innermost, so every output element is a scalar dot product (nothing
+vectorizes; Kokoro's part B runs ~35x slower than real time). For a reduction block whose
+innermost spatial index is also the innermost index of an input it reads (conv1d over time,
+matmul over output columns):
+
+* the reduction loops move outside the innermost spatial loop, so that loop streams contiguous
+  memory and LLVM vectorizes it (its trip count may be symbolic: no split, no predicate);
+* conv-like blocks (spatial n, channel, time; reduction input channel, taps of constant extent)
+  also get their taps unrolled inside the time loop and 4 output channels unrolled beside the
+  taps, so each input load feeds 4 x taps multiply-adds held in registers;
+* the remaining outer spatial loops are fused and run in parallel (TVM's thread pool: the
+  artifact sets module.kernel_threads).
+
+Blocks that do not have this form (reductions over the innermost axis: means, softmax, norms)
+and functions that are already scheduled (hand-written TIR) are left as they are. These are
+measured choices from docs in ../shared/notes/kokoro-field-notes.md (splitting the symbolic time
+axis for cache blocking made it slower; 8 channels was slower than 4).
+"""
+from __future__ import annotations
+
+DATA_PAR = 0
+COMM_REDUCE = 2
+CHANNEL_TILE = 4
+MAX_UNROLLED_TAPS = 32
+
+
+def _vars_in(expr) -> set:
+    from tvm.tirx.analysis import undefined_vars
+
+    return set(undefined_vars(expr))
+
+
+def _const(extent):
+    from tvm import tirx
+
+    return int(extent.value) if isinstance(extent, tirx.IntImm) else None
+
+
+def _schedule_block(sch, block) -> bool:
+    b = sch.get(block)
+    kinds = [int(iv.iter_type) for iv in b.iter_vars]
+    if COMM_REDUCE not in kinds or any(k not in (DATA_PAR, COMM_REDUCE) for k in kinds):
+        return False
+    n_sp = kinds.index(COMM_REDUCE)
+    if n_sp == 0 or any(k != COMM_REDUCE for k in kinds[n_sp:]):
+        return False  # not "spatial..., reduction..."
+    loops = sch.get_loops(block)
+    if len(loops) != len(kinds):
+        return False
+    # (schedule primitives keep the semantics whatever the bindings are: a block whose iters
+    # are not one loop each in order is at worst scheduled less well)
+    inner = b.iter_vars[n_sp - 1].var
+    if not any(inner in _vars_in(r.region[-1].min) for r in b.reads):
+        return False  # the innermost spatial index does not stream any input
+    if not any(inner in _vars_in(w.region[-1].min) for w in b.writes):
+        return False
+    spatial, reduction = list(loops[:n_sp]), list(loops[n_sp:])
+    extents = [_const(sch.get(lp).extent) for lp in loops]
+    taps = extents[-1]
+    conv_like = n_sp == 3 and len(reduction) == 2 and taps is not None and taps <= MAX_UNROLLED_TAPS
+    if conv_like:
+        nn, ff, yy = spatial
+        rc, ry = reduction
+        cout = extents[1]
+        if cout is not None and cout % CHANNEL_TILE == 0 and cout > CHANNEL_TILE:
+            ffo, ffi = sch.split(ff, [None, CHANNEL_TILE])
+            sch.reorder(nn, ffo, rc, yy, ffi, ry)
+            sch.parallel(sch.fuse(nn, ffo))  # before decompose_reduction: parallel needs the init
+            sch.unroll(ffi)
+        else:
+            sch.reorder(nn, ff, rc, yy, ry)
+            sch.parallel(sch.fuse(nn, ff))
+        sch.unroll(ry)
+        sch.decompose_reduction(block, rc)
+        return True
+    sch.reorder(*spatial[:-1], *reduction, spatial[-1])
+    outer = spatial[:-1]
+    if outer:
+        sch.parallel(sch.fuse(*outer) if len(outer) > 1 else outer[0])
+    sch.decompose_reduction(block, reduction[0])
+    return True
+
+
+def schedule_func(func):
+    """`func` with its conv/matmul reduction blocks scheduled (unchanged if none qualify)."""
+    from tvm import s_tir
+
+    if func.attrs is not None and func.attrs.get("tirx.is_scheduled", False):
+        return func, False
+    try:
+        sch = s_tir.Schedule(func)
+        blocks = sch.get_child_blocks(sch.get_sblock("root"))
+    except Exception:  # noqa: BLE001 - no root block: not a block-form function
+        return func, False
+    changed = False
+    for block in blocks:
+        trial = sch.copy()
+        try:
+            if _schedule_block(trial, block):
+                sch = trial
+                changed = True
+        except s_tir.ScheduleError:
+            continue
+    return sch.mod["main"], changed
+
+
+def schedule_reductions():
+    """Module pass: schedule_func on every PrimFunc."""
+    import tvm
+
+    @tvm.transform.module_pass(opt_level=0, name="edge_veda_schedule_reductions")
+    def apply(mod, _ctx):
+        updates = {}
+        for gv, func in mod.functions.items():
+            if isinstance(func, tvm.tirx.PrimFunc):
+                new, changed = schedule_func(func)
+                if changed:
+                    updates[gv] = new
+        for gv, func in updates.items():
+            mod[gv] = func
+        return mod
+
+    return apply
