@@ -25,7 +25,7 @@
 using ev::Error;
 
 static_assert(ev::kCapGenerate == EV_CAP_GENERATE && ev::kCapGenerateBatch == EV_CAP_GENERATE_BATCH &&
-                  ev::kCapPhonemize == EV_CAP_PHONEMIZE,
+                  ev::kCapPhonemize == EV_CAP_PHONEMIZE && ev::kCapSynthesize == EV_CAP_SYNTHESIZE,
               "core/kind.h capabilities are the ABI's EV_CAP_* bits");
 static_assert(ev::kSourceLexicon == EV_SOURCE_LEXICON && ev::kSourceModel == EV_SOURCE_MODEL &&
                   ev::kSourcePunctuation == EV_SOURCE_PUNCTUATION,
@@ -128,6 +128,7 @@ public:
         return params.fixed_seed ? params.seed : ctx_->rng.next_u64();
     }
     int32_t num_threads() const override { return ctx_->num_threads; }
+    std::vector<ev::PhonemizedToken> frontend_phonemize(const std::string& text) override;
 
 private:
     ev_context ctx_;
@@ -156,7 +157,31 @@ ev::ModelInstance& loaded_model(ev_context ctx) {
     ctx->module = std::move(module);
     ctx->weights = std::move(weights);
     ctx->model = std::move(model);
+    ctx->sample_rate = ctx->model->sample_rate();
+    ctx->voice_count = static_cast<int32_t>(ctx->model->voices().size());
     return *ctx->model;
+}
+
+void after_call_memory_check(ev_context ctx);
+std::string checked_prompt(const char* prompt, int64_t max_chars, const std::string& what);
+
+// The caller holds ctx_->mu. Lock order: a TTS context, then its front end (a front end never
+// locks a TTS context), so the two cannot deadlock.
+std::vector<ev::PhonemizedToken> ContextCall::frontend_phonemize(const std::string& text) {
+    ev_context fe = ctx_->frontend;
+    if (fe == nullptr) return CallControl::frontend_phonemize(text);  // throws: no front end
+    CallScope scope(fe);
+    if (!scope.entered())
+        throw Error(EV_ERR_INVALID_STATE, "the front-end context is being freed",
+                    "call ev_set_frontend(ctx, NULL) before freeing the front end, or give it another one");
+    ContextCall call(fe, fe->cancel_epoch.load(std::memory_order_acquire));
+    std::lock_guard<std::mutex> g(fe->mu);
+    const std::string checked = checked_prompt(text.c_str(), fe->manifest.max_input_chars, "text (front end)");
+    use_kernel_threads(fe);
+    ev::ModelInstance& g2p = loaded_model(fe);
+    std::vector<ev::PhonemizedToken> tokens = g2p.phonemize(checked, ev::SamplingParams::from_abi(nullptr), call);
+    after_call_memory_check(fe);
+    return tokens;
 }
 
 void unload(ev_context ctx) {
@@ -396,6 +421,12 @@ ev_error_t ev_status(ev_context ctx, ev_status_info* out) {
         s.weights_mapped = ctx->weights && ctx->weights->mapped() ? 1 : 0;
         s.weights_bytes = ctx->weights ? ctx->weights->bytes() : 0;
         s.max_input_chars = static_cast<int32_t>(ctx->manifest.max_input_chars);
+        s.sample_rate = ctx->sample_rate;
+        s.voice_count = ctx->voice_count;
+        s.last_frontend_ms = ctx->timings.frontend_ms;
+        s.last_durations_ms = ctx->timings.durations_ms;
+        s.last_audio_ms = ctx->timings.audio_ms;
+        s.has_frontend = ctx->frontend ? 1 : 0;
         std::memcpy(out, &s, std::min<size_t>(out->struct_size, sizeof(s)));
         return EV_OK;
     });
@@ -609,6 +640,199 @@ ev_error_t ev_phonemize(ev_context ctx, const char* text, const ev_generation_pa
 }
 
 void ev_phonemes_free(ev_phonemes* phonemes) { std::free(phonemes); }
+
+ev_synthesis_params ev_synthesis_params_default(void) {
+    ev_synthesis_params p;
+    std::memset(&p, 0, sizeof(p));
+    p.struct_size = sizeof(ev_synthesis_params);
+    p.input = EV_TTS_INPUT_TEXT;
+    p.speed = 1.0f;
+    p.voice = nullptr;
+    return p;
+}
+
+namespace {
+
+constexpr float kMinSpeed = 0.25f, kMaxSpeed = 4.0f;
+
+// ev_synthesis_params (NULL: the defaults) as a request; throws EV_ERR_INVALID_ARGUMENT.
+ev::SynthesisRequest synthesis_request(const ev_synthesis_params* params) {
+    ev_synthesis_params p = ev_synthesis_params_default();
+    if (params != nullptr) {
+        if (params->struct_size < offsetof(ev_synthesis_params, voice) + sizeof(params->voice) ||
+            params->struct_size > (1u << 16))
+            throw Error(EV_ERR_INVALID_ARGUMENT,
+                        "ev_synthesis_params.struct_size is " + std::to_string(params->struct_size),
+                        "start from ev_synthesis_params_default()");
+        std::memcpy(&p, params, std::min<size_t>(params->struct_size, sizeof(p)));
+    }
+    if (p.input != EV_TTS_INPUT_TEXT && p.input != EV_TTS_INPUT_PHONEMES)
+        throw Error(EV_ERR_INVALID_ARGUMENT, "ev_synthesis_params.input is " + std::to_string(p.input),
+                    "use EV_TTS_INPUT_TEXT (0) or EV_TTS_INPUT_PHONEMES (1)");
+    if (!(p.speed >= kMinSpeed && p.speed <= kMaxSpeed))  // also refuses NaN
+        throw Error(EV_ERR_INVALID_ARGUMENT, "ev_synthesis_params.speed is " + std::to_string(p.speed),
+                    "use a speed from 0.25 to 4 (1 = the model's own pace)");
+    ev::SynthesisRequest r;
+    r.phonemes = p.input == EV_TTS_INPUT_PHONEMES;
+    r.speed = p.speed;
+    if (p.voice != nullptr) {
+        const size_t n = strnlen(p.voice, 1025);
+        if (n > 1024)
+            throw Error(EV_ERR_INVALID_ARGUMENT, "ev_synthesis_params.voice is longer than 1024 bytes",
+                        "name a voice from ev_voices(), or a blend like \"a:0.7,b:0.3\"");
+        r.voice.assign(p.voice, n);
+    }
+    return r;
+}
+
+// One block: the struct, the samples, the word arrays, the word strings.
+ev_audio* copy_audio(const std::vector<float>& samples, const std::vector<ev::WordSpan>& words, int32_t rate) {
+    const size_t n = words.size();
+    const size_t head = (sizeof(ev_audio) + 63) / 64 * 64;
+    const size_t sample_bytes = (samples.size() * sizeof(float) + 7) / 8 * 8;
+    const size_t span_bytes = 2 * n * sizeof(int64_t);
+    const size_t ptr_bytes = n * sizeof(char*);
+    size_t strings = 0;
+    for (const ev::WordSpan& w : words) strings += w.word.size() + 1;
+    unsigned char* block =
+        static_cast<unsigned char*>(std::malloc(head + sample_bytes + span_bytes + ptr_bytes + strings));
+    if (block == nullptr) throw std::bad_alloc();
+    ev_audio* out = reinterpret_cast<ev_audio*>(block);
+    std::memset(out, 0, sizeof(ev_audio));
+    float* data = reinterpret_cast<float*>(block + head);
+    if (!samples.empty()) std::memcpy(data, samples.data(), samples.size() * sizeof(float));
+    int64_t* starts = reinterpret_cast<int64_t*>(block + head + sample_bytes);
+    int64_t* ends = starts + n;
+    const char** names = reinterpret_cast<const char**>(block + head + sample_bytes + span_bytes);
+    char* text = reinterpret_cast<char*>(block + head + sample_bytes + span_bytes + ptr_bytes);
+    for (size_t i = 0; i < n; ++i) {
+        starts[i] = words[i].start;
+        ends[i] = words[i].end;
+        std::memcpy(text, words[i].word.c_str(), words[i].word.size() + 1);
+        names[i] = text;
+        text += words[i].word.size() + 1;
+    }
+    out->struct_size = sizeof(ev_audio);
+    out->sample_rate = rate;
+    out->sample_count = static_cast<int64_t>(samples.size());
+    out->samples = data;
+    out->word_count = static_cast<int32_t>(n);
+    out->words = names;
+    out->word_start = starts;
+    out->word_end = ends;
+    return out;
+}
+
+// The body both synthesis calls share: checks, lock, load, run; `sink` gets the pieces.
+ev_error_t run_synthesis(ev_context ctx, const char* input, const ev_synthesis_params* params, bool stream,
+                         const char* function, const ev::AudioSink& sink, std::vector<ev::WordSpan>* words,
+                         int32_t* rate) {
+    return guarded(ctx, [&]() -> ev_error_t {
+        ContextCall call(ctx, ctx->cancel_epoch.load(std::memory_order_acquire));
+        ev::SynthesisRequest request = synthesis_request(params);
+        request.sentence_pieces = stream;
+        std::lock_guard<std::mutex> g(ctx->mu);
+        call.check_cancel();
+        request.input = checked_prompt(input, ctx->manifest.max_input_chars, "input");
+        use_kernel_threads(ctx);
+        ev::ModelInstance& model = loaded_model(ctx);
+        require(ctx, model, ev::kCapSynthesize, function);
+        if (rate) *rate = model.sample_rate();
+        model.synthesize(request, call, sink, words);
+        ctx->timings = model.last_timings();
+        call.check_cancel();
+        after_call_memory_check(ctx);
+        return EV_OK;
+    });
+}
+
+}  // namespace
+
+ev_error_t ev_synthesize(ev_context ctx, const char* input, const ev_synthesis_params* params, ev_audio** out) {
+    if (out) *out = nullptr;
+    EV_ENTER(ctx);
+    if (input == nullptr) return invalid(ctx, "ev_synthesize: input is NULL", "pass a NUL-terminated UTF-8 string");
+    if (out == nullptr)
+        return invalid(ctx, "ev_synthesize: out is NULL", "pass the address of an ev_audio* to receive the result");
+    std::vector<float> samples;
+    std::vector<ev::WordSpan> words;
+    int32_t rate = 0;
+    const ev::AudioSink sink = [&](const ev::AudioPiece& piece) {
+        samples.insert(samples.end(), piece.samples, piece.samples + piece.count);
+    };
+    ev_error_t rc = run_synthesis(ctx, input, params, false, "ev_synthesize", sink, &words, &rate);
+    if (rc != EV_OK) return rc;
+    return guarded(ctx, [&]() -> ev_error_t {
+        *out = copy_audio(samples, words, rate);
+        return EV_OK;
+    });
+}
+
+void ev_audio_free(ev_audio* audio) { std::free(audio); }
+
+ev_error_t ev_synthesize_stream(ev_context ctx, const char* input, const ev_synthesis_params* params,
+                                ev_audio_callback callback, void* user_data) {
+    EV_ENTER(ctx);
+    if (input == nullptr)
+        return invalid(ctx, "ev_synthesize_stream: input is NULL", "pass a NUL-terminated UTF-8 string");
+    if (callback == nullptr)
+        return invalid(ctx, "ev_synthesize_stream: callback is NULL", "pass a function that receives the chunks");
+    const ev::AudioSink sink = [&](const ev::AudioPiece& piece) {
+        ev_audio_chunk chunk;
+        std::memset(&chunk, 0, sizeof(chunk));
+        chunk.struct_size = sizeof(ev_audio_chunk);
+        chunk.chunk_index = piece.index;
+        chunk.start_sample = piece.start;
+        chunk.sample_count = piece.count;
+        chunk.samples = piece.samples;
+        chunk.is_final = piece.final ? 1 : 0;
+        chunk.progress = piece.progress;
+        InCallback in_callback(ctx);
+        callback(&chunk, user_data);
+    };
+    return run_synthesis(ctx, input, params, true, "ev_synthesize_stream", sink, nullptr, nullptr);
+}
+
+ev_error_t ev_voices(ev_context ctx, char** out_names) {
+    if (out_names) *out_names = nullptr;
+    EV_ENTER(ctx);
+    if (out_names == nullptr)
+        return invalid(ctx, "ev_voices: out_names is NULL", "pass the address of a char* to receive the names");
+    return guarded(ctx, [&]() -> ev_error_t {
+        std::lock_guard<std::mutex> g(ctx->mu);
+        ev::ModelInstance& model = loaded_model(ctx);
+        require(ctx, model, ev::kCapSynthesize, "ev_voices");
+        std::string joined;
+        for (const std::string& v : model.voices()) joined += (joined.empty() ? "" : ",") + v;
+        *out_names = copy_string(joined);
+        return EV_OK;
+    });
+}
+
+ev_error_t ev_set_frontend(ev_context ctx, ev_context frontend) {
+    EV_ENTER(ctx);
+    if (frontend == ctx)
+        return invalid(ctx, "ev_set_frontend: a context cannot be its own front end",
+                       "pass a G2P model's context (or NULL to remove the front end)");
+    return guarded(ctx, [&]() -> ev_error_t {
+        if (frontend != nullptr) {
+            // The front end must phonemize; ask it (under its own lock) before taking it.
+            std::lock_guard<std::mutex> fg(frontend->mu);
+            ev::ModelInstance& fm = loaded_model(frontend);
+            if ((fm.capabilities() & ev::kCapPhonemize) == 0)
+                throw Error(EV_ERR_UNSUPPORTED_OPERATION,
+                            "ev_set_frontend: model '" + frontend->manifest.name + "' (kind " +
+                                frontend->manifest.kind + ") cannot phonemize text",
+                            "pass the context of a G2P model (kind g2p, e.g. g2p-en)");
+            if (frontend->frontend != nullptr)
+                throw Error(EV_ERR_INVALID_ARGUMENT, "ev_set_frontend: the front end has a front end itself",
+                            "pass a G2P model's context");
+        }
+        std::lock_guard<std::mutex> g(ctx->mu);
+        ctx->frontend = frontend;
+        return EV_OK;
+    });
+}
 
 void ev_register_system_lib_model(const ev_system_lib_model* model) {
     // Runs from static constructors, possibly before main: no error state to set, nothing may

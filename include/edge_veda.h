@@ -206,6 +206,13 @@ typedef struct ev_status_info {
     uint64_t weights_bytes;       /* bytes of weights, held once however many threads run */
     int32_t max_input_chars;      /* longest prompt accepted, in code points */
     int32_t reserved0;            /* 0 */
+    /* Appended in ABI minor 5 (read them only when struct_size covers them). */
+    int32_t sample_rate;          /* audio models: samples per second; 0 otherwise */
+    int32_t voice_count;          /* audio models: voices (ev_voices lists them); 0 otherwise */
+    float last_frontend_ms;       /* the last synthesis: time in the text front end (G2P) */
+    float last_durations_ms;      /* the last synthesis: time in the first stage (durations) */
+    float last_audio_ms;          /* the last synthesis: time in the second stage (audio) */
+    int32_t has_frontend;         /* 1 when ev_set_frontend gave this context a front end */
 } ev_status_info;
 
 /*
@@ -368,8 +375,11 @@ EV_API const char* ev_runtime_version(void);
  * Minor 3 appended: EV_CAP_PHONEMIZE, EV_SOURCE_*, ev_phonemes, ev_phonemize,
  * ev_phonemes_free.
  * Minor 4 appended: ev_system_lib_model, ev_register_system_lib_model.
+ * Minor 5 appended: EV_CAP_SYNTHESIZE, EV_TTS_INPUT_*, ev_synthesis_params,
+ * ev_synthesis_params_default, ev_audio, ev_synthesize, ev_audio_free, ev_audio_chunk,
+ * ev_audio_callback, ev_synthesize_stream, ev_voices, ev_set_frontend.
  */
-#define EV_ABI_MINOR 4
+#define EV_ABI_MINOR 5
 
 /* Returns the EV_ABI_MINOR the library was built with. Thread-safe. */
 EV_API int32_t ev_abi_minor(void);
@@ -460,6 +470,101 @@ typedef struct ev_system_lib_model {
  * before linking). Thread-safe; may run before main.
  */
 EV_API void ev_register_system_lib_model(const ev_system_lib_model* model);
+
+/* ---- Minor 5: speech synthesis (model kind "tts": Kokoro-82M; docs/tts.md) ---- */
+
+#define EV_CAP_SYNTHESIZE 8      /* ev_synthesize, ev_synthesize_stream, ev_voices */
+
+#define EV_TTS_INPUT_TEXT 0      /* text, turned into phonemes by the front end (ev_set_frontend) */
+#define EV_TTS_INPUT_PHONEMES 1  /* phonemes in the model's own symbols (Kokoro: its vocabulary) */
+
+/* Parameters of one synthesis. Start from ev_synthesis_params_default(); fields are appended
+ * only. */
+typedef struct ev_synthesis_params {
+    uint32_t struct_size;         /* sizeof(ev_synthesis_params) */
+    int32_t input;                /* EV_TTS_INPUT_* (default EV_TTS_INPUT_TEXT) */
+    float speed;                  /* speaking rate, 0.25 to 4 (default 1) */
+    int32_t reserved0;            /* 0 */
+    const char* voice;            /* NULL: the model's default; a name, or a blend "a:0.7,b:0.3" */
+} ev_synthesis_params;
+
+/* Returns the defaults (text input, speed 1, the model's default voice). Thread-safe. */
+EV_API ev_synthesis_params ev_synthesis_params_default(void);
+
+/* A synthesized utterance: mono float samples, and when the input is split into words, where
+ * each word is. Allocated by the library as one block; every pointer points inside it. Fields
+ * are appended only; read those struct_size covers. */
+typedef struct ev_audio {
+    uint32_t struct_size;         /* sizeof(ev_audio) as the library filled it */
+    int32_t sample_rate;          /* samples per second (24000 for Kokoro) */
+    int64_t sample_count;         /* number of samples */
+    const float* samples;         /* sample_count samples, nominally in [-1, 1] */
+    int32_t word_count;           /* entries of words, word_start and word_end */
+    int32_t reserved0;            /* 0 */
+    const char* const* words;     /* word_count NUL-terminated strings, in input order */
+    const int64_t* word_start;    /* word_count first samples of the words */
+    const int64_t* word_end;      /* word_count ends (one past the last sample) */
+} ev_audio;
+
+/*
+ * Synthesizes `input` (NUL-terminated UTF-8: text, or phonemes with EV_TTS_INPUT_PHONEMES) and
+ * stores the audio in *out. Input longer than the model's token window is split at sentence,
+ * then phrase, then word boundaries and synthesized piece by piece; the input limit of
+ * ev_generate (ev_status_info.max_input_chars) applies to the whole input. Text input needs a
+ * front end (ev_set_frontend); without one it is EV_ERR_INVALID_STATE. params: NULL means
+ * ev_synthesis_params_default(); borrowed for the call. Kinds without it return
+ * EV_ERR_UNSUPPORTED_OPERATION.
+ * Ownership: on EV_OK, *out is allocated by the library; free it with ev_audio_free(). On
+ * failure *out is NULL. A failed call leaves the context usable. Thread-safe (serialized per
+ * context); ev_cancel() stops it between pieces and stages with EV_ERR_CANCELLED.
+ */
+EV_API ev_error_t ev_synthesize(ev_context ctx, const char* input, const ev_synthesis_params* params,
+                                ev_audio** out);
+
+/* Frees a result of ev_synthesize. Accepts NULL. Thread-safe, once per result. */
+EV_API void ev_audio_free(ev_audio* audio);
+
+/* One chunk of a streamed synthesis, as the callback sees it. */
+typedef struct ev_audio_chunk {
+    uint32_t struct_size;         /* sizeof(ev_audio_chunk) as the library filled it */
+    int32_t chunk_index;          /* 0, 1, 2, ... */
+    int64_t start_sample;         /* where samples[0] is in the whole utterance */
+    int64_t sample_count;         /* samples in this chunk */
+    const float* samples;         /* borrowed: valid only during the callback */
+    int32_t is_final;             /* 1 on the last chunk of the call */
+    float progress;               /* fraction of the input synthesized so far, 0 to 1 */
+} ev_audio_chunk;
+
+/* Receives each chunk on the calling thread. Must not call back into the same context (only
+ * ev_cancel is allowed there). */
+typedef void (*ev_audio_callback)(const ev_audio_chunk* chunk, void* user_data);
+
+/*
+ * Like ev_synthesize, but delivers the audio as it is made: one chunk per sentence (pieces are
+ * also cut at sentence ends, so the first chunk comes after the first sentence), in order, the
+ * last with is_final = 1. The chunks joined are the utterance. Returns EV_OK, EV_ERR_CANCELLED
+ * (ev_cancel from any thread or from the callback: no further chunks), or an error.
+ * user_data is passed through untouched. Thread-safe (serialized per context).
+ */
+EV_API ev_error_t ev_synthesize_stream(ev_context ctx, const char* input, const ev_synthesis_params* params,
+                                       ev_audio_callback callback, void* user_data);
+
+/*
+ * Stores the model's voice names, comma-separated, the default first, in *out_names.
+ * Ownership: *out_names is allocated by the library; free it with ev_free_string(). Thread-safe.
+ * Kinds without voices return EV_ERR_UNSUPPORTED_OPERATION.
+ */
+EV_API ev_error_t ev_voices(ev_context ctx, char** out_names);
+
+/*
+ * Makes the G2P context `frontend` the text front end of the TTS context `ctx`: text input is
+ * phonemized by it (its lexicon and network, in this process and runtime: one copy of its
+ * weights however many TTS contexts use it) and mapped to the TTS model's symbols (docs/tts.md).
+ * NULL removes the front end. `frontend` must support ev_phonemize, else
+ * EV_ERR_UNSUPPORTED_OPERATION. Ownership: borrowed; keep `frontend` alive until ctx is freed
+ * or its front end replaced. Thread-safe: ctx's calls lock `frontend` while they use it.
+ */
+EV_API ev_error_t ev_set_frontend(ev_context ctx, ev_context frontend);
 
 EV_END_DECLS
 

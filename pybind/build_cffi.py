@@ -4,7 +4,7 @@ Run by meson: build_cffi.py include/edge_veda.h OUT.c
 
 The cdef is derived from the header itself, so the binding cannot drift from the ABI:
 comments and preprocessor lines are dropped, integer macros become `#define NAME ...`
-(cffi reads their values from the compiled header), and two `extern "Python"` callbacks
+(cffi reads their values from the compiled header), and the `extern "Python"` callbacks
 are added so that C can call back into Python without a per-call trampoline.
 """
 import re
@@ -15,6 +15,7 @@ import cffi
 PYTHON_CALLBACKS = """
 extern "Python" void _ev_py_token_callback(void*, const char*, int32_t);
 extern "Python" void _ev_py_memory_callback(void*, size_t, size_t);
+extern "Python" void _ev_py_audio_callback(const ev_audio_chunk*, void*);
 """
 
 

@@ -47,4 +47,11 @@ struct ev_context_s {
 
     ev_memory_pressure_callback pressure_cb = nullptr;
     void* pressure_user_data = nullptr;
+
+    // ev_set_frontend: a G2P context that phonemizes text input (borrowed; guarded by mu).
+    ev_context_s* frontend = nullptr;
+    // What ev_status reports of an audio model, kept across memory-pressure unloads.
+    int32_t sample_rate = 0;
+    int32_t voice_count = 0;
+    ev::StageTimings timings;
 };

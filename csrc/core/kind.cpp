@@ -27,4 +27,14 @@ std::vector<PhonemizedToken> ModelInstance::phonemize(const std::string&, const 
     unsupported_operation("this", "ev_phonemize");
 }
 
+void ModelInstance::synthesize(const SynthesisRequest&, CallControl&, const AudioSink&, std::vector<WordSpan>*) {
+    unsupported_operation("this", "ev_synthesize");
+}
+
+std::vector<PhonemizedToken> CallControl::frontend_phonemize(const std::string&) {
+    throw Error(EV_ERR_INVALID_STATE, "text input needs a front end, and this context has none",
+                "call ev_set_frontend(ctx, g2p_context) with a G2P model's context, or pass phonemes "
+                "(EV_TTS_INPUT_PHONEMES)");
+}
+
 }  // namespace ev

@@ -25,6 +25,7 @@ namespace ev {
 constexpr uint32_t kCapGenerate = 1u << 0;       // ev_generate, ev_generate_stream, ev_stream_*
 constexpr uint32_t kCapGenerateBatch = 1u << 1;  // ev_generate_batch
 constexpr uint32_t kCapPhonemize = 1u << 2;      // ev_phonemize
+constexpr uint32_t kCapSynthesize = 1u << 3;     // ev_synthesize, ev_synthesize_stream, ev_voices
 
 // Where one token's phonemes came from (ev_phonemes.sources: the EV_SOURCE_* constants).
 constexpr int32_t kSourceLexicon = 1;
@@ -36,6 +37,40 @@ struct PhonemizedToken {
     std::string token;     // the word or punctuation as the text front end produced it
     std::string phonemes;  // space-separated phonemes; "" for punctuation
     int32_t source = 0;    // kSource*
+};
+
+// One synthesis (ev_synthesize / ev_synthesize_stream).
+struct SynthesisRequest {
+    std::string input;             // checked UTF-8: text, or phonemes when `phonemes`
+    bool phonemes = false;         // EV_TTS_INPUT_PHONEMES
+    float speed = 1.0f;
+    std::string voice;             // "" = the model's default; a name or "a:0.7,b:0.3"
+    bool sentence_pieces = false;  // cut at every sentence end (streaming: early first chunk)
+};
+
+// A piece of synthesized audio handed to the core as soon as it exists.
+struct AudioPiece {
+    const float* samples = nullptr;
+    int64_t count = 0;
+    int64_t start = 0;      // position of samples[0] in the utterance
+    int32_t index = 0;      // 0, 1, ...
+    bool final = false;     // the last piece of the call
+    float progress = 0.0f;  // fraction of the input done, 0..1
+};
+using AudioSink = std::function<void(const AudioPiece&)>;
+
+// Where one input word is in the audio.
+struct WordSpan {
+    std::string word;
+    int64_t start = 0;  // first sample
+    int64_t end = 0;    // one past the last sample
+};
+
+// Milliseconds the last synthesis spent per stage (ev_status_info).
+struct StageTimings {
+    float frontend_ms = 0;
+    float durations_ms = 0;
+    float audio_ms = 0;
 };
 
 // What a running call may ask of the core.
@@ -51,6 +86,9 @@ public:
     virtual uint64_t seed_for(const SamplingParams& params) = 0;
     // Kernel threads the call may use (ev_config.num_threads, capped).
     virtual int32_t num_threads() const = 0;
+    // Phonemizes `text` with the context's front end (ev_set_frontend: a G2P context, locked
+    // for the call). Throws EV_ERR_INVALID_STATE when there is none.
+    virtual std::vector<PhonemizedToken> frontend_phonemize(const std::string& text);
 };
 
 // Receives each output token of a generation as it is decoded.
@@ -89,6 +127,13 @@ public:
     // kCapPhonemize: one entry per word or punctuation token of `text`, in order.
     virtual std::vector<PhonemizedToken> phonemize(const std::string& text, const SamplingParams& params,
                                                    CallControl& call);
+    // kCapSynthesize: the audio of `request`, piece by piece to `sink`, in order; `words` (may be
+    // null) receives where each input word is.
+    virtual void synthesize(const SynthesisRequest& request, CallControl& call, const AudioSink& sink,
+                            std::vector<WordSpan>* words);
+    virtual std::vector<std::string> voices() const { return {}; }  // the default first
+    virtual int32_t sample_rate() const { return 0; }
+    virtual StageTimings last_timings() const { return {}; }
 };
 
 // What the core hands a kind's factory.

@@ -4,6 +4,7 @@
 #include "kind.h"
 #include "g2p/g2p.h"
 #include "seq2seq_gru/seq2seq_gru.h"
+#include "tts/tts.h"
 
 namespace ev {
 namespace {
@@ -11,6 +12,7 @@ namespace {
 const KindEntry kKinds[] = {
     {"seq2seq-gru", &create_seq2seq_gru},
     {"g2p", &create_g2p},
+    {"tts", &create_tts},
 };
 
 }  // namespace

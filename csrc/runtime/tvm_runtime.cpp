@@ -2,7 +2,9 @@
 // includes TVM. Loads Relax VM executables, creates VMs, calls their functions with DLTensors
 // that wrap caller memory and the context's weights, and copies results out.
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <exception>
 #include <functional>
 #include <vector>
@@ -32,6 +34,8 @@ int TVMBackendParallelLaunch(int (*flambda)(int task_id, TVMParallelGroupEnv* pe
 }
 
 namespace ev {
+
+constexpr size_t kTensorAlignment = 64;  // TVM's kAllocAlignment
 namespace {
 
 namespace ffi = tvm::ffi;
@@ -109,8 +113,23 @@ public:
     void call(const std::vector<TensorRef>& inputs, std::vector<TensorRef>& outputs) override {
         std::vector<DLTensor> in;
         in.reserve(inputs.size());
-        for (const TensorRef& t : inputs)
-            in.push_back(wrap(t.data, t.shape.data(), static_cast<int>(t.shape.size()), t.dtype));
+        // Compiled kernels may assume TVM's 64-byte alignment of every buffer (aligned vector
+        // loads); caller memory that is not so aligned is copied into memory that is.
+        std::vector<std::unique_ptr<void, void (*)(void*)>> aligned_copies;
+        for (const TensorRef& t : inputs) {
+            void* data = t.data;
+            if (reinterpret_cast<uintptr_t>(data) % kTensorAlignment != 0) {
+                uint64_t bytes = t.dtype.bytes();
+                for (int64_t d : t.shape) bytes *= static_cast<uint64_t>(d);
+                const size_t rounded = static_cast<size_t>((bytes + kTensorAlignment - 1) / kTensorAlignment * kTensorAlignment);
+                void* copy = std::aligned_alloc(kTensorAlignment, std::max<size_t>(rounded, kTensorAlignment));
+                if (copy == nullptr) throw std::bad_alloc();
+                aligned_copies.emplace_back(copy, &std::free);
+                if (bytes) std::memcpy(copy, data, static_cast<size_t>(bytes));
+                data = copy;
+            }
+            in.push_back(wrap(data, t.shape.data(), static_cast<int>(t.shape.size()), t.dtype));
+        }
         std::vector<ffi::AnyView> args;
         args.reserve(in.size() + weights_.size());
         for (DLTensor& t : in) args.emplace_back(&t);

@@ -4,6 +4,7 @@ Layers, mirroring the C library:
     edge_veda._ffi        the cffi binding of edge_veda.h (low level, C types)
     edge_veda._native     NativeContext: one ev_context's lifetime and the one call wrapper
     edge_veda.model       Model: a text model on a NativeContext (close() / `with`)
+    edge_veda.speech      SpeechModel: a text-to-speech model (Audio, AudioChunk)
     edge_veda.aio         AsyncModel: Model on a long-lived worker thread, for asyncio
     edge_veda.artifact    the artifact format: write, seal, read and verify a manifest
     edge_veda.paths       where artifacts live (cache root, local build directories)
@@ -27,6 +28,7 @@ from .errors import (
 )
 from ._native import runtime_version
 from .model import Model, Status
+from .speech import Audio, AudioChunk, SpeechModel
 
 ABI_VERSION = int(_lib.EV_ABI_VERSION)
 __version__ = _ffi.string(_lib.ev_version()).decode()
@@ -60,7 +62,7 @@ def __getattr__(name):
 
 
 __all__ = [
-    "ABI_MINOR", "ABI_VERSION", "AsyncModel", "MemoryEvent", "CancelledError", "EdgeVedaError", "InternalError", "InvalidArgumentError",
+    "ABI_MINOR", "ABI_VERSION", "AsyncModel", "Audio", "AudioChunk", "SpeechModel", "MemoryEvent", "CancelledError", "EdgeVedaError", "InternalError", "InvalidArgumentError",
     "InvalidStateError", "Model", "ModelInvalidError", "ModelNotFoundError", "OutOfMemoryError",
     "RuntimeFailure", "Status", "UnsupportedDeviceError", "UnsupportedOperationError", "runtime_version",
 ]

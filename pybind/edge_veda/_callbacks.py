@@ -66,5 +66,37 @@ def _ev_py_memory_callback(user_data, current_bytes, limit_bytes):
         _deferred.exc = exc
 
 
+class AudioRelay:
+    """What the audio callback's user_data points to: on_chunk(chunk) receives each chunk as a
+    dict (samples copied into a float32 numpy array), the context to cancel if it raises, and
+    the exception it raised (re-raised by the caller after the native call)."""
+
+    __slots__ = ("on_chunk", "ctx", "error")
+
+    def __init__(self, on_chunk):
+        self.on_chunk = on_chunk
+        self.ctx = ffi.NULL
+        self.error: BaseException | None = None
+
+
+@ffi.def_extern()
+def _ev_py_audio_callback(chunk, user_data):
+    import numpy as np
+
+    relay = ffi.from_handle(user_data)
+    if relay.error is not None:
+        return
+    try:
+        n = int(chunk.sample_count)
+        samples = np.frombuffer(ffi.buffer(chunk.samples, 4 * n), dtype=np.float32).copy() if n else \
+            np.zeros(0, dtype=np.float32)
+        relay.on_chunk({"index": int(chunk.chunk_index), "start_sample": int(chunk.start_sample),
+                        "samples": samples, "is_final": bool(chunk.is_final), "progress": float(chunk.progress)})
+    except BaseException as exc:  # noqa: B036 - re-raised by the caller
+        relay.error = exc
+        lib.ev_cancel(relay.ctx)
+
+
+AUDIO_CALLBACK = lib._ev_py_audio_callback
 TOKEN_CALLBACK = lib._ev_py_token_callback
 MEMORY_CALLBACK = lib._ev_py_memory_callback

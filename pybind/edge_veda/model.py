@@ -38,6 +38,7 @@ CAPABILITIES = {
     lib.EV_CAP_GENERATE: "generate",              # generate, generate_with_callback, stream
     lib.EV_CAP_GENERATE_BATCH: "generate_batch",
     lib.EV_CAP_PHONEMIZE: "phonemize",            # phonemize (model kind "g2p")
+    lib.EV_CAP_SYNTHESIZE: "synthesize",          # SpeechModel (model kind "tts")
 }
 
 # EV_SOURCE_* -> the name Model.phonemize(..., with_source=True) gives it.

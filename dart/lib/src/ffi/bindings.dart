@@ -24,7 +24,7 @@ const String EV_DEVICE_CPU = 'cpu';
 const int EV_SEED_CONTEXT = -1; // 0xFFFFFFFFFFFFFFFF
 const int EV_MEMORY_PRESSURE_MODERATE = 1;
 const int EV_MEMORY_PRESSURE_CRITICAL = 2;
-const int EV_ABI_MINOR = 4;
+const int EV_ABI_MINOR = 5;
 const int EV_MAX_THREADS = 64;
 const int EV_ERR_UNSUPPORTED_OPERATION = -11;
 const int EV_CAP_GENERATE = 1;
@@ -33,6 +33,9 @@ const int EV_CAP_PHONEMIZE = 4;
 const int EV_SOURCE_LEXICON = 1;
 const int EV_SOURCE_MODEL = 2;
 const int EV_SOURCE_PUNCTUATION = 3;
+const int EV_CAP_SYNTHESIZE = 8;
+const int EV_TTS_INPUT_TEXT = 0;
+const int EV_TTS_INPUT_PHONEMES = 1;
 
 typedef ev_error_t = Int32;
 typedef Dartev_error_t = int;
@@ -50,6 +53,9 @@ typedef ev_token_callback = Pointer<NativeFunction<ev_token_callbackFunction>>;
 
 typedef ev_memory_pressure_callbackFunction = Void Function(Pointer<Void>, Size, Size);
 typedef ev_memory_pressure_callback = Pointer<NativeFunction<ev_memory_pressure_callbackFunction>>;
+
+typedef ev_audio_callbackFunction = Void Function(Pointer<ev_audio_chunk>, Pointer<Void>);
+typedef ev_audio_callback = Pointer<NativeFunction<ev_audio_callbackFunction>>;
 
 final class ev_config extends Struct {
   @Uint32()
@@ -117,6 +123,18 @@ final class ev_status_info extends Struct {
   external int max_input_chars;
   @Int32()
   external int reserved0;
+  @Int32()
+  external int sample_rate;
+  @Int32()
+  external int voice_count;
+  @Float()
+  external double last_frontend_ms;
+  @Float()
+  external double last_durations_ms;
+  @Float()
+  external double last_audio_ms;
+  @Int32()
+  external int has_frontend;
 }
 
 final class ev_phonemes extends Struct {
@@ -137,6 +155,51 @@ final class ev_system_lib_model extends Struct {
   external Pointer<Utf8> prefix;
   external Pointer<Utf8> tvm_version;
   external Pointer<Utf8> name;
+}
+
+final class ev_synthesis_params extends Struct {
+  @Uint32()
+  external int struct_size;
+  @Int32()
+  external int input;
+  @Float()
+  external double speed;
+  @Int32()
+  external int reserved0;
+  external Pointer<Utf8> voice;
+}
+
+final class ev_audio extends Struct {
+  @Uint32()
+  external int struct_size;
+  @Int32()
+  external int sample_rate;
+  @Int64()
+  external int sample_count;
+  external Pointer<Float> samples;
+  @Int32()
+  external int word_count;
+  @Int32()
+  external int reserved0;
+  external Pointer<Pointer<Utf8>> words;
+  external Pointer<Int64> word_start;
+  external Pointer<Int64> word_end;
+}
+
+final class ev_audio_chunk extends Struct {
+  @Uint32()
+  external int struct_size;
+  @Int32()
+  external int chunk_index;
+  @Int64()
+  external int start_sample;
+  @Int64()
+  external int sample_count;
+  external Pointer<Float> samples;
+  @Int32()
+  external int is_final;
+  @Float()
+  external double progress;
 }
 
 /// Every ev_* function, looked up once from the library.
@@ -219,4 +282,22 @@ class EdgeVedaBindings {
   late final ev_register_system_lib_model = _lib.lookupFunction<
       Void Function(Pointer<ev_system_lib_model>),
       void Function(Pointer<ev_system_lib_model>)>('ev_register_system_lib_model');
+  late final ev_synthesis_params_default = _lib.lookupFunction<
+      ev_synthesis_params Function(),
+      ev_synthesis_params Function()>('ev_synthesis_params_default');
+  late final ev_synthesize = _lib.lookupFunction<
+      ev_error_t Function(ev_context, Pointer<Utf8>, Pointer<ev_synthesis_params>, Pointer<Pointer<ev_audio>>),
+      int Function(Pointer<ev_context_s>, Pointer<Utf8>, Pointer<ev_synthesis_params>, Pointer<Pointer<ev_audio>>)>('ev_synthesize');
+  late final ev_audio_free = _lib.lookupFunction<
+      Void Function(Pointer<ev_audio>),
+      void Function(Pointer<ev_audio>)>('ev_audio_free');
+  late final ev_synthesize_stream = _lib.lookupFunction<
+      ev_error_t Function(ev_context, Pointer<Utf8>, Pointer<ev_synthesis_params>, ev_audio_callback, Pointer<Void>),
+      int Function(Pointer<ev_context_s>, Pointer<Utf8>, Pointer<ev_synthesis_params>, ev_audio_callback, Pointer<Void>)>('ev_synthesize_stream');
+  late final ev_voices = _lib.lookupFunction<
+      ev_error_t Function(ev_context, Pointer<Pointer<Utf8>>),
+      int Function(Pointer<ev_context_s>, Pointer<Pointer<Utf8>>)>('ev_voices');
+  late final ev_set_frontend = _lib.lookupFunction<
+      ev_error_t Function(ev_context, ev_context),
+      int Function(Pointer<ev_context_s>, Pointer<ev_context_s>)>('ev_set_frontend');
 }

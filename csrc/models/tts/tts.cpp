@@ -1,0 +1,458 @@
+// Kind "tts": see tts.h for the pipeline and docs/tts.md for the manifest section.
+#include "tts.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <unordered_map>
+#include <utility>
+
+#include "arpabet.h"
+#include "errors.h"
+#include "json.h"
+#include "runtime/weights.h"
+#include "utf8.h"
+
+namespace ev {
+namespace {
+
+const char* kRebuildHint = "rebuild the artifact with `edge-veda compile kokoro` (or pull it again)";
+const DType kI32{0, 32};
+const DType kI64{0, 64};
+const DType kF32{2, 32};
+// A piece's frames may not exceed this many per token (Kokoro predicts a few to a few dozen):
+// bounds the alignment and the audio buffers whatever the module returns.
+constexpr int64_t kMaxFramesPerToken = 256;
+// model_info(), in this order (compile/recipes/kokoro.py MODEL_INFO; append only).
+enum { kInfoStyleDim, kInfoSamplesPerFrame, kInfoDWidth, kInfoTenWidth, kInfoMaxIds, kInfoSampleRate, kInfoCount };
+
+struct Config {
+    int64_t sample_rate = 0;
+    int64_t samples_per_frame = 0;
+    int64_t max_phoneme_ids = 0;
+    int64_t pad_id = 0;
+    int64_t style_dim = 0;
+    int64_t d_width = 0;
+    int64_t t_en_width = 0;
+    std::unordered_map<std::string, int64_t> vocab;     // one symbol (a code point, UTF-8) -> id
+    std::vector<std::pair<std::string, std::string>> voices;  // name -> weights tensor, default first
+};
+
+Config parse_config(const Fields& f) {
+    Config c;
+    c.sample_rate = f.integer("sample_rate", 8000, 192000);
+    c.samples_per_frame = f.integer("samples_per_frame", 1, 4800);
+    c.max_phoneme_ids = f.integer("max_phoneme_ids", 1, 4096);
+    c.pad_id = f.integer("pad_id", 0, 65535);
+    c.style_dim = f.integer("style_dim", 1, 4096);
+    c.d_width = f.integer("d_width", 1, 8192);
+    c.t_en_width = f.integer("t_en_width", 1, 8192);
+    Fields vocab = f.object("vocab");
+    if (vocab.json().members().size() > 4096) f.fail("vocab", "has more than 4096 symbols");
+    for (const auto& [symbol, id] : vocab.json().members()) {
+        if (!id.is(Json::Type::Int) || id.integer() < 0 || id.integer() > 65535)
+            vocab.fail(symbol, "must be an id from 0 to 65535");
+        uint32_t cp = 0;
+        if (symbol.empty() || utf8_decode(reinterpret_cast<const unsigned char*>(symbol.data()), symbol.size(), &cp) !=
+                                  symbol.size())
+            vocab.fail(symbol, "must be exactly one character");
+        c.vocab[symbol] = id.integer();
+    }
+    Fields voices = f.object("voices");
+    const std::string def = f.string("default_voice", 64);
+    if (voices.json().members().empty() || voices.json().members().size() > 1024)
+        f.fail("voices", "must name 1 to 1024 voices");
+    for (const auto& [name, tensor] : voices.json().members()) {
+        if (!tensor.is(Json::Type::String) || name.empty() || name.size() > 64)
+            voices.fail(name, "must map a voice name (1-64 bytes) to a weights tensor name");
+        if (name.find_first_of(",:") != std::string::npos) voices.fail(name, "a voice name cannot hold ',' or ':'");
+        c.voices.emplace_back(name, tensor.str());
+    }
+    auto it = std::find_if(c.voices.begin(), c.voices.end(), [&](const auto& v) { return v.first == def; });
+    if (it == c.voices.end()) f.fail("default_voice", "is not one of the voices");
+    std::rotate(c.voices.begin(), it, it + 1);  // the default first
+    return c;
+}
+
+TensorRef tensor(const void* data, DType dt, std::vector<int64_t> shape) {
+    TensorRef t;
+    t.data = const_cast<void*>(data);  // inputs are only read
+    t.dtype = dt;
+    t.shape = std::move(shape);
+    return t;
+}
+
+TensorRef output(void* data, DType dt, uint64_t capacity) {
+    TensorRef t;
+    t.data = data;
+    t.dtype = dt;
+    t.capacity = capacity;
+    return t;
+}
+
+float ms_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<float, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// The ids of a phoneme string, and where its words are (runs of non-space input, as id ranges).
+struct Tokenized {
+    std::vector<int64_t> ids;
+    std::vector<uint8_t> boundary;  // per id: 3 sentence end, 2 phrase end, 1 space, 0 none
+    struct Word {
+        std::string word;
+        size_t begin = 0, end = 0;  // id range
+    };
+    std::vector<Word> words;
+};
+
+uint8_t boundary_strength(const std::string& symbol) {
+    if (symbol == "." || symbol == "!" || symbol == "?" || symbol == "…") return 3;
+    if (symbol == "," || symbol == ";" || symbol == ":" || symbol == "—") return 2;
+    if (symbol == " ") return 1;
+    return 0;
+}
+
+class Tts final : public ModelInstance {
+public:
+    explicit Tts(const KindInputs& in) : manifest_(in.manifest), weights_(in.weights) {
+        cfg_ = parse_config(in.manifest.kind_config());
+        if (!weights_)
+            throw Error(EV_ERR_MODEL_INVALID, manifest_.path() + ": kind tts needs a weights file", kRebuildHint);
+        vm_ = in.module->create_vm(weights_);
+        auto bind = [&](const char* role) {
+            const FunctionSpec* spec = manifest_.function(role);
+            if (spec == nullptr)
+                throw Error(EV_ERR_MODEL_INVALID,
+                            manifest_.path() + ": kind tts needs a function for role '" + role + "'", kRebuildHint);
+            return vm_->function(spec->name, spec->weights);
+        };
+        durations_ = bind("durations");
+        audio_ = bind("audio");
+        check_model_info(*bind("model_info"));
+        for (const auto& [name, tensor_name] : cfg_.voices) voices_.push_back(voice_table(name, tensor_name));
+    }
+
+    uint32_t capabilities() const override { return kCapSynthesize; }
+    uint64_t working_bytes() const override { return working_bytes_; }
+    int64_t max_input_chars() const override { return manifest_.max_input_chars; }
+    int32_t sample_rate() const override { return static_cast<int32_t>(cfg_.sample_rate); }
+    StageTimings last_timings() const override { return timings_; }
+
+    std::vector<std::string> voices() const override {
+        std::vector<std::string> names;
+        for (const auto& v : cfg_.voices) names.push_back(v.first);
+        return names;
+    }
+
+    void warmup(CallControl& call) override {
+        // Both stages once, on a short input of the first symbols of the vocabulary.
+        std::vector<int64_t> ids;
+        for (const auto& [symbol, id] : cfg_.vocab) {
+            if (id != cfg_.pad_id && boundary_strength(symbol) == 0) ids.push_back(id);
+            if (ids.size() == 8) break;
+        }
+        std::vector<float> style = blend("", static_cast<int64_t>(ids.size()));
+        std::vector<float> samples;
+        std::vector<int64_t> frames;
+        run_piece(ids, style, 1.0f, call, &samples, &frames);
+    }
+
+    void synthesize(const SynthesisRequest& request, CallControl& call, const AudioSink& sink,
+                    std::vector<WordSpan>* words) override {
+        timings_ = StageTimings();
+        std::string phonemes = request.input;
+        std::vector<tts::WordOffsets> text_words;
+        if (!request.phonemes) {
+            const auto t0 = std::chrono::steady_clock::now();
+            std::vector<PhonemizedToken> tokens = call.frontend_phonemize(request.input);
+            phonemes = tts::tokens_to_kokoro(tokens, &text_words);
+            timings_.frontend_ms = ms_since(t0);
+            call.check_cancel();
+        }
+        Tokenized tok = tokenize(phonemes, request.phonemes ? nullptr : &text_words);
+        if (tok.ids.empty())
+            throw Error(EV_ERR_INVALID_ARGUMENT, "the input has no phoneme the model knows",
+                        request.phonemes ? "pass phonemes in the model's symbols (docs/tts.md lists them)"
+                                         : "pass text with words in it (the front end found none it could say)");
+        const std::vector<std::pair<size_t, size_t>> pieces = split(tok, request.sentence_pieces);
+        int64_t written = 0;
+        for (size_t p = 0; p < pieces.size(); ++p) {
+            call.check_cancel();
+            const auto [begin, end] = pieces[p];
+            std::vector<int64_t> ids(tok.ids.begin() + static_cast<std::ptrdiff_t>(begin),
+                                     tok.ids.begin() + static_cast<std::ptrdiff_t>(end));
+            std::vector<float> style = blend(request.voice, static_cast<int64_t>(ids.size()));
+            std::vector<float> samples;
+            std::vector<int64_t> frames;  // per token of [pad, ids..., pad]
+            run_piece(ids, style, request.speed, call, &samples, &frames);
+            if (words) word_spans(tok, begin, end, frames, written, words);
+            AudioPiece piece;
+            piece.samples = samples.data();
+            piece.count = static_cast<int64_t>(samples.size());
+            piece.start = written;
+            piece.index = static_cast<int32_t>(p);
+            piece.final = p + 1 == pieces.size();
+            piece.progress = static_cast<float>(end) / static_cast<float>(tok.ids.size());
+            sink(piece);
+            written += piece.count;
+        }
+    }
+
+private:
+    struct Voice {
+        std::string name;
+        const float* rows = nullptr;  // [rows, style_dim], in the mapped weights
+        int64_t rows_count = 0;
+    };
+
+    Voice voice_table(const std::string& name, const std::string& tensor_name) const {
+        const int64_t i = weights_->find(tensor_name);
+        if (i < 0)
+            throw Error(EV_ERR_MODEL_INVALID,
+                        manifest_.path() + ": voice '" + name + "' names weights tensor '" + tensor_name +
+                            "', which the weights file lacks",
+                        kRebuildHint);
+        const TensorSpec& spec = weights_->spec(static_cast<size_t>(i));
+        int64_t elements = 1;
+        for (int64_t d : spec.shape) elements *= d;
+        if (spec.dtype.code != 2 || spec.dtype.bits != 32 || spec.shape.empty() || spec.shape.back() != cfg_.style_dim ||
+            elements % cfg_.style_dim != 0)
+            throw Error(EV_ERR_MODEL_INVALID,
+                        manifest_.path() + ": voice tensor '" + tensor_name + "' is not float32 [rows, " +
+                            std::to_string(cfg_.style_dim) + "]",
+                        kRebuildHint);
+        Voice v;
+        v.name = name;
+        v.rows = static_cast<const float*>(weights_->data(static_cast<size_t>(i)));
+        v.rows_count = elements / cfg_.style_dim;
+        return v;
+    }
+
+    void check_model_info(Function& info) const {
+        int32_t v[16] = {0};
+        std::vector<TensorRef> out = {output(v, kI32, 16)};
+        info.call({}, out);
+        if (out[0].written < kInfoCount)
+            throw Error(EV_ERR_MODEL_INVALID, manifest_.path() + ": model_info returned too few values", kRebuildHint);
+        const std::pair<const char*, int64_t> checks[] = {
+            {"style_dim", cfg_.style_dim},          {"samples_per_frame", cfg_.samples_per_frame},
+            {"d_width", cfg_.d_width},              {"t_en_width", cfg_.t_en_width},
+            {"max_phoneme_ids", cfg_.max_phoneme_ids}, {"sample_rate", cfg_.sample_rate},
+        };
+        for (int k = 0; k < kInfoCount; ++k)
+            if (checks[k].second != v[k])
+                throw Error(EV_ERR_MODEL_INVALID,
+                            manifest_.path() + ": tts." + checks[k].first + " is " + std::to_string(checks[k].second) +
+                                ", the compiled module has " + std::to_string(v[k]),
+                            "the manifest does not describe this compiled module; " + std::string(kRebuildHint));
+    }
+
+    // The style vector for `count` ids: the voice's row count-1 (Kokoro's convention), or the
+    // weighted mean of several voices' rows ("a:0.7,b:0.3"; weights normalized to sum 1).
+    std::vector<float> blend(const std::string& spec, int64_t count) const {
+        std::vector<std::pair<const Voice*, double>> parts;
+        if (spec.empty()) {
+            parts.emplace_back(&voices_[0], 1.0);
+        } else {
+            size_t at = 0;
+            while (at <= spec.size()) {
+                size_t comma = spec.find(',', at);
+                if (comma == std::string::npos) comma = spec.size();
+                std::string item = spec.substr(at, comma - at);
+                at = comma + 1;
+                double weight = 1.0;
+                const size_t colon = item.find(':');
+                if (colon != std::string::npos) {
+                    const std::string w = item.substr(colon + 1);
+                    char* end = nullptr;
+                    weight = std::strtod(w.c_str(), &end);
+                    if (w.empty() || end != w.c_str() + w.size() || !(weight > 0) || !std::isfinite(weight))
+                        throw Error(EV_ERR_INVALID_ARGUMENT, "voice blend '" + spec + "': weight '" + w + "' is not a positive number",
+                                    "write a blend as \"name:0.7,other:0.3\"");
+                    item.resize(colon);
+                }
+                const Voice* v = nullptr;
+                for (const Voice& cand : voices_)
+                    if (cand.name == item) v = &cand;
+                if (v == nullptr) {
+                    std::string names;
+                    for (const Voice& cand : voices_) names += (names.empty() ? "" : ", ") + cand.name;
+                    throw Error(EV_ERR_INVALID_ARGUMENT, "no voice named '" + item + "' in model '" + manifest_.name + "'",
+                                "voices: " + names + " (or a blend like \"" + voices_[0].name + ":0.5," +
+                                    voices_.back().name + ":0.5\")");
+                }
+                parts.emplace_back(v, weight);
+                if (parts.size() > 16)
+                    throw Error(EV_ERR_INVALID_ARGUMENT, "a voice blend of more than 16 voices", "blend at most 16 voices");
+            }
+        }
+        double total = 0;
+        for (const auto& p : parts) total += p.second;
+        std::vector<float> style(static_cast<size_t>(cfg_.style_dim), 0.0f);
+        for (const auto& [v, w] : parts) {
+            const int64_t row = std::clamp<int64_t>(count - 1, 0, v->rows_count - 1);
+            const float* r = v->rows + row * cfg_.style_dim;
+            for (int64_t k = 0; k < cfg_.style_dim; ++k) style[static_cast<size_t>(k)] += static_cast<float>(w / total) * r[k];
+        }
+        return style;
+    }
+
+    // The ids of `phonemes` (symbols outside the vocabulary are skipped, as Kokoro's own
+    // tokenizer does) and its words as id ranges: the front end's words (byte ranges of
+    // `phonemes`), or for phoneme input its space-separated runs.
+    Tokenized tokenize(const std::string& phonemes, const std::vector<tts::WordOffsets>* text_words) const {
+        Tokenized t;
+        std::vector<size_t> id_byte;  // where each id's symbol starts in `phonemes`
+        std::vector<tts::WordOffsets> runs;
+        const unsigned char* p = reinterpret_cast<const unsigned char*>(phonemes.data());
+        size_t i = 0;
+        while (i < phonemes.size()) {
+            uint32_t cp = 0;
+            size_t len = utf8_decode(p + i, phonemes.size() - i, &cp);
+            if (len == 0) len = 1;  // the core validated the input; be safe anyway
+            const std::string symbol = phonemes.substr(i, len);
+            if (symbol != " ") {
+                if (runs.empty() || runs.back().end != i) runs.push_back({std::string(), i, i});
+                runs.back().word += symbol;
+                runs.back().end = i + len;
+            }
+            auto it = cfg_.vocab.find(symbol);
+            if (it != cfg_.vocab.end() && it->second != cfg_.pad_id) {
+                t.ids.push_back(it->second);
+                t.boundary.push_back(boundary_strength(symbol));
+                id_byte.push_back(i);
+            }
+            i += len;
+        }
+        auto first_id_at = [&](size_t byte) {
+            return static_cast<size_t>(std::lower_bound(id_byte.begin(), id_byte.end(), byte) - id_byte.begin());
+        };
+        for (const tts::WordOffsets& w : text_words ? *text_words : runs) {
+            const size_t b = first_id_at(w.begin), e = first_id_at(w.end);
+            if (e > b) t.words.push_back({w.word, b, e});
+        }
+        return t;
+    }
+
+    // Pieces of at most max_phoneme_ids ids, cut after the strongest boundary that fits;
+    // `sentences`: also after every sentence end.
+    std::vector<std::pair<size_t, size_t>> split(const Tokenized& t, bool sentences) const {
+        std::vector<std::pair<size_t, size_t>> pieces;
+        const size_t n = t.ids.size(), limit = static_cast<size_t>(cfg_.max_phoneme_ids);
+        size_t start = 0;
+        while (start < n) {
+            size_t end = std::min(n, start + limit);
+            if (sentences) {
+                for (size_t k = start; k < end; ++k)
+                    if (t.boundary[k] == 3) {
+                        end = k + 1;
+                        break;
+                    }
+            }
+            if (end < n && !(sentences && t.boundary[end - 1] == 3)) {
+                for (uint8_t strength = 3; strength >= 1; --strength) {
+                    size_t cut = 0;
+                    for (size_t k = end; k > start + 1; --k)
+                        if (t.boundary[k - 1] >= strength) {
+                            cut = k;
+                            break;
+                        }
+                    if (cut != 0) {
+                        end = cut;
+                        break;
+                    }
+                }
+            }
+            // A piece of only spaces and punctuation would be silence: fold it into the last one.
+            bool has_sound = false;
+            for (size_t k = start; k < end; ++k) has_sound |= t.boundary[k] == 0;
+            if (!has_sound && !pieces.empty()) pieces.back().second = end;
+            else pieces.emplace_back(start, end);
+            start = end;
+        }
+        return pieces;
+    }
+
+    // Both stages on one piece: `frames` receives the frames of each token of [pad, ids, pad].
+    void run_piece(const std::vector<int64_t>& ids, const std::vector<float>& style, float speed, CallControl& call,
+                   std::vector<float>* samples, std::vector<int64_t>* frames) {
+        const int64_t L = static_cast<int64_t>(ids.size()) + 2;
+        std::vector<int64_t> tokens;
+        tokens.reserve(static_cast<size_t>(L));
+        tokens.push_back(cfg_.pad_id);
+        tokens.insert(tokens.end(), ids.begin(), ids.end());
+        tokens.push_back(cfg_.pad_id);
+        std::vector<float> dur(static_cast<size_t>(L)), d(static_cast<size_t>(L * cfg_.d_width)),
+            t_en(static_cast<size_t>(L * cfg_.t_en_width));
+        auto t0 = std::chrono::steady_clock::now();
+        {
+            std::vector<TensorRef> in = {tensor(tokens.data(), kI64, {1, L}),
+                                         tensor(style.data(), kF32, {1, cfg_.style_dim}), tensor(&speed, kF32, {1})};
+            std::vector<TensorRef> out = {output(dur.data(), kF32, dur.size()), output(d.data(), kF32, d.size()),
+                                          output(t_en.data(), kF32, t_en.size())};
+            durations_->call(in, out);
+            if (out[0].written != dur.size() || out[1].written != d.size() || out[2].written != t_en.size())
+                throw Error(EV_ERR_MODEL_INVALID, "the durations stage returned tensors of other sizes", kRebuildHint);
+        }
+        timings_.durations_ms += ms_since(t0);
+        call.check_cancel();
+        frames->assign(static_cast<size_t>(L), 0);
+        int64_t F = 0;
+        for (int64_t i = 0; i < L; ++i) {
+            const float f = dur[static_cast<size_t>(i)];
+            if (!std::isfinite(f) || f < 0 || f > static_cast<float>(kMaxFramesPerToken))
+                throw Error(EV_ERR_RUNTIME, "the durations stage predicted " + std::to_string(f) + " frames for one token",
+                            "try another speed or voice; report it if it persists");
+            (*frames)[static_cast<size_t>(i)] = static_cast<int64_t>(std::lround(f));
+            F += (*frames)[static_cast<size_t>(i)];
+        }
+        if (F == 0) throw Error(EV_ERR_RUNTIME, "the durations stage predicted no frames at all", "try other input");
+        std::vector<float> alignment(static_cast<size_t>(L * F), 0.0f);
+        int64_t at = 0;
+        for (int64_t i = 0; i < L; ++i)
+            for (int64_t k = 0; k < (*frames)[static_cast<size_t>(i)]; ++k)
+                alignment[static_cast<size_t>(i * F + at++)] = 1.0f;
+        samples->assign(static_cast<size_t>(F * cfg_.samples_per_frame), 0.0f);
+        working_bytes_ = std::max<uint64_t>(working_bytes_, 4 * (dur.size() + d.size() + t_en.size() + alignment.size() +
+                                                               samples->size()));
+        t0 = std::chrono::steady_clock::now();
+        {
+            std::vector<TensorRef> in = {tensor(alignment.data(), kF32, {L, F}), tensor(d.data(), kF32, {1, L, cfg_.d_width}),
+                                         tensor(t_en.data(), kF32, {1, cfg_.t_en_width, L}),
+                                         tensor(style.data(), kF32, {1, cfg_.style_dim})};
+            std::vector<TensorRef> out = {output(samples->data(), kF32, samples->size())};
+            audio_->call(in, out);
+            if (out[0].written != samples->size())
+                throw Error(EV_ERR_MODEL_INVALID, "the audio stage returned another number of samples", kRebuildHint);
+        }
+        timings_.audio_ms += ms_since(t0);
+    }
+
+    // The words of ids [begin, end): samples from the frames of their tokens (token = id + 1).
+    void word_spans(const Tokenized& t, size_t begin, size_t end, const std::vector<int64_t>& frames, int64_t offset,
+                    std::vector<WordSpan>* out) const {
+        std::vector<int64_t> before(frames.size() + 1, 0);  // frames before token k
+        for (size_t k = 0; k < frames.size(); ++k) before[k + 1] = before[k] + frames[k];
+        for (const Tokenized::Word& w : t.words) {
+            if (w.begin < begin || w.begin >= end) continue;
+            const size_t b = w.begin - begin + 1, e = std::min(w.end, end) - begin + 1;
+            out->push_back({w.word, offset + before[b] * cfg_.samples_per_frame,
+                            offset + before[std::max(b, e)] * cfg_.samples_per_frame});
+        }
+    }
+
+    const Manifest& manifest_;
+    std::shared_ptr<const Weights> weights_;
+    Config cfg_;
+    std::unique_ptr<Vm> vm_;
+    std::unique_ptr<Function> durations_, audio_;
+    std::vector<Voice> voices_;
+    uint64_t working_bytes_ = 0;
+    StageTimings timings_;
+};
+
+}  // namespace
+
+std::unique_ptr<ModelInstance> create_tts(const KindInputs& inputs) { return std::make_unique<Tts>(inputs); }
+
+}  // namespace ev

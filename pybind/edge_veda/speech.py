@@ -1,0 +1,241 @@
+"""SpeechModel: a text-to-speech artifact (model kind "tts", Kokoro-82M) on a NativeContext.
+
+    with edge_veda.SpeechModel.load("kokoro") as tts:      # + the g2p-en front end for text
+        audio = tts.synthesize("Hello, world.")             # Audio: float32 samples at 24 kHz
+        audio.save_wav("hello.wav")
+        for chunk in tts.stream("First sentence. Second one."):  # one chunk per sentence
+            play(chunk.samples)
+
+Text goes through the front end (a G2P model's context in the same process and runtime, set
+with ev_set_frontend); phonemes in the model's own symbols can be given directly.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import queue
+import threading
+import wave
+from typing import Iterator
+
+import numpy as np
+
+from . import _callbacks
+from ._ffi import ffi, lib
+from .errors import InvalidArgumentError, InvalidArgumentTypeError
+from .model import Model, _encode_prompt
+
+SYNTHESIS_KEYWORDS = ("phonemes", "voice", "speed")
+
+
+@dataclasses.dataclass(frozen=True)
+class Audio:
+    """A synthesized utterance. `words`: (word, start_sample, end_sample) per input word."""
+
+    samples: np.ndarray  # float32, mono
+    sample_rate: int
+    words: tuple = ()
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / self.sample_rate if self.sample_rate else 0.0
+
+    def pcm16(self) -> np.ndarray:
+        """The samples as 16-bit PCM (clipped to [-1, 1] first)."""
+        return (np.clip(self.samples, -1.0, 1.0) * 32767.0).round().astype("<i2")
+
+    def save_wav(self, path: str | os.PathLike) -> None:
+        """Writes a 16-bit mono WAV file (the standard library's wave module)."""
+        with wave.open(os.fspath(path), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(self.sample_rate)
+            w.writeframes(self.pcm16().tobytes())
+
+
+@dataclasses.dataclass(frozen=True)
+class AudioChunk:
+    """One chunk of SpeechModel.stream(): `start_sample` is where it begins in the utterance."""
+
+    samples: np.ndarray
+    index: int
+    start_sample: int
+    is_final: bool
+    progress: float  # fraction of the input synthesized so far
+
+
+class SpeechModel(Model):
+    """A loaded text-to-speech artifact. Lifetime, threads and callbacks as for Model; close()
+    also closes the front end it loaded."""
+
+    _frontend: Model | None = None
+
+    @classmethod
+    def load(cls, source="kokoro", device: str = "cpu", *, frontend: str | os.PathLike | Model | None = "g2p-en",
+             **kwargs) -> "SpeechModel":
+        """Loads a TTS artifact (a directory or a name, as Model.load) and, for text input, a
+        front end: a G2P model name/directory (loaded here, closed with this model), an open
+        Model (borrowed: keep it open while this model uses it), or None (phonemes only)."""
+        model = super().load(source, device, **kwargs)
+        try:
+            if frontend is not None:
+                fe = frontend if isinstance(frontend, Model) else Model.load(frontend, device)
+                if not isinstance(frontend, Model):
+                    model._frontend = fe
+                with fe._native.hold("SpeechModel.load") as fe_ctx:
+                    model._native.call("SpeechModel.load", lib.ev_set_frontend, fe_ctx)
+                model._native.keep("frontend", fe)
+        except BaseException:
+            model.close()
+            raise
+        return model
+
+    def close(self) -> None:
+        self._native.close("SpeechModel.close()")
+        fe, self._frontend = self._frontend, None
+        if fe is not None:
+            fe.close()
+
+    @property
+    def voices(self) -> list[str]:
+        """The model's voices, the default first."""
+        out = ffi.new("char**")
+        with self._native.hold("SpeechModel.voices") as ctx:
+            rc = lib.ev_voices(ctx, out)
+            if rc != 0:
+                raise self._native.error(rc, ctx)
+            try:
+                text = ffi.string(out[0]).decode()
+            finally:
+                lib.ev_free_string(out[0])
+        return text.split(",") if text else []
+
+    @property
+    def sample_rate(self) -> int:
+        info = ffi.new("ev_status_info*")
+        info.struct_size = ffi.sizeof("ev_status_info")
+        self._native.call("SpeechModel.sample_rate", lib.ev_status, info)
+        return int(info.sample_rate)
+
+    def timings(self) -> dict:
+        """Milliseconds the last synthesis spent per stage: frontend, durations, audio."""
+        info = ffi.new("ev_status_info*")
+        info.struct_size = ffi.sizeof("ev_status_info")
+        self._native.call("SpeechModel.timings", lib.ev_status, info)
+        return {"frontend": float(info.last_frontend_ms), "durations": float(info.last_durations_ms),
+                "audio": float(info.last_audio_ms)}
+
+    def warmup(self) -> None:
+        self._native.call("SpeechModel.warmup", lib.ev_warmup)
+
+    def _params(self, api: str, text, phonemes, voice, speed, keep: list):
+        if (text is None) == (phonemes is None):
+            raise InvalidArgumentError(f"{api}: pass either text or phonemes=", 'e.g. synthesize("Hello.") or '
+                                       'synthesize(phonemes="həlˈO.")')
+        source = phonemes if phonemes is not None else text
+        encoded = _encode_prompt(api, source, "phonemes" if phonemes is not None else "text")
+        p = ffi.new("ev_synthesis_params*", lib.ev_synthesis_params_default())
+        p.input = lib.EV_TTS_INPUT_PHONEMES if phonemes is not None else lib.EV_TTS_INPUT_TEXT
+        if isinstance(speed, bool) or not isinstance(speed, (int, float)):
+            raise InvalidArgumentTypeError(f"{api}: speed must be a number, not {type(speed).__name__}",
+                                           "e.g. speed=1.0 (0.25 to 4)")
+        p.speed = float(speed)
+        if voice is not None:
+            if not isinstance(voice, str):
+                raise InvalidArgumentTypeError(f"{api}: voice must be a str, not {type(voice).__name__}",
+                                               f"one of {self.voices}, or a blend like 'a:0.7,b:0.3'")
+            v = ffi.new("char[]", _encode_prompt(api, voice, "voice"))
+            keep.append(v)
+            p.voice = v
+        keep.append(p)
+        return encoded, p
+
+    def synthesize(self, text: str | None = None, *, phonemes: str | None = None, voice: str | None = None,
+                   speed: float = 1.0) -> Audio:
+        """The audio of `text` (through the front end) or of `phonemes` (the model's symbols)."""
+        api = "SpeechModel.synthesize"
+        keep: list = []
+        encoded, p = self._params(api, text, phonemes, voice, speed, keep)
+        out = ffi.new("ev_audio**")
+        with self._native.hold(api) as ctx:
+            rc = lib.ev_synthesize(ctx, encoded, p, out)
+            if rc != 0:
+                raise self._native.error(rc, ctx)
+        a = out[0]
+        try:
+            n = int(a.sample_count)
+            samples = np.frombuffer(ffi.buffer(a.samples, 4 * n), dtype=np.float32).copy() if n else \
+                np.zeros(0, dtype=np.float32)
+            words = tuple((ffi.string(a.words[i]).decode("utf-8", "replace"), int(a.word_start[i]), int(a.word_end[i]))
+                          for i in range(int(a.word_count)))
+            return Audio(samples, int(a.sample_rate), words)
+        finally:
+            lib.ev_audio_free(a)
+
+    def synthesize_with_callback(self, text: str | None = None, on_chunk=None, *, phonemes: str | None = None,
+                                 voice: str | None = None, speed: float = 1.0) -> None:
+        """ev_synthesize_stream on this thread: on_chunk(AudioChunk) per sentence, in order. If
+        on_chunk raises, the native call is cancelled and the exception re-raised here."""
+        api = "SpeechModel.synthesize_with_callback"
+        if not callable(on_chunk):
+            raise InvalidArgumentTypeError(f"{api}: on_chunk must be callable", "pass a function taking an AudioChunk")
+        keep: list = []
+        encoded, p = self._params(api, text, phonemes, voice, speed, keep)
+        relay = _callbacks.AudioRelay(lambda c: on_chunk(AudioChunk(c["samples"], c["index"], c["start_sample"],
+                                                                    c["is_final"], c["progress"])))
+        handle = ffi.new_handle(relay)
+        with self._native.hold(api) as ctx:
+            relay.ctx = ctx
+            rc = lib.ev_synthesize_stream(ctx, encoded, p, _callbacks.AUDIO_CALLBACK, handle)
+            error, relay.error = relay.error, None
+            if error is not None:
+                try:
+                    raise error
+                finally:
+                    error = None
+            if rc != 0:
+                raise self._native.error(rc, ctx)
+
+    def stream(self, text: str | None = None, *, phonemes: str | None = None, voice: str | None = None,
+               speed: float = 1.0) -> Iterator[AudioChunk]:
+        """Yields the audio chunk by chunk (one per sentence) while the rest is synthesized: the
+        native call runs on a worker thread; leaving the loop early cancels it."""
+        chunks: queue.Queue = queue.Queue()
+        done = object()
+        failure: list = []
+        stopped = threading.Event()
+
+        def on_chunk(chunk: AudioChunk) -> None:
+            if stopped.is_set():
+                raise _Stop()
+            chunks.put(chunk)
+
+        def work() -> None:
+            try:
+                self.synthesize_with_callback(text, on_chunk, phonemes=phonemes, voice=voice, speed=speed)
+            except _Stop:
+                pass
+            except BaseException as exc:  # noqa: B036 - handed to the consumer
+                failure.append(exc)
+            finally:
+                chunks.put(done)
+
+        worker = threading.Thread(target=work, name="edge-veda-speech-stream", daemon=True)
+        worker.start()
+        try:
+            while True:
+                item = chunks.get()
+                if item is done:
+                    break
+                yield item
+            if failure:
+                raise failure[0]
+        finally:
+            stopped.set()
+            if worker.is_alive():
+                self.cancel()
+            worker.join()
+
+
+class _Stop(Exception):
+    """The consumer of SpeechModel.stream() went away: ends the native call."""
