@@ -100,6 +100,15 @@ def tvm_stages(kokoro_dir, manifest):
 
 
 @pytest.fixture(scope="module")
+def speech(kokoro_dir):
+    """The artifact through libedge_veda's tts kind (what users run), phonemes in, no front end."""
+    import edge_veda
+
+    with edge_veda.SpeechModel.load(kokoro_dir, frontend=None, num_threads=2) as m:
+        yield m
+
+
+@pytest.fixture(scope="module")
 def ort_sessions():
     ort = pytest.importorskip("onnxruntime")
     from edge_veda.compile import kokoro_graph as kg
@@ -145,7 +154,7 @@ def test_manifest_layout(manifest, kokoro_dir, tvm_stages):
 @pytest.mark.slow
 @pytest.mark.parametrize("n", [pytest.param(n, marks=pytest.mark.xfail(reason=BELOW_BAR[n], strict=False))
                                if n in BELOW_BAR else n for n in LENGTHS])
-def test_matches_onnxruntime(n, kokoro_dir, manifest, tvm_stages, ort_sessions):
+def test_matches_onnxruntime(n, kokoro_dir, manifest, tvm_stages, ort_sessions, speech):
     from edge_veda.compile import kokoro_graph as kg
     from edge_veda.compile.weights import read_weights
 
@@ -187,6 +196,14 @@ def test_matches_onnxruntime(n, kokoro_dir, manifest, tvm_stages, ort_sessions):
     assert np.all(np.isfinite(audio))
     assert frames == frames32
     assert cos >= 0.9995
+    # The same through the C library (ev_synthesize: vocabulary, style row, both stages, the
+    # alignment built in C): the Python VM's frames, the same bar against onnxruntime fp32.
+    c_audio = speech.synthesize(phonemes=text, voice=VOICE)
+    c_cos = log_mel_cosine(c_audio.samples, ref, sr)
+    print(f"kokoro n={n}: libedge_veda frames {len(c_audio.samples) // spf}, log-mel cosine vs fp32 {c_cos:.6f}, "
+          f"stages {speech.timings()}")
+    assert c_audio.sample_rate == sr and len(c_audio.samples) == len(audio)
+    assert c_cos >= 0.9995
     assert abs(frames - frames8) <= max(1, 0.03 * frames8)
     # The int8 model is a different model: where onnxruntime's own fp32 graph scores below 0.95
     # against it (measured 0.87-0.94 on inputs of 40+ ids), TVM must score as well as that.

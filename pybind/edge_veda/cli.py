@@ -208,6 +208,62 @@ def _cmd_g2p_text(args, skipped: _Skips) -> None:
             out.flush()
 
 
+def _cmd_say(args) -> int:
+    from .speech import SpeechModel
+
+    if args.text == "-":
+        raw = sys.stdin.buffer.read()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise _CliError(f"stdin is not valid UTF-8 (byte {e.start})", "pass UTF-8 text") from None
+    else:
+        text = args.text
+    if not text.strip():
+        args.parser.error("give the text to say (or '-' to read it from stdin)")
+    out = args.output
+    if os.path.isdir(out):
+        raise _CliError(f"{out} is a directory", "pass a file name for the WAV, e.g. -o out.wav")
+    frontend = None if args.phonemes else args.frontend
+    progress = sys.stderr.isatty()
+    with SpeechModel.load(args.model, frontend=frontend, num_threads=args.threads) as tts:
+        chunks = []
+        kw = {"phonemes": text} if args.phonemes else {}
+
+        def on_chunk(chunk) -> None:
+            chunks.append(chunk.samples)
+            if progress:
+                print(f"\redge-veda: say: {chunk.progress:4.0%}", end="", file=sys.stderr, flush=True)
+
+        _interruptible(tts, lambda t: tts.synthesize_with_callback(None if args.phonemes else t, on_chunk,
+                                                                   voice=args.voice, speed=args.speed, **kw), text)
+        if progress:
+            print(file=sys.stderr)
+        import numpy as np
+
+        from .speech import Audio
+
+        audio = Audio(np.concatenate(chunks) if chunks else np.zeros(0, np.float32), tts.sample_rate)
+    tmp = out + ".part"
+    try:
+        audio.save_wav(tmp)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    print(f"{out}: {audio.duration:.2f} s at {audio.sample_rate} Hz", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_voices(args) -> int:
+    from .speech import SpeechModel
+
+    with SpeechModel.load(args.model, frontend=None) as tts:
+        for v in tts.voices:
+            print(v)
+    return EXIT_OK
+
+
 def _cmd_g2p(args) -> int:
     from .model import Model
 
@@ -456,6 +512,24 @@ def build_parser() -> argparse.ArgumentParser:
                      help="threads decoding words in parallel (0 = one per core; "
                           "the library caps large values)")
     g2p.set_defaults(func=_cmd_g2p, parser=g2p)
+
+    say = sub.add_parser("say", help="text to speech: write a WAV file (model kokoro)",
+                         description="Synthesizes TEXT (English, through the g2p-en front end) or, with "
+                                     "--phonemes, phonemes in the model's symbols, into a 16-bit mono WAV.",
+                         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    say.add_argument("text", metavar="TEXT", help="the text to say, or '-' to read it from stdin")
+    say.add_argument("-o", "--output", required=True, help="WAV file to write")
+    say.add_argument("--voice", help="a voice (edge-veda voices) or a blend like 'jf_alpha:0.7,jm_kumo:0.3'")
+    say.add_argument("--speed", type=float, default=1.0, help="speaking rate, 0.25 to 4 (default 1)")
+    say.add_argument("--phonemes", action="store_true", help="TEXT is phonemes in the model's symbols")
+    say.add_argument("--model", default="kokoro", help="TTS model name or artifact directory")
+    say.add_argument("--frontend", default="g2p-en", help="G2P model for text (name or artifact directory)")
+    say.add_argument("--threads", type=_thread_count, default=0, help="kernel threads (0 = one per core)")
+    say.set_defaults(func=_cmd_say, parser=say)
+
+    voices = sub.add_parser("voices", help="list the voices of a TTS model")
+    voices.add_argument("--model", default="kokoro", help="TTS model name or artifact directory")
+    voices.set_defaults(func=_cmd_voices, parser=voices)
 
     st = sub.add_parser("status", help="library, ABI and TVM versions; cache location")
     st.set_defaults(func=_cmd_status)

@@ -341,6 +341,10 @@ private:
         const size_t n = t.ids.size(), limit = static_cast<size_t>(cfg_.max_phoneme_ids);
         size_t start = 0;
         while (start < n) {
+            // A piece starts at a sound, not at the space after the previous piece's end: each
+            // sentence of a text sounds as it would alone.
+            while (start < n && t.boundary[start] == 1) ++start;
+            if (start == n) break;
             size_t end = std::min(n, start + limit);
             if (sentences) {
                 for (size_t k = start; k < end; ++k)

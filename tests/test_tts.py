@@ -1,0 +1,202 @@
+"""The tts kind through the ABI, the Python SpeechModel and the CLI: text through the G2P front
+end in the same process, streaming, cancellation, word timings, every new entry point's bad
+arguments, and memory (one copy of each model's weights). Accuracy against onnxruntime is in
+tests/test_kokoro_compile.py (test_matches_onnxruntime)."""
+import os
+import subprocess
+import sys
+import threading
+import time
+import wave
+
+import numpy as np
+import pytest
+
+import edge_veda
+from edge_veda._ffi import ffi, lib
+
+PARAGRAPH = "Hello, world. The year 2025 had 365 days! Did you count them?"
+SAMPLES_PER_FRAME = 600
+
+
+@pytest.fixture(scope="module")
+def kokoro_dir(edge_veda_home):
+    pytest.importorskip("onnx")
+    given = os.environ.get("EDGE_VEDA_KOKORO_ARTIFACT")
+    if given:
+        return given
+    from edge_veda.resolve import resolve
+
+    return resolve("kokoro", announce=lambda msg: None)
+
+
+@pytest.fixture(scope="module")
+def tts(kokoro_dir, artifact_dir):
+    with edge_veda.SpeechModel.load(kokoro_dir, frontend=artifact_dir, num_threads=2) as m:
+        yield m
+
+
+def native(model):
+    return model._native._ptr
+
+
+@pytest.mark.slow
+def test_text_paragraph_words_and_timings(tts):
+    audio = tts.synthesize(PARAGRAPH)
+    assert audio.sample_rate == 24000 and audio.samples.dtype == np.float32
+    assert len(audio.samples) % SAMPLES_PER_FRAME == 0 and 4.0 < audio.duration < 15.0
+    assert np.all(np.isfinite(audio.samples)) and 0.05 < np.abs(audio.samples).max() <= 1.5
+    words = [w for w, _, _ in audio.words]
+    assert words == ["hello", "world", "the", "year", "twenty", "twenty-five", "had", "three", "hundred",
+                     "sixty-five", "days", "did", "you", "count", "them"], words
+    starts = [s for _, s, _ in audio.words]
+    assert starts == sorted(starts) and all(s < e <= len(audio.samples) for _, s, e in audio.words)
+    t = tts.timings()
+    assert t["frontend"] > 0 and t["durations"] > 0 and t["audio"] > t["durations"]
+    s = tts.status()
+    assert "synthesize" in s.capabilities and s.model_kind == "tts"
+
+
+@pytest.mark.slow
+def test_cli_say_writes_a_wav_of_the_synthesized_length(tts, kokoro_dir, artifact_dir, tmp_path):
+    out = tmp_path / "para.wav"
+    proc = subprocess.run([sys.executable, "-m", "edge_veda", "say", PARAGRAPH, "-o", str(out), "--model", kokoro_dir,
+                           "--frontend", artifact_dir, "--threads", "2"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    with wave.open(str(out)) as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 24000)
+        frames = w.getnframes()
+    # one chunk per sentence, joined: the sentences synthesized apart, frame counts exact
+    pieces = [tts.synthesize(s) for s in ("Hello, world.", "The year 2025 had 365 days!", "Did you count them?")]
+    assert frames == sum(len(p.samples) for p in pieces)
+    assert frames % SAMPLES_PER_FRAME == 0 and f"{frames / 24000:.2f} s" in proc.stderr
+    voices = subprocess.run([sys.executable, "-m", "edge_veda", "voices", "--model", kokoro_dir],
+                            capture_output=True, text=True, timeout=120)
+    assert voices.returncode == 0 and voices.stdout.split() == tts.voices
+
+
+@pytest.mark.slow
+def test_stream_delivers_the_first_sentence_before_the_last_is_synthesized(tts):
+    arrivals = []
+    t0 = time.perf_counter()
+    chunks = []
+    for c in tts.stream(PARAGRAPH):
+        arrivals.append(time.perf_counter() - t0)
+        chunks.append(c)
+    total = time.perf_counter() - t0
+    assert [c.index for c in chunks] == [0, 1, 2] and [c.is_final for c in chunks] == [False, False, True]
+    assert chunks[0].progress < chunks[1].progress < chunks[2].progress == 1.0
+    assert [c.start_sample for c in chunks] == [0, len(chunks[0].samples), len(chunks[0].samples) + len(chunks[1].samples)]
+    assert arrivals[0] < 0.7 * total, (arrivals, total)  # the first sentence came before the rest was made
+
+
+@pytest.mark.slow
+def test_cancel_during_a_long_synthesis_then_the_context_works(tts):
+    text = " ".join(["This sentence is one of many in a long text."] * 12)
+    seen = []
+
+    def cancel_after_first(chunk):
+        seen.append(chunk.index)
+        tts.cancel()  # allowed from the callback: stops before the next piece
+
+    t0 = time.perf_counter()
+    with pytest.raises(edge_veda.CancelledError):
+        tts.synthesize_with_callback(text, cancel_after_first)
+    assert seen == [0] and time.perf_counter() - t0 < 30
+    # from another thread, mid-call
+    timer = threading.Timer(0.5, tts.cancel)
+    timer.start()
+    with pytest.raises(edge_veda.CancelledError):
+        tts.synthesize(text)
+    timer.join()
+    assert len(tts.synthesize("Still here.").samples) > 0
+
+
+@pytest.mark.slow
+def test_voices_blends_and_speed(tts):
+    assert tts.voices[0] == "jf_alpha" and len(tts.voices) == 5
+    ph = "kanakisɯ bozeɴko"
+    a = tts.synthesize(phonemes=ph, voice="jf_alpha")
+    b = tts.synthesize(phonemes=ph, voice="jm_kumo")
+    blend = tts.synthesize(phonemes=ph, voice="jf_alpha:0.5,jm_kumo:0.5")
+    assert not np.array_equal(a.samples, b.samples) and len(blend.samples) > 0
+    same = tts.synthesize(phonemes=ph, voice="jf_alpha:2")  # one voice, any weight: itself
+    assert np.array_equal(same.samples, a.samples)
+    slow = tts.synthesize(phonemes=ph, speed=0.5)
+    fast = tts.synthesize(phonemes=ph, speed=2.0)
+    assert len(slow.samples) > len(a.samples) > len(fast.samples)
+    for bad, match in [("nobody", "no voice named 'nobody'"), ("jf_alpha:-1", "not a positive number"),
+                       ("jf_alpha:x", "not a positive number"), ("", None)]:
+        if match is None:
+            continue
+        with pytest.raises(edge_veda.InvalidArgumentError, match=match) as e:
+            tts.synthesize(phonemes=ph, voice=bad)
+        if bad == "nobody":
+            assert "jf_alpha" in e.value.hint
+    for speed in (0.0, 0.1, 5.0, float("nan"), float("inf")):
+        with pytest.raises(edge_veda.InvalidArgumentError, match="speed"):
+            tts.synthesize(phonemes=ph, speed=speed)
+    with pytest.raises(edge_veda.InvalidArgumentError, match="no phoneme the model knows"):
+        tts.synthesize(phonemes="#$%")
+
+
+def test_null_and_invalid_arguments_of_every_new_entry_point(tts, model):
+    ctx = native(tts)
+    out = ffi.new("ev_audio**")
+    p = ffi.new("ev_synthesis_params*", lib.ev_synthesis_params_default())
+    assert p.struct_size == ffi.sizeof("ev_synthesis_params") and p.speed == 1.0 and p.input == lib.EV_TTS_INPUT_TEXT
+    assert lib.ev_synthesize(ffi.NULL, b"x", ffi.NULL, out) == lib.EV_ERR_INVALID_ARGUMENT and out[0] == ffi.NULL
+    assert lib.ev_synthesize(ctx, ffi.NULL, ffi.NULL, out) == lib.EV_ERR_INVALID_ARGUMENT
+    assert lib.ev_synthesize(ctx, b"x", ffi.NULL, ffi.NULL) == lib.EV_ERR_INVALID_ARGUMENT
+    for field, value in (("struct_size", 3), ("struct_size", 1 << 20), ("input", 7), ("speed", -1.0)):
+        q = ffi.new("ev_synthesis_params*", lib.ev_synthesis_params_default())
+        setattr(q, field, value)
+        assert lib.ev_synthesize(ctx, b"a", q, out) == lib.EV_ERR_INVALID_ARGUMENT, field
+        assert out[0] == ffi.NULL
+    lib.ev_audio_free(ffi.NULL)
+    assert lib.ev_synthesize_stream(ffi.NULL, b"x", ffi.NULL, ffi.NULL, ffi.NULL) == lib.EV_ERR_INVALID_ARGUMENT
+    assert lib.ev_synthesize_stream(ctx, b"x", ffi.NULL, ffi.NULL, ffi.NULL) == lib.EV_ERR_INVALID_ARGUMENT
+    assert lib.ev_synthesize_stream(ctx, ffi.NULL, ffi.NULL, ffi.NULL, ffi.NULL) == lib.EV_ERR_INVALID_ARGUMENT
+    names = ffi.new("char**")
+    assert lib.ev_voices(ffi.NULL, names) == lib.EV_ERR_INVALID_ARGUMENT
+    assert lib.ev_voices(ctx, ffi.NULL) == lib.EV_ERR_INVALID_ARGUMENT
+    assert lib.ev_set_frontend(ffi.NULL, ffi.NULL) == lib.EV_ERR_INVALID_ARGUMENT
+    assert lib.ev_set_frontend(ctx, ctx) == lib.EV_ERR_INVALID_ARGUMENT
+    # a TTS context cannot be a front end (it does not phonemize); a G2P model does not synthesize
+    with edge_veda.SpeechModel.load(tts.status().artifact_path, frontend=None) as other:
+        assert lib.ev_set_frontend(native(other), ctx) == lib.EV_ERR_UNSUPPORTED_OPERATION
+        with pytest.raises(edge_veda.InvalidStateError, match="front end"):
+            other.synthesize("text needs a front end")
+    g2p = native(model)
+    assert lib.ev_synthesize(g2p, b"hello", ffi.NULL, out) == lib.EV_ERR_UNSUPPORTED_OPERATION
+    assert lib.ev_voices(g2p, names) == lib.EV_ERR_UNSUPPORTED_OPERATION
+    # the context is still usable after all of that
+    assert tts.voices[0] == "jf_alpha"
+
+
+@pytest.mark.slow
+def test_g2p_and_tts_share_one_process_and_one_copy_of_the_weights(kokoro_dir, artifact_dir):
+    """The G2P and the TTS contexts in one process on one runtime: RSS grows by their weights
+    (mapped once) plus working memory (the VM's activations for a short sentence, measured
+    ~150 MiB; bound 256 MiB). A second TTS context maps the same file: its pages are the same
+    physical memory (PSS, which counts a shared page once, does not grow by another copy)."""
+    code = f"""
+import edge_veda, psutil
+p = psutil.Process()
+base_rss, base_pss = p.memory_info().rss, p.memory_full_info().pss
+g2p = edge_veda.Model.load({artifact_dir!r})
+a = edge_veda.SpeechModel.load({kokoro_dir!r}, frontend=g2p, num_threads=2)
+x = a.synthesize("One process, one runtime.")
+assert g2p.generate("hello") == "HH AH0 L OW1"
+weights = a.status().weights_bytes + g2p.status().weights_bytes
+rss = p.memory_info().rss - base_rss
+b = edge_veda.SpeechModel.load({kokoro_dir!r}, frontend=g2p, num_threads=2)
+y = b.synthesize("One process, one runtime.")
+assert (x.samples == y.samples).all()
+pss = p.memory_full_info().pss - base_pss
+print(rss >> 20, pss >> 20, weights >> 20)
+assert rss < weights + (256 << 20), (rss, weights)
+assert pss < weights + (256 << 20), (pss, weights)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
