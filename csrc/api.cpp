@@ -337,7 +337,7 @@ ev_context ev_init(const ev_config* config, ev_error_t* out_error) {
                                std::to_string(EV_MAX_THREADS) + "; more are clamped)");
 
         std::unique_ptr<ev_context_s> ctx(new ev_context_s());
-        ctx->manifest = ev::Manifest::load(config->model_path);
+        ctx->manifest = ev::Manifest::load(ev::Manifest::find_dir(config->model_path));
         ctx->kind = ev::find_kind(ctx->manifest.kind);  // Manifest::parse refused unknown kinds
         ctx->device = device;
         const int32_t wanted = config->num_threads > 0

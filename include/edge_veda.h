@@ -164,6 +164,9 @@ EV_API ev_generation_params ev_generation_params_default(void);
 
 /*
  * Loads the artifact at config->model_path and returns a ready context, or NULL on failure.
+ * model_path is the artifact directory, or a directory an app bundle puts it under: the first
+ * of model_path, model_path/tvm_output, model_path/Resources, model_path/Contents/Resources that
+ * holds manifest.json is used (EV_ERR_MODEL_NOT_FOUND lists every path tried).
  * Before any byte of the artifact runs, manifest.json is checked against manifest.json.sha256
  * and every file the manifest lists against its size and SHA-256 (docs/artifact-format.md);
  * a mismatch is EV_ERR_MODEL_INVALID.

@@ -7,8 +7,9 @@ library may appear among its dynamic dependencies, and both models must give exa
 of the same model loaded from a shared library. Then the same on aarch64 under qemu, with
 libedge_veda.a cross-built from the same wheel sources.
 
-Both archives are g2p-en compiled twice, under two prefixes: two real, separately compiled model
-artifacts. Kokoro joins as the second model once its kind lands (issue 12).
+The x86_64 program links three archives: g2p-en twice under two prefixes, and Kokoro-82M (kind
+tts): two different models, and two copies of one. The aarch64 program links the two g2p-en
+archives (Kokoro's stage B under qemu would take minutes).
 """
 import json
 import os
@@ -25,8 +26,10 @@ PROGRAM = r"""
 #include <string.h>
 #include "edge_veda.h"
 
-/* prog ARTIFACT WORD... [-- ARTIFACT WORD...]...: one line per word, "<artifact#>\t<word>\t<phonemes>";
- * a model that fails to load prints "<artifact#>\tERROR\t<code>|<message>" and the program goes on. */
+/* prog ARTIFACT INPUT... [-- ARTIFACT INPUT...]...: one line per input. A G2P model prints
+ * "<artifact#>\t<word>\t<phonemes>"; a TTS model synthesizes the input as phonemes and prints
+ * "<artifact#>\t<input>\t<samples> <sum of squares>". A model that fails to load prints
+ * "<artifact#>\tERROR\t<code>|<message>" and the program goes on. */
 static void put_line(const char* s) {  /* the message and its hint on one line */
     for (; *s; ++s) putchar(*s == '\n' ? ' ' : *s);
     putchar('\n');
@@ -43,9 +46,30 @@ int main(int argc, char** argv) {
             printf("%d\tERROR\t%s|", model, ev_error_string(err));
             put_line(ev_last_error_message(NULL));
         }
+        int tts = 0;
+        if (ctx) {
+            ev_status_info st;
+            memset(&st, 0, sizeof st);
+            st.struct_size = sizeof st;
+            tts = ev_status(ctx, &st) == EV_OK && strcmp(st.model_kind, "tts") == 0;
+        }
         for (; i < argc && strcmp(argv[i], "--") != 0; ++i) {
             char* out = NULL;
             if (!ctx) continue;
+            if (tts) {
+                ev_synthesis_params sp = ev_synthesis_params_default();
+                sp.input = EV_TTS_INPUT_PHONEMES;
+                ev_audio* audio = NULL;
+                if (ev_synthesize(ctx, argv[i], &sp, &audio) != EV_OK) {
+                    printf("%d\t%s\tERROR %s\n", model, argv[i], ev_last_error_message(ctx));
+                    continue;
+                }
+                double energy = 0;
+                for (int64_t k = 0; k < audio->sample_count; ++k) energy += (double)audio->samples[k] * audio->samples[k];
+                printf("%d\t%s\t%lld %.6f\n", model, argv[i], (long long)audio->sample_count, energy);
+                ev_audio_free(audio);
+                continue;
+            }
             if (ev_generate(ctx, argv[i], NULL, &out) != EV_OK) {
                 printf("%d\t%s\tERROR %s\n", model, argv[i], ev_last_error_message(ctx));
                 continue;
@@ -115,9 +139,24 @@ def two_archives(tmp_path_factory):
     return [compile_static(root / p, p) for p in PREFIXES]
 
 
+KOKORO_PREFIX = "ev_static_kokoro_"
+PHONEMES = ["kanakisɯ bozeɴko.", "həlˈO, wˈɜɹld."]
+
+
 @pytest.fixture(scope="module")
-def static_program(two_archives, tmp_path_factory):
-    return link(tmp_path_factory.mktemp("static-exe") / "two_models", [archive_of(a) for a in two_archives])
+def kokoro_archive(tmp_path_factory):
+    """Kokoro as a system-lib archive: the second, different model of the static program."""
+    pytest.importorskip("onnx")
+    from edge_veda.compile import compile_model
+
+    return compile_model("kokoro", str(tmp_path_factory.mktemp("static-kokoro") / "kokoro"), static=True,
+                         prefix=KOKORO_PREFIX)
+
+
+@pytest.fixture(scope="module")
+def static_program(two_archives, kokoro_archive, tmp_path_factory):
+    return link(tmp_path_factory.mktemp("static-exe") / "three_models",
+                [archive_of(a) for a in (*two_archives, kokoro_archive)])
 
 
 def expected(artifact_dir):
@@ -127,12 +166,34 @@ def expected(artifact_dir):
         return {w: m.generate(w) for w in WORDS}
 
 
-def test_two_models_one_static_runtime_no_tvm_library(static_program, two_archives, artifact_dir):
+@pytest.fixture(scope="module")
+def kokoro_shared(edge_veda_home):
+    """Phonemes -> samples from the shared-library build of kokoro, through the Python package."""
+    import edge_veda
+    from edge_veda.resolve import resolve
+
+    path = os.environ.get("EDGE_VEDA_KOKORO_ARTIFACT") or resolve("kokoro", announce=lambda m: None)
+    with edge_veda.SpeechModel.load(path, frontend=None) as m:
+        return {ph: m.synthesize(phonemes=ph).samples for ph in PHONEMES}
+
+
+def test_g2p_and_kokoro_in_one_static_program_no_tvm_library(static_program, two_archives, kokoro_archive,
+                                                             artifact_dir, kokoro_shared):
     needed = subprocess.run(["ldd", static_program], capture_output=True, text=True).stdout
     assert "tvm" not in needed and "edge_veda" not in needed, needed
-    rows = run([static_program, two_archives[0], *WORDS, "--", two_archives[1], *WORDS])
+    rows = run([static_program, two_archives[0], *WORDS, "--", two_archives[1], *WORDS, "--", kokoro_archive,
+                *PHONEMES])
     want = expected(artifact_dir)
-    assert rows == [[str(i), w, want[w]] for i in (0, 1) for w in WORDS]
+    assert rows[:2 * len(WORDS)] == [[str(i), w, want[w]] for i in (0, 1) for w in WORDS]
+    # Kokoro linked into the program gives what the shared-library build gives in Python: the
+    # same samples (count exact; energy to float rounding)
+    got = {r[1]: r[2].split() for r in rows[2 * len(WORDS):]}
+    assert set(got) == set(PHONEMES) and all(r[0] == "2" for r in rows[2 * len(WORDS):])
+    for ph in PHONEMES:
+        count, energy = int(got[ph][0]), float(got[ph][1])
+        ref = kokoro_shared[ph]
+        assert count == len(ref) and count % 600 == 0
+        assert abs(energy - float((ref.astype("float64") ** 2).sum())) <= 1e-3 * max(energy, 1e-6)
 
 
 def test_unlinked_prefix_names_the_linked_ones(static_program, two_archives, artifact_dir, tmp_path):

@@ -200,3 +200,50 @@ assert pss < weights + (256 << 20), (pss, weights)
 """
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_async_twin_streams_on_its_worker_and_cancels(kokoro_dir, artifact_dir):
+    import asyncio
+
+    async def main():
+        async with await edge_veda.AsyncSpeechModel.load(kokoro_dir, frontend=artifact_dir, num_threads=2) as m:
+            assert (await m.voices())[0] == "jf_alpha"
+            audio = await m.synthesize("Hello.")
+            assert audio.sample_rate == 24000 and len(audio.samples) > 0
+            chunks = [c async for c in m.stream("One. Two.")]
+            assert [c.index for c in chunks] == [0, 1] and chunks[-1].is_final
+            # a consumer task cancelled mid-stream cancels the native call; the model goes on
+            long = " ".join(["This sentence is one of many."] * 20)
+
+            async def consume():
+                async for _ in m.stream(long):
+                    await asyncio.sleep(10)
+
+            task = asyncio.create_task(consume())
+            await asyncio.sleep(1.0)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert len((await m.synthesize("Again.")).samples) > 0
+
+    asyncio.run(main())
+
+
+def test_artifact_found_where_app_bundles_put_it(artifact_dir, tmp_path):
+    """ev_init(model_path) looks in the directory, then tvm_output/, Resources/ and
+    Contents/Resources/ (docs: edge_veda.h ev_init); the error lists every path tried."""
+    import shutil
+
+    for place in ("tvm_output", "Resources", "Contents/Resources"):
+        app = tmp_path / place.replace("/", "_") / "Demo.app"
+        shutil.copytree(artifact_dir, app / place)
+        with edge_veda.Model.load(str(app)) as m:
+            assert m.generate("hello") == "HH AH0 L OW1"
+            assert m.status().artifact_path.endswith(place)
+    empty = tmp_path / "Empty.app"
+    (empty / "Contents").mkdir(parents=True)
+    with pytest.raises(edge_veda.ModelNotFoundError) as e:
+        edge_veda.Model.load(str(empty))
+    for place in ("", "/tvm_output", "/Resources", "/Contents/Resources"):
+        assert f"'{empty}{place}/manifest.json'" in e.value.hint

@@ -171,6 +171,23 @@ Manifest Manifest::parse(const std::string& text, const std::string& dir) {
     return m;
 }
 
+std::string Manifest::find_dir(const std::string& root) {
+    // Where app packagers put an artifact under the directory an app knows: the directory
+    // itself, TVM's output folder, an Android/Flutter asset root, a macOS bundle.
+    static const char* const kPlaces[] = {"", "/tvm_output", "/Resources", "/Contents/Resources"};
+    struct stat st;
+    if (::stat(root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return root;  // load() says so
+    std::string tried;
+    for (const char* place : kPlaces) {
+        const std::string dir = root + place;
+        const std::string manifest = dir + "/manifest.json";
+        if (::lstat(manifest.c_str(), &st) == 0) return dir;  // load() verifies what it is
+        tried += (tried.empty() ? "" : ", ") + ("'" + manifest + "'");
+    }
+    throw Error(EV_ERR_MODEL_NOT_FOUND, "no manifest.json in '" + root + "' nor where app bundles keep one",
+                "tried, in order: " + tried + "; pass the directory that holds manifest.json");
+}
+
 Manifest Manifest::load(const std::string& dir) {
     struct stat st;
     if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))

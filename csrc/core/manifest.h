@@ -66,6 +66,10 @@ struct Manifest {
     // Reads DIR/manifest.json (a regular file, size-capped), checks its seal
     // DIR/manifest.json.sha256, parses it and verifies every listed file. Throws ev::Error.
     static Manifest load(const std::string& dir);
+    // The artifact directory for `root`: root itself, or the first of root/tvm_output,
+    // root/Resources, root/Contents/Resources holding manifest.json (app bundles). Throws
+    // EV_ERR_MODEL_NOT_FOUND listing every path tried when root is a directory without one.
+    static std::string find_dir(const std::string& root);
 
     // Every listed file is a regular file inside real_dir with the recorded size and SHA-256
     // (cached per inode: see files.h). Throws ev::Error.

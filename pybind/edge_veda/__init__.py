@@ -54,7 +54,7 @@ if _library_minor < ABI_MINOR:  # pragma: no cover - a broken install
 
 def __getattr__(name):
     # asyncio costs ~40 ms to import: only programs that use the async API pay for it.
-    if name in ("AsyncModel", "MemoryEvent"):
+    if name in ("AsyncModel", "AsyncSpeechModel", "MemoryEvent"):
         from . import aio
 
         return getattr(aio, name)
@@ -62,7 +62,7 @@ def __getattr__(name):
 
 
 __all__ = [
-    "ABI_MINOR", "ABI_VERSION", "AsyncModel", "Audio", "AudioChunk", "SpeechModel", "MemoryEvent", "CancelledError", "EdgeVedaError", "InternalError", "InvalidArgumentError",
+    "ABI_MINOR", "ABI_VERSION", "AsyncModel", "AsyncSpeechModel", "Audio", "AudioChunk", "SpeechModel", "MemoryEvent", "CancelledError", "EdgeVedaError", "InternalError", "InvalidArgumentError",
     "InvalidStateError", "Model", "ModelInvalidError", "ModelNotFoundError", "OutOfMemoryError",
     "RuntimeFailure", "Status", "UnsupportedDeviceError", "UnsupportedOperationError", "runtime_version",
 ]

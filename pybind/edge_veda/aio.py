@@ -76,6 +76,8 @@ class AsyncModel:
     """Async twin of Model. Create with `await AsyncModel.load(...)`; close with
     `await m.aclose()` or `async with`."""
 
+    _model_class = Model  # what load() loads on the worker
+
     def __init__(self, model: Model, worker: concurrent.futures.ThreadPoolExecutor):
         self._model = model
         self._worker = worker
@@ -86,10 +88,11 @@ class AsyncModel:
 
     @classmethod
     async def load(cls, source: str | os.PathLike = "g2p-en", **config) -> "AsyncModel":
-        """Model.load(source, **config) on the model's own worker thread."""
+        """Model.load(source, **config) on the model's own worker thread (AsyncSpeechModel:
+        SpeechModel.load)."""
         worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="edge-veda-worker")
         try:
-            model = await asyncio.wrap_future(worker.submit(Model.load, source, **config))
+            model = await asyncio.wrap_future(worker.submit(cls._model_class.load, source, **config))
             try:
                 return await asyncio.wrap_future(worker.submit(cls, model, worker))
             except BaseException:
@@ -230,3 +233,48 @@ class AsyncModel:
 
     async def __aexit__(self, *exc) -> None:
         await self.aclose()
+
+
+class AsyncSpeechModel(AsyncModel):
+    """Async twin of SpeechModel: `await AsyncSpeechModel.load("kokoro")`, then
+    `await m.synthesize(...)` or `async for chunk in m.stream(...)`; every native call runs on
+    the model's worker thread, and cancelling the consuming task cancels the native call."""
+
+    from .speech import SpeechModel as _model_class  # noqa: N813 - the class load() loads
+
+    @classmethod
+    async def load(cls, source: str | os.PathLike = "kokoro", **config) -> "AsyncSpeechModel":
+        """SpeechModel.load(source, **config) (frontend= as there) on the worker thread."""
+        return await super().load(source, **config)
+
+    async def synthesize(self, text: str | None = None, **params):
+        """SpeechModel.synthesize on the worker thread; returns an edge_veda.Audio."""
+        return await self._run(self._model.synthesize, text, **params)
+
+    async def voices(self) -> list[str]:
+        return await self._run(lambda: self._model.voices)
+
+    async def stream(self, text: str | None = None, **params) -> AsyncIterator:  # type: ignore[override]
+        """Yields AudioChunks (one per sentence) as the worker makes them. Cancelling the
+        consuming task, or closing the iterator early, cancels the native call."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+
+        def post(item) -> None:  # from the worker thread; the loop may be gone by then
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:
+                pass
+
+        job = self._submit(self._model.synthesize_with_callback, text, post, **params)
+        job.add_done_callback(lambda _f: post(_END))
+        try:
+            while True:
+                item = await queue.get()
+                if item is _END:
+                    job.result()
+                    return
+                yield item
+        finally:
+            if not job.done() and not job.cancel():
+                self._model.cancel()

@@ -1,0 +1,112 @@
+"""Kokoro-82M speed: Edge Veda (libedge_veda, the tts kind) beside onnxruntime on the original
+int8 model and on the same-weights float32 graph, same phoneme inputs, 2 threads each, one run.
+
+    EDGE_VEDA_BENCH=1 python -m pytest tests/bench/test_bench_tts.py -s   # prints the table
+
+Opt-in (a few minutes): skipped unless EDGE_VEDA_BENCH=1 or `-m bench`. Real-time factor =
+synthesis seconds / audio seconds (best of ROUNDS, interleaved per input). Time to first audio:
+SpeechModel.stream() of a three-sentence paragraph, text path (G2P included), until the first
+chunk. Peak RSS: a fresh process that loads the model and synthesizes the long input. Load:
+SpeechModel.load to the first synthesis, after a warm page cache. BENCHMARKS.md records a run;
+the TTS-speed issue owns the targets.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.bench]
+
+ROUNDS = 2
+PARAGRAPH = "Hello there, and welcome. The year 2025 had 365 days! Did you count every one of them?"
+
+
+@pytest.fixture(autouse=True)
+def opted_in(request):
+    if os.environ.get("EDGE_VEDA_BENCH") != "1" and "bench" not in (request.config.getoption("markexpr") or ""):
+        pytest.skip("opt-in benchmark: EDGE_VEDA_BENCH=1, or -m bench")
+
+
+@pytest.fixture(scope="module")
+def kokoro_dir(edge_veda_home):
+    from edge_veda.resolve import resolve
+
+    return os.environ.get("EDGE_VEDA_KOKORO_ARTIFACT") or resolve("kokoro", announce=lambda m: None)
+
+
+def inputs():
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from test_kokoro_compile import phoneme_text
+
+    # about 1 s, 4 s and 15 s of audio
+    return {"short": phoneme_text(16, 16), "medium": phoneme_text(64, 64), "long": phoneme_text(250, 250)}
+
+
+def test_tts_speed(kokoro_dir, artifact_dir):
+    import onnx
+    import onnxruntime as ort
+
+    import edge_veda
+    from edge_veda.compile import kokoro_graph as kg
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 2
+    int8_bytes = kg.model_bytes()
+    sessions = {"onnxruntime int8": ort.InferenceSession(int8_bytes, opts, providers=["CPUExecutionProvider"]),
+                "onnxruntime fp32": ort.InferenceSession(kg.fp32_graph(onnx.load_from_string(int8_bytes))
+                                                         .SerializeToString(), opts,
+                                                         providers=["CPUExecutionProvider"])}
+    t0 = time.perf_counter()
+    tts = edge_veda.SpeechModel.load(kokoro_dir, frontend=artifact_dir, num_threads=2)
+    tts.synthesize(phonemes="ka")
+    load_s = time.perf_counter() - t0
+    manifest = json.load(open(os.path.join(kokoro_dir, "manifest.json")))
+    vocab = manifest["tts"]["vocab"]
+    voices = {name: np.fromfile(os.path.join(kokoro_dir, manifest["weights"]["file"]), dtype=np.float32,
+                                count=510 * 256, offset=[t for t in manifest["weights"]["tensors"]
+                                                         if t["name"] == tensor][0]["offset"]).reshape(510, 256)
+              for name, tensor in manifest["tts"]["voices"].items()}
+    style_table = voices[manifest["tts"]["default_voice"]]
+    rows = {}
+    for label, text in inputs().items():
+        ids = [vocab[c] for c in text if c in vocab]
+        feeds = {"tokens": np.array([[0, *ids, 0]], np.int64), "style": style_table[len(ids) - 1:len(ids)],
+                 "speed": np.ones(1, np.float32)}
+        best = {}
+        for _ in range(ROUNDS):
+            t = time.perf_counter()
+            audio = tts.synthesize(phonemes=text)
+            best["edge-veda"] = min(best.get("edge-veda", 1e9), time.perf_counter() - t)
+            for name, sess in sessions.items():
+                t = time.perf_counter()
+                sess.run(None, feeds)
+                best[name] = min(best.get(name, 1e9), time.perf_counter() - t)
+        seconds = audio.duration
+        rows[label] = {"audio_s": round(seconds, 2), **{k: round(v / seconds, 3) for k, v in best.items()}}
+    first = None
+    t = time.perf_counter()
+    for chunk in tts.stream(PARAGRAPH):
+        if first is None:
+            first = time.perf_counter() - t
+    total = time.perf_counter() - t
+    tts.close()
+    rss_code = f"""
+import edge_veda, resource
+with edge_veda.SpeechModel.load({kokoro_dir!r}, frontend=None, num_threads=2) as m:
+    m.synthesize(phonemes={inputs()["long"]!r})
+    print(m.status().weights_bytes, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+"""
+    out = subprocess.run([sys.executable, "-c", rss_code], capture_output=True, text=True, check=True).stdout.split()
+    weights, peak = int(out[0]), int(out[1])
+    print("\nTTS real-time factor (synthesis s / audio s, best of", ROUNDS, "; 2 threads each)")
+    print("| input | audio s | Edge Veda | onnxruntime int8 | onnxruntime fp32 |")
+    print("|---|---:|---:|---:|---:|")
+    for label, r in rows.items():
+        print(f"| {label} | {r['audio_s']} | {r['edge-veda']} | {r['onnxruntime int8']} | {r['onnxruntime fp32']} |")
+    print(f"time to first audio (3 sentences, text path): {first * 1000:.0f} ms of {total * 1000:.0f} ms total")
+    print(f"peak RSS {peak / 2**20:.0f} MiB; weights {weights / 2**20:.0f} MiB (mapped); load + first call {load_s:.2f} s")
+    assert first < total
