@@ -247,3 +247,11 @@ def test_artifact_found_where_app_bundles_put_it(artifact_dir, tmp_path):
         edge_veda.Model.load(str(empty))
     for place in ("", "/tvm_output", "/Resources", "/Contents/Resources"):
         assert f"'{empty}{place}/manifest.json'" in e.value.hint
+
+
+def test_a_closed_borrowed_front_end_is_refused_not_reached(kokoro_dir, artifact_dir):
+    g2p = edge_veda.Model.load(artifact_dir)
+    with edge_veda.SpeechModel.load(kokoro_dir, frontend=g2p) as tts:
+        g2p.close()
+        with pytest.raises(edge_veda.InvalidStateError, match="front-end model was closed"):
+            tts.synthesize("hello")

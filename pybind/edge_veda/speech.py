@@ -22,7 +22,7 @@ import numpy as np
 
 from . import _callbacks
 from ._ffi import ffi, lib
-from .errors import InvalidArgumentError, InvalidArgumentTypeError
+from .errors import InvalidArgumentError, InvalidArgumentTypeError, InvalidStateError
 from .model import Model, _encode_prompt
 
 SYNTHESIS_KEYWORDS = ("phonemes", "voice", "speed")
@@ -129,6 +129,12 @@ class SpeechModel(Model):
         self._native.call("SpeechModel.warmup", lib.ev_warmup)
 
     def _params(self, api: str, text, phonemes, voice, speed, keep: list):
+        fe = self._native._keep.get("frontend")
+        if text is not None and fe is not None and fe.closed:
+            # The C front end is borrowed: a closed one must never be reached.
+            raise InvalidStateError(f"{api}: the front-end model was closed",
+                                    "keep the G2P model open while this SpeechModel uses it, or load "
+                                    "SpeechModel with frontend=NAME so it owns its front end")
         if (text is None) == (phonemes is None):
             raise InvalidArgumentError(f"{api}: pass either text or phonemes=", 'e.g. synthesize("Hello.") or '
                                        'synthesize(phonemes="həlˈO.")')

@@ -25,8 +25,8 @@ ROUNDS = 2
 PARAGRAPH = "Hello there, and welcome. The year 2025 had 365 days! Did you count every one of them?"
 
 
-@pytest.fixture(autouse=True)
-def opted_in(request):
+@pytest.fixture(scope="module", autouse=True)
+def opted_in(request):  # module scope: decided before the module's fixtures compile anything
     if os.environ.get("EDGE_VEDA_BENCH") != "1" and "bench" not in (request.config.getoption("markexpr") or ""):
         pytest.skip("opt-in benchmark: EDGE_VEDA_BENCH=1, or -m bench")
 
