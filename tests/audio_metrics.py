@@ -9,6 +9,15 @@ energies floored at 1e-10.
 log_mel_cosine(a, b): cosine similarity of the two log-mel matrices flattened, over the frames
 both have (the shorter one's count); `centered=True` subtracts each matrix's mean first (the
 plain cosine is inflated by the common negative offset of log energies, the centered one is not).
+
+aligned_log_mel_cosine(a, b): the same cosine after aligning the frames of a and b by dynamic time
+warping. Two models that differ in one predicted duration produce the same speech shifted by a
+frame or more from that phoneme on, which the frame-by-frame cosine scores as different sounds;
+the alignment compares each sound with the same sound. Cost of a frame pair: 1 - cosine of the
+two frames' log-mel vectors. Steps (1,1), (1,2), (2,1) (symmetric, slopes between 1/2 and 2: no
+frame may be skipped or stretched more than twofold; a (1,2) step pairs both skipped-over frames),
+path from the first frames to the last frames of both. The cosine is then taken over the
+flattened matrices of the paired frames (every pair once).
 """
 from __future__ import annotations
 
@@ -60,3 +69,44 @@ def log_mel_cosine(a: np.ndarray, b: np.ndarray, sample_rate: int, centered: boo
     if centered:
         ma, mb = ma - ma.mean(), mb - mb.mean()
     return float(ma @ mb / (np.linalg.norm(ma) * np.linalg.norm(mb)))
+
+
+def dtw_path(cost: np.ndarray) -> np.ndarray:
+    """[pairs, 2] frame indices of the cheapest path through cost[n, m] with steps (1,1), (1,2),
+    (2,1), from (0, 0) to (n - 1, m - 1). Each row depends only on the two rows before it, so a row
+    is one vectorized numpy step (no per-cell Python loop)."""
+    n, m = cost.shape
+    total = np.full((n, m), np.inf)
+    step = np.zeros((n, m), np.int8)
+    total[0, 0] = cost[0, 0]
+    for i in range(1, n):
+        candidates = np.full((3, m), np.inf)
+        candidates[0, 1:] = total[i - 1, :-1]          # (1,1)
+        candidates[1, 2:] = total[i - 1, :-2]          # (1,2)
+        if i >= 2:
+            candidates[2, 1:] = total[i - 2, :-1]      # (2,1)
+        step[i] = np.argmin(candidates, axis=0)
+        total[i] = candidates[step[i], np.arange(m)] + cost[i]
+    if not np.isfinite(total[-1, -1]):
+        raise ValueError(f"no alignment of {n} and {m} frames within slopes 1/2..2")
+    i, j, pairs = n - 1, m - 1, [(n - 1, m - 1)]
+    while (i, j) != (0, 0):
+        if step[i, j] == 0:
+            i, j = i - 1, j - 1
+        elif step[i, j] == 1:
+            pairs.append((i, j - 1))
+            i, j = i - 1, j - 2
+        else:
+            pairs.append((i - 1, j))
+            i, j = i - 2, j - 1
+        pairs.append((i, j))
+    return np.array(pairs[::-1])
+
+
+def aligned_log_mel_cosine(a: np.ndarray, b: np.ndarray, sample_rate: int) -> float:
+    ma, mb = log_mel(a, sample_rate), log_mel(b, sample_rate)
+    unit_a = ma / np.linalg.norm(ma, axis=1, keepdims=True)
+    unit_b = mb / np.linalg.norm(mb, axis=1, keepdims=True)
+    pairs = dtw_path(1.0 - unit_a @ unit_b.T)
+    x, y = ma[pairs[:, 0]].reshape(-1), mb[pairs[:, 1]].reshape(-1)
+    return float(x @ y / (np.linalg.norm(x) * np.linalg.norm(y)))

@@ -54,6 +54,19 @@ def g2p_artifact_dir(edge_veda_home):
 
 
 @pytest.fixture(scope="session")
+def kokoro_dir(edge_veda_home):
+    """The Kokoro-82M artifact (kind "tts"), compiled once per session (~1 min, 2.3 GB peak);
+    EDGE_VEDA_KOKORO_ARTIFACT=DIR reuses one already built. Needs the [kokoro] extra (onnx)."""
+    pytest.importorskip("onnx")
+    given = os.environ.get("EDGE_VEDA_KOKORO_ARTIFACT")
+    if given:
+        return given
+    from edge_veda.resolve import resolve
+
+    return resolve("kokoro", announce=lambda msg: None)
+
+
+@pytest.fixture(scope="session")
 def artifact_dir(g2p_artifact_dir):
     """The artifact most tests run (a test module may override this name, e.g. with network_dir)."""
     return g2p_artifact_dir
