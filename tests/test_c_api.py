@@ -77,6 +77,35 @@ def test_c_program_under_valgrind_has_no_definite_leaks(test_api_binary, portabl
     assert "ERROR SUMMARY: 0 errors" in proc.stderr, proc.stderr[-4000:]
 
 
+@pytest.fixture(scope="module")
+def portable_kokoro(tmp_path_factory):
+    pytest.importorskip("onnx")
+    from edge_veda.compile import compile_model
+
+    return compile_model("kokoro", str(tmp_path_factory.mktemp("portable") / "kokoro"), target={"kind": "llvm"})
+
+
+@pytest.mark.slow
+def test_tts_program_under_valgrind_is_clean(tmp_path, portable_kokoro, portable_artifact):
+    """tests/c/test_tts.c (threads, cancel, pressure unload/reload, ev_free racing a stream)
+    against the installed library under valgrind's memcheck: no invalid reads or writes, no use
+    of uninitialized values, nothing definitely lost."""
+    require_tools({"valgrind": "valgrind", "gcc": "gcc"})
+    exe = tmp_path / "test_tts"
+    proc = run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-g", "-O1",
+                os.path.join(ROOT, "tests", "c", "test_tts.c"), "-o", str(exe),
+                *config.cflags().split(), *config.libs().split(), "-lpthread"])
+    assert proc.returncode == 0, proc.stderr
+    proc = run(["valgrind", "--leak-check=full", "--errors-for-leak-kinds=definite",
+                "--error-exitcode=99", str(exe), portable_kokoro, portable_artifact], timeout=1800)
+    print(proc.stdout)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert proc.stdout.splitlines()[-1] == "ok"
+    summary = re.search(r"definitely lost: ([\d,]+) bytes", proc.stderr)
+    assert summary is None or summary.group(1) == "0", proc.stderr[-4000:]
+    assert "ERROR SUMMARY: 0 errors" in proc.stderr, proc.stderr[-4000:]
+
+
 def test_example_builds_against_installed_library(tmp_path, artifact_dir, reference):
     require_tools({"make": "make", "cc": "gcc"})
     shutil.copytree(os.path.join(ROOT, "examples", "c"), tmp_path / "c")

@@ -20,17 +20,6 @@ SAMPLES_PER_FRAME = 600
 
 
 @pytest.fixture(scope="module")
-def kokoro_dir(edge_veda_home):
-    pytest.importorskip("onnx")
-    given = os.environ.get("EDGE_VEDA_KOKORO_ARTIFACT")
-    if given:
-        return given
-    from edge_veda.resolve import resolve
-
-    return resolve("kokoro", announce=lambda msg: None)
-
-
-@pytest.fixture(scope="module")
 def tts(kokoro_dir, artifact_dir):
     with edge_veda.SpeechModel.load(kokoro_dir, frontend=artifact_dir, num_threads=2) as m:
         yield m
@@ -255,3 +244,33 @@ def test_a_closed_borrowed_front_end_is_refused_not_reached(kokoro_dir, artifact
         g2p.close()
         with pytest.raises(edge_veda.InvalidStateError, match="front-end model was closed"):
             tts.synthesize("hello")
+
+
+@pytest.mark.slow
+def test_memory_pressure_unloads_the_voice_model_and_the_next_call_reloads_it(kokoro_dir, artifact_dir):
+    """ev_notify_memory_pressure(CRITICAL) with auto unload releases Kokoro's weights (status
+    says so, tracked memory drops to 0); the next synthesis reloads them and produces the same
+    audio, and the front end keeps working throughout."""
+    with edge_veda.SpeechModel.load(kokoro_dir, frontend=artifact_dir, num_threads=2,
+                                    auto_unload_on_memory_pressure=True) as m:
+        before = m.synthesize("Pressure test.")
+        loaded = m.status()
+        assert loaded.weights_loaded and loaded.memory_used_bytes >= loaded.weights_bytes > 300e6
+        m.notify_memory_pressure(critical=True)
+        unloaded = m.status()
+        assert not unloaded.weights_loaded and unloaded.memory_used_bytes == 0
+        assert m.voices[0] == "jf_alpha"  # answered from the manifest, no reload needed
+        after = m.synthesize("Pressure test.")
+        assert m.status().weights_loaded
+        assert len(after.samples) == len(before.samples) and after.words == before.words
+        np.testing.assert_allclose(after.samples, before.samples, atol=1e-5)
+
+
+def test_switching_device_is_free_then_init_and_an_unsupported_one_lists_the_supported(kokoro_dir, artifact_dir):
+    """Seed 2's set_device: close the model and load it again with another device string. A
+    device this build lacks is refused at load with the devices it has; nothing is left open."""
+    with pytest.raises(edge_veda.UnsupportedDeviceError) as e:
+        edge_veda.SpeechModel.load(kokoro_dir, device="gpu", frontend=None)
+    assert "'gpu'" in str(e.value) and '"cpu"' in e.value.hint
+    with edge_veda.SpeechModel.load(kokoro_dir, device="cpu", frontend=None, num_threads=2) as m:
+        assert m.status().device == "cpu" and m.voices
