@@ -8,6 +8,17 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `long` (tens of minutes: Kokoro under valgrind) run only on request, so that
+    CI stays within its budget: EDGE_VEDA_LONG=1, or a -m expression naming "long"."""
+    if os.environ.get("EDGE_VEDA_LONG") == "1" or "long" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="long test (tens of minutes): EDGE_VEDA_LONG=1 or -m long runs it")
+    for item in items:
+        if "long" in item.keywords:
+            item.add_marker(skip)
+
+
 def in_ci() -> bool:
     """CI=true (GitHub Actions, GitLab, .ci/run's callers): missing tools are failures there."""
     return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")

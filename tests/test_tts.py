@@ -274,3 +274,24 @@ def test_switching_device_is_free_then_init_and_an_unsupported_one_lists_the_sup
     assert "'gpu'" in str(e.value) and '"cpu"' in e.value.hint
     with edge_veda.SpeechModel.load(kokoro_dir, device="cpu", frontend=None, num_threads=2) as m:
         assert m.status().device == "cpu" and m.voices
+
+
+@pytest.mark.slow
+def test_address_space_stays_near_the_weights(kokoro_dir):
+    """A short synthesis reserves no address space beyond the mapped weights and its working
+    buffers. Regression: a Slice "to the end" compiled with a constant end made the memory
+    planner reserve a static 8 GiB buffer per call (VmPeak 9 GB for "ka."): harmless on 64-bit
+    Linux until touched, but an allocation failure on a 32-bit target or under iOS's limits."""
+    code = f"""
+import edge_veda, re
+with edge_veda.SpeechModel.load({kokoro_dir!r}, frontend=None, num_threads=2) as m:
+    m.synthesize(phonemes="ka.")
+    weights = m.status().weights_bytes
+status = open("/proc/self/status").read()
+print(int(re.search(r"VmPeak:\\s+(\\d+) kB", status).group(1)) * 1024, weights)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    peak, weights = map(int, proc.stdout.split())
+    print(f"VmPeak {peak >> 20} MiB, weights {weights >> 20} MiB")
+    assert peak < weights + (1 << 30), (peak, weights)

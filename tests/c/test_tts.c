@@ -3,7 +3,8 @@
  * context in one process, several threads synthesizing on one context while another reads its
  * status, a stream cancelled from another thread, memory-pressure unload racing a synthesis,
  * and ev_free racing a running stream. Every result is freed, so valgrind's leak check is exact.
- * usage: test_tts KOKORO_DIR G2P_DIR */
+ * usage: test_tts KOKORO_DIR G2P_DIR [light]
+ * "light" (for valgrind, which runs this ~100x slower): shorter texts, two synthesizing threads. */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdio.h>
@@ -14,7 +15,8 @@
 #include "check.h"
 #include "edge_veda.h"
 
-#define NTHREADS 3
+#define MAX_THREADS 3
+static int nthreads = MAX_THREADS;
 static const char* SHORT_TEXT = "Hi there.";
 static const char* LONG_TEXT = "First sentence here. A second one follows. The third is last.";
 static const char* kokoro;
@@ -151,9 +153,14 @@ static void* notify_critical(void* p) {
 int main(int argc, char** argv) {
     ev_context front, tts;
     int i;
-    CHECK(argc == 3);
+    CHECK(argc == 3 || (argc == 4 && strcmp(argv[3], "light") == 0));
     kokoro = argv[1];
     g2p = argv[2];
+    if (argc == 4) {
+        nthreads = 2;
+        SHORT_TEXT = "Hi.";
+        LONG_TEXT = "One. Two. Three.";
+    }
 
     front = open_ctx(g2p, 0);
     tts = open_ctx(kokoro, 1);
@@ -163,13 +170,13 @@ int main(int argc, char** argv) {
 
     {
         struct shared s;
-        pthread_t t[NTHREADS], status;
+        pthread_t t[MAX_THREADS], status;
         memset(&s, 0, sizeof s);
         s.ctx = tts;
         pthread_mutex_init(&s.mu, NULL);
         CHECK(pthread_create(&status, NULL, poll_status, &s) == 0);
-        for (i = 0; i < NTHREADS; ++i) CHECK(pthread_create(&t[i], NULL, synthesize_short, &s) == 0);
-        for (i = 0; i < NTHREADS; ++i) CHECK(pthread_join(t[i], NULL) == 0);
+        for (i = 0; i < nthreads; ++i) CHECK(pthread_create(&t[i], NULL, synthesize_short, &s) == 0);
+        for (i = 0; i < nthreads; ++i) CHECK(pthread_join(t[i], NULL) == 0);
         pthread_mutex_lock(&s.mu);
         s.stop = 1;
         pthread_mutex_unlock(&s.mu);

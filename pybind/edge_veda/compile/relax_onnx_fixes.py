@@ -7,6 +7,11 @@
   same length computed elsewhere (e.g. dim * 2 from a conv-transpose branch), so a later
   Reshape(-1) or elementwise op fails on "mismatched shapes". Integer scales become dim * s and
   scales 1/k become floordiv(dim, k), which is what ONNX's floor(dim * scale) gives for them.
+* Slice to the end (an end of at least 2^31 - 1, ONNX's way of saying "to the end", on an axis
+  of symbolic length T): the end becomes T itself. Left as the constant, the output length is
+  min(T, 2^31 - 1) - start, whose upper bound the Relax memory planner uses to allocate that
+  tensor statically: an 8 GiB buffer at every call (Kokoro's iSTFT tail), virtual until touched
+  on 64-bit Linux, fatal on a 32-bit target or under iOS's address-space limit.
 
 Use: `with converters(prefix): relax.frontend.onnx.from_onnx(...)`; `prefix` names the TIR
 kernels the import adds, so two imports can be merged into one module without clashes.
@@ -16,6 +21,8 @@ from __future__ import annotations
 import contextlib
 
 import numpy as np
+
+INT32_MAX = 2**31 - 1
 
 
 def _make_converters(prefix: str):
@@ -74,7 +81,30 @@ def _make_converters(prefix: str):
                 attr.get("cubic_coeff_a", -0.75), attr.get("exclude_outside", 0),
                 attr.get("extrapolation_value", 0.0))
 
-    return {"LSTM": LSTM, "Resize": Resize}
+    class Slice(fe.Slice):
+        @classmethod
+        def _impl_v13(cls, bb, inputs, attr, params):
+            data, ends = inputs[0], fe.get_constant(inputs[2], params)
+            shape = getattr(getattr(data, "ty", None), "shape", None)
+            if isinstance(ends, tvm.ir.GenericConst) and isinstance(shape, tvm.relax.ShapeExpr):
+                end_values = [int(v) for v in ends.value.numpy().reshape(-1)]
+                axes = fe.get_constant(inputs[3], params)
+                steps = fe.get_constant(inputs[4], params)
+                axes = ([int(a) for a in axes.value.numpy().reshape(-1)] if isinstance(axes, tvm.ir.GenericConst)
+                        else None if axes is not None else list(range(len(end_values))))
+                steps = ([int(v) for v in steps.value.numpy().reshape(-1)] if isinstance(steps, tvm.ir.GenericConst)
+                         else None if steps is not None else [1] * len(end_values))
+                if axes is not None and steps is not None:
+                    ndim = len(shape.values)
+                    dims = [shape.values[a % ndim] for a in axes]
+                    to_end = [e >= INT32_MAX and s > 0 and not isinstance(d, tvm.tirx.IntImm)
+                              for e, s, d in zip(end_values, steps, dims)]
+                    if any(to_end):
+                        new_ends = [d if t else e for e, d, t in zip(end_values, dims, to_end)]
+                        inputs = fe.onnx_input([data, inputs[1], tvm.relax.ShapeExpr(new_ends), *inputs[3:]])
+            return super()._impl_v13(bb, inputs, attr, params)
+
+    return {"LSTM": LSTM, "Resize": Resize, "Slice": Slice}
 
 
 @contextlib.contextmanager
