@@ -150,7 +150,8 @@ def relax_pipeline(target):
     def pipeline(mod, _ctx):
         with target:
             seq = tvm.transform.Sequential(
-                [polyphase_conv1d_transpose(), polynomial_sin_squared()] + cpu_generic.library_dispatch_passes(target) + legalize + [schedule_reductions()]
+                [polyphase_conv1d_transpose(), polynomial_sin_squared()]
+                + cpu_generic.library_dispatch_passes(target) + legalize + [schedule_reductions()]
                 + cpu_generic.dataflow_lower_passes(target) + cpu_generic.finalize_passes(target))
             return seq(mod)
 
