@@ -10,13 +10,17 @@ matmul over output columns):
 * the reduction loops move outside the innermost spatial loop, so that loop streams contiguous
   memory and LLVM vectorizes it (its trip count may be symbolic: no split, no predicate);
 * conv-like blocks (spatial n, channel, time; reduction input channel, taps of constant extent)
-  also get their taps unrolled inside the time loop and 4 output channels unrolled beside the
-  taps, so each input load feeds 4 x taps multiply-adds held in registers;
+  also get their taps unrolled inside the time loop and 4 output channels (16 for 2-3 taps)
+  unrolled beside the taps, so each input load feeds channels x taps multiply-adds held in
+  registers;
 * the remaining outer spatial loops are fused and run in parallel (TVM's thread pool: the
   artifact sets module.kernel_threads).
 
-Blocks that do not have this form (reductions over the innermost axis: means, softmax, norms)
-and functions that are already scheduled (hand-written TIR) are left as they are. These are
+Before that, elementwise chains are inlined into their (elementwise) consumers: the default
+pipeline materializes every step of e.g. AdaIN + Snake (divide, multiply, add, sin, power...)
+as a full-size intermediate. Blocks without the reduction form above (elementwise blocks,
+reductions over the innermost axis: means, norms) get their outer loops run in parallel.
+Functions that are already scheduled (hand-written TIR) are left as they are. These are
 measured choices from docs in ../shared/notes/kokoro-field-notes.md (splitting the symbolic time
 axis for cache blocking made it slower; 8 channels was slower than 4).
 """
@@ -25,6 +29,14 @@ from __future__ import annotations
 DATA_PAR = 0
 COMM_REDUCE = 2
 CHANNEL_TILE = 4
+# Kernels with 2-3 taps over at most 256 input channels (Kokoro's vocoder: the 3-tap resblock
+# convs at 128/256 channels, the 2-tap polyphase upsampling conv) do too few multiply-adds per
+# loaded input with 4 channels: 16 output channels share each input load. Measured per kernel,
+# 2 threads, 19 s of audio: 1.3-1.8x faster; 32 channels 3-5x slower; 16 channels slower for
+# 7 and 11 taps and for the 512-1090 input-channel 2/3-tap convs (up to 1.25x slower).
+WIDE_CHANNEL_TILE = 16
+WIDE_TILE_MAX_TAPS = 3
+WIDE_TILE_MAX_CIN = 256
 MAX_UNROLLED_TAPS = 32
 
 
@@ -38,6 +50,15 @@ def _const(extent):
     from tvm import tirx
 
     return int(extent.value) if isinstance(extent, tirx.IntImm) else None
+
+
+def _channel_tile(taps: int, cout, cin) -> int | None:
+    """Output channels unrolled beside the taps (None: no tiling)."""
+    wide = 1 < taps <= WIDE_TILE_MAX_TAPS and cin is not None and cin <= WIDE_TILE_MAX_CIN
+    for tile in ((WIDE_CHANNEL_TILE, CHANNEL_TILE) if wide else (CHANNEL_TILE,)):
+        if cout is not None and cout % tile == 0 and cout > tile:
+            return tile
+    return None
 
 
 def _schedule_block(sch, block) -> bool:
@@ -66,8 +87,9 @@ def _schedule_block(sch, block) -> bool:
         nn, ff, yy = spatial
         rc, ry = reduction
         cout = extents[1]
-        if cout is not None and cout % CHANNEL_TILE == 0 and cout > CHANNEL_TILE:
-            ffo, ffi = sch.split(ff, [None, CHANNEL_TILE])
+        tile = _channel_tile(taps, cout, extents[3])
+        if tile:
+            ffo, ffi = sch.split(ff, [None, tile])
             sch.reorder(nn, ffo, rc, yy, ffi, ry)
             sch.parallel(sch.fuse(nn, ffo))  # before decompose_reduction: parallel needs the init
             sch.unroll(ffi)
@@ -85,6 +107,49 @@ def _schedule_block(sch, block) -> bool:
     return True
 
 
+def _spatial(sch, block) -> bool:
+    return all(int(iv.iter_type) == DATA_PAR for iv in sch.get(block).iter_vars)
+
+
+def _inline_elementwise(sch, blocks) -> list:
+    """Inlines spatial blocks whose consumers are all spatial blocks (elementwise chains such as
+    AdaIN + Snake: mean -> sqrt -> divide -> multiply -> sin -> power -> add), so a chain is one
+    pass over memory instead of one full-size intermediate per step. Producers of reductions
+    (the conv's padded input) are kept: inlined, their bounds check would sit in the conv's inner
+    loop. Returns the blocks left."""
+    from tvm import s_tir
+
+    left = []
+    for block in blocks:
+        consumers = sch.get_consumers(block)
+        if _spatial(sch, block) and consumers and all(_spatial(sch, c) for c in consumers):
+            try:
+                sch.compute_inline(block)
+                continue
+            except s_tir.ScheduleError:
+                pass
+        left.append(block)
+    return left
+
+
+def _parallel_outer(sch, block) -> bool:
+    """Runs the loops outside the innermost one in parallel (elementwise blocks and reductions
+    over the innermost axis, e.g. means; they were single-threaded)."""
+    loops = sch.get_loops(block)
+    if len(loops) < 2 or len(loops) != len(sch.get(block).iter_vars):
+        return False
+    kinds = [int(iv.iter_type) for iv in sch.get(block).iter_vars]
+    n_sp = kinds.index(COMM_REDUCE) if COMM_REDUCE in kinds else len(kinds) - 1
+    outer = list(loops[:n_sp])
+    if not outer or any(k != DATA_PAR for k in kinds[:n_sp]):
+        return False
+    fused = sch.fuse(*outer) if len(outer) > 1 else outer[0]
+    if _const(sch.get(fused).extent) == 1:
+        return False
+    sch.parallel(fused)
+    return True
+
+
 def schedule_func(func):
     """`func` with its conv/matmul reduction blocks scheduled (unchanged if none qualify)."""
     from tvm import s_tir
@@ -97,14 +162,23 @@ def schedule_func(func):
     except Exception:  # noqa: BLE001 - no root block: not a block-form function
         return func, False
     changed = False
+    trial = sch.copy()
+    try:
+        left = _inline_elementwise(trial, trial.get_child_blocks(trial.get_sblock("root")))
+        if len(left) < len(blocks):
+            sch, blocks, changed = trial, left, True
+    except s_tir.ScheduleError:
+        pass
     for block in blocks:
-        trial = sch.copy()
-        try:
-            if _schedule_block(trial, block):
-                sch = trial
-                changed = True
-        except s_tir.ScheduleError:
-            continue
+        for step in (_schedule_block, _parallel_outer):
+            trial = sch.copy()
+            try:
+                if step(trial, block):
+                    sch = trial
+                    changed = True
+                    break
+            except s_tir.ScheduleError:
+                continue
     return sch.mod["main"], changed
 
 

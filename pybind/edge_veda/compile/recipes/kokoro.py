@@ -132,11 +132,17 @@ def merge(parts: dict, extra) -> object:
 
 
 def relax_pipeline(target):
-    """TVM's default CPU pipeline (0.27) without FoldConstant (see the module docstring)."""
+    """TVM's default CPU pipeline (0.27) without FoldConstant (see the module docstring), with the
+    vocoder's strided transposed convolutions rewritten as polyphase convolutions first
+    (compile/polyphase.py: the default legalization multiplies zeros in 90% of their work) and
+    Snake's sin(x)^2 as a vectorizable polynomial (compile/sin_squared.py: libm's scalar sinf
+    was ~75% of those kernels)."""
     import tvm
     from tvm.relax.backend.cpu_generic import pipeline as cpu_generic
 
     from ..cpu_schedule import schedule_reductions
+    from ..polyphase import polyphase_conv1d_transpose
+    from ..sin_squared import polynomial_sin_squared
 
     legalize = [p for p in cpu_generic.legalize_passes(target) if "FoldConstant" not in str(p.info.name)]
 
@@ -144,7 +150,8 @@ def relax_pipeline(target):
     def pipeline(mod, _ctx):
         with target:
             seq = tvm.transform.Sequential(
-                cpu_generic.library_dispatch_passes(target) + legalize + [schedule_reductions()]
+                [polyphase_conv1d_transpose(), polynomial_sin_squared()]
+                + cpu_generic.library_dispatch_passes(target) + legalize + [schedule_reductions()]
                 + cpu_generic.dataflow_lower_passes(target) + cpu_generic.finalize_passes(target))
             return seq(mod)
 
