@@ -295,3 +295,27 @@ print(int(re.search(r"VmPeak:\\s+(\\d+) kB", status).group(1)) * 1024, weights)
     peak, weights = map(int, proc.stdout.split())
     print(f"VmPeak {peak >> 20} MiB, weights {weights >> 20} MiB")
     assert peak < weights + (1 << 30), (peak, weights)
+
+
+@pytest.mark.slow
+def test_memory_does_not_grow_with_each_new_input_length(kokoro_dir):
+    """A long-lived service synthesizes texts of every length. Regression: with TVM's pooled
+    allocator each distinct length left its buffers cached (+150 MiB per new length, without
+    bound: 550 -> 1,640 MiB over 8 sentences); the tts kind's VM now releases them after use."""
+    code = f"""
+import edge_veda, psutil, sys
+sys.path.insert(0, {os.path.dirname(__file__)!r})
+from test_kokoro_compile import phoneme_text
+p = psutil.Process()
+with edge_veda.SpeechModel.load({kokoro_dir!r}, frontend=None, num_threads=2) as m:
+    rss = []
+    for n in range(30, 37):
+        m.synthesize(phonemes=phoneme_text(n, n))
+        rss.append(p.memory_info().rss)
+print(*rss)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rss = [int(x) for x in proc.stdout.split()]
+    print("RSS after each length, MiB:", [x >> 20 for x in rss])
+    assert max(rss[1:]) - rss[0] < 200 << 20, [x >> 20 for x in rss]

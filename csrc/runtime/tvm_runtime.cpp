@@ -41,6 +41,7 @@ namespace {
 namespace ffi = tvm::ffi;
 
 constexpr int kDeviceCPU = 1;        // kDLCPU
+constexpr int kNaiveAllocator = 1;   // tvm::runtime::memory::kNaive
 constexpr int kPooledAllocator = 2;  // tvm::runtime::memory::kPooled
 
 DLDataType to_dl(DType t) { return DLDataType{t.code, t.bits, 1}; }
@@ -195,7 +196,8 @@ class TvmModule final : public Module {
 public:
     TvmModule(ffi::Module lib, std::string where) : lib_(std::move(lib)), where_(std::move(where)) {}
 
-    std::unique_ptr<Vm> create_vm(std::shared_ptr<const Weights> weights) override {
+    std::unique_ptr<Vm> create_vm(std::shared_ptr<const Weights> weights, BufferPolicy buffers) override {
+        const int allocator = buffers == BufferPolicy::Pooled ? kPooledAllocator : kNaiveAllocator;
         ffi::Module vm = tvm_call("creating a VM for " + where_, [&] {
             ffi::Optional<ffi::Function> load_exec = lib_->GetFunction("vm_load_executable");
             if (!load_exec.has_value())
@@ -203,7 +205,7 @@ public:
                             "compile the artifact with `edge-veda compile`");
             ffi::Module m = (*load_exec)().cast<ffi::Module>();
             ffi::Function init = m->GetFunction("vm_initialization").value();
-            init(kDeviceCPU, 0, kPooledAllocator, kDeviceCPU, 0, kPooledAllocator);
+            init(kDeviceCPU, 0, allocator, kDeviceCPU, 0, allocator);
             return m;
         });
         return std::unique_ptr<Vm>(new TvmVm(std::move(vm), std::move(weights), where_));

@@ -118,7 +118,8 @@ public:
         cfg_ = parse_config(in.manifest.kind_config());
         if (!weights_)
             throw Error(EV_ERR_MODEL_INVALID, manifest_.path() + ": kind tts needs a weights file", kRebuildHint);
-        vm_ = in.module->create_vm(weights_);
+        // symbolic lengths: see BufferPolicy (a pool would grow with every new input length)
+        vm_ = in.module->create_vm(weights_, BufferPolicy::Released);
         auto bind = [&](const char* role) {
             const FunctionSpec* spec = manifest_.function(role);
             if (spec == nullptr)
