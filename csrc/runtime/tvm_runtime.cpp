@@ -46,15 +46,21 @@ constexpr int kPooledAllocator = 2;  // tvm::runtime::memory::kPooled
 
 DLDataType to_dl(DType t) { return DLDataType{t.code, t.bits, 1}; }
 
-DLTensor wrap(const void* data, const int64_t* shape, int ndim, DType dtype) {
-    DLTensor t;
-    std::memset(&t, 0, sizeof(t));
-    t.data = const_cast<void*>(data);
-    t.device = DLDevice{kDLCPU, 0};
-    t.ndim = ndim;
-    t.dtype = to_dl(dtype);
-    t.shape = const_cast<int64_t*>(shape);
-    return t;
+// Lends memory the library owns or borrows (caller inputs, mapped weights) to a Tensor object:
+// "allocating" points the tensor at it, freeing does nothing. Functions get Tensor objects, not
+// raw DLTensor*: TVM 0.27's vm.builtin.reshape wraps a DLTensor* argument in a DLManagedTensor
+// without a deleter, leaking 64 bytes per reshape of an argument (valgrind: ~66 per Kokoro
+// synthesis, so a service would grow without bound).
+struct BorrowedMemory {
+    void* data;
+    void AllocData(DLTensor* t) const { t->data = data; }
+    void FreeData(DLTensor*) const {}
+};
+
+ffi::Tensor borrow(const void* data, const int64_t* shape, int ndim, DType dtype) {
+    return ffi::Tensor::FromNDAlloc(BorrowedMemory{const_cast<void*>(data)},
+                                    ffi::ShapeView(shape, static_cast<size_t>(ndim)), to_dl(dtype),
+                                    DLDevice{kDLCPU, 0});
 }
 
 const char* kRebuildHint = "the manifest does not describe this compiled module; rebuild the artifact with `edge-veda compile`";
@@ -107,12 +113,12 @@ void copy_out(const ffi::Tensor& t, TensorRef& out, const std::string& fn) {
 
 class TvmFunction final : public Function {
 public:
-    TvmFunction(std::string name, ffi::Function fn, std::vector<DLTensor> weights,
+    TvmFunction(std::string name, ffi::Function fn, std::vector<ffi::Tensor> weights,
                 std::shared_ptr<const Weights> keep)
         : name_(std::move(name)), fn_(std::move(fn)), weights_(std::move(weights)), keep_(std::move(keep)) {}
 
     void call(const std::vector<TensorRef>& inputs, std::vector<TensorRef>& outputs) override {
-        std::vector<DLTensor> in;
+        std::vector<ffi::Tensor> in;
         in.reserve(inputs.size());
         // Compiled kernels may assume TVM's 64-byte alignment of every buffer (aligned vector
         // loads); caller memory that is not so aligned is copied into memory that is.
@@ -129,12 +135,12 @@ public:
                 if (bytes) std::memcpy(copy, data, static_cast<size_t>(bytes));
                 data = copy;
             }
-            in.push_back(wrap(data, t.shape.data(), static_cast<int>(t.shape.size()), t.dtype));
+            in.push_back(borrow(data, t.shape.data(), static_cast<int>(t.shape.size()), t.dtype));
         }
         std::vector<ffi::AnyView> args;
         args.reserve(in.size() + weights_.size());
-        for (DLTensor& t : in) args.emplace_back(&t);
-        for (DLTensor& t : weights_) args.emplace_back(&t);
+        for (const ffi::Tensor& t : in) args.emplace_back(t);
+        for (const ffi::Tensor& t : weights_) args.emplace_back(t);
         tvm_call("'" + name_ + "' failed", [&] {
             ffi::Any result;
             fn_.CallPacked(args.data(), static_cast<int32_t>(args.size()), &result);
@@ -155,7 +161,7 @@ public:
 private:
     std::string name_;
     ffi::Function fn_;
-    std::vector<DLTensor> weights_;        // point into *keep_ (shapes too)
+    std::vector<ffi::Tensor> weights_;     // views of *keep_
     std::shared_ptr<const Weights> keep_;  // the weights outlive every function bound to them
 };
 
@@ -172,7 +178,7 @@ public:
         ffi::Optional<ffi::Function> fn = tvm_call("looking up '" + name + "'", [&] { return vm_->GetFunction(name); });
         if (!fn.has_value())
             throw Error(EV_ERR_MODEL_INVALID, where_ + " has no function '" + name + "'", kRebuildHint);
-        std::vector<DLTensor> bound;
+        std::vector<ffi::Tensor> bound;
         for (const std::string& w : weight_names) {
             const int64_t i = weights_ ? weights_->find(w) : -1;
             if (i < 0)
@@ -180,8 +186,8 @@ public:
                             "function '" + name + "' needs weights tensor '" + w + "', which the weights file lacks",
                             kRebuildHint);
             const TensorSpec& spec = weights_->spec(static_cast<size_t>(i));
-            bound.push_back(wrap(weights_->data(static_cast<size_t>(i)), spec.shape.data(),
-                                 static_cast<int>(spec.shape.size()), spec.dtype));
+            bound.push_back(borrow(weights_->data(static_cast<size_t>(i)), spec.shape.data(),
+                                   static_cast<int>(spec.shape.size()), spec.dtype));
         }
         return std::unique_ptr<Function>(new TvmFunction(name, *fn, std::move(bound), weights_));
     }
