@@ -2,7 +2,8 @@
 length, against numpy and against TVM's own lowering of the original op:
 
 * compile/polyphase.py: strided conv1d_transpose -> conv1d over phase channels + interleave;
-* compile/sin_squared.py: power(sin(x), 2) -> range reduction + polynomial (unsquared sin kept).
+* compile/sin_squared.py: power(sin(x), 2) -> range reduction + polynomial (unsquared sin kept);
+* compile/direct_conv.py: stride-1 conv1d -> register-blocked TIR kernel (padding, dilation, tails).
 """
 from __future__ import annotations
 
@@ -90,3 +91,90 @@ def test_polynomial_sin_squared():
     ref = np.sin((xs * np.float32(1.5)).astype(np.float64)) ** 2
     assert np.abs(sq - ref).max() < 5e-7  # a few float32 ulps of values in [0, 1]
     np.testing.assert_array_equal(plain, _run(mod, xs)[1])
+
+
+def _conv_module(c_in, c_out, k, *, dilation=1, pad=(0, 0), strides=1, groups=1):
+    t = tirx.Var("T", "int64")
+    bb = relax.BlockBuilder()
+    x = relax.Var("x", relax.TensorType([1, c_in, t], "float32"))
+    w = relax.Var("w", relax.TensorType([c_out, c_in // groups, k], "float32"))
+    with bb.function("main", [x, w]):
+        with bb.dataflow():
+            y = bb.emit(relax.op.nn.conv1d(x, w, strides=strides, padding=pad, dilation=dilation, groups=groups))
+            out = bb.emit_output(bb.emit(relax.op.add(y, relax.const(1.0, "float32"))))
+        bb.emit_func_output(out)
+    return bb.get()
+
+
+def _conv_reference(x, w, dilation, pad):
+    (_, c_in, t_in), (c_out, _, k) = x.shape, w.shape
+    xp = np.pad(x[0].astype(np.float64), ((0, 0), pad))
+    t_out = xp.shape[1] - dilation * (k - 1)
+    y = np.zeros((c_out, max(t_out, 0)))
+    for kk in range(k):
+        y += w[:, :, kk].astype(np.float64) @ xp[:, kk * dilation:kk * dilation + t_out]
+    return y[None] + 1.0
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return {flag for line in f if line.startswith("flags") for flag in line.split(":", 1)[1].split()}
+    except OSError:
+        return set()
+
+
+@pytest.mark.parametrize("target,c_out,tile", [
+    ({"kind": "llvm", "mcpu": "znver4"}, 128, (4, 64)),   # AVX-512: 16 of 32 registers x 16 lanes
+    ({"kind": "llvm", "mcpu": "haswell"}, 128, (4, 16)),  # AVX2: 8 of 16 x 8
+    ({"kind": "llvm", "mtriple": "aarch64-linux-gnu"}, 128, (4, 16)),  # NEON: 16 of 32 x 4
+    (TARGET, 128, (4, 8)),                                # baseline x86-64 (SSE2): 8 of 16 x 4
+    ({"kind": "llvm", "mcpu": "znver4"}, 22, (2, 128)),
+    ({"kind": "llvm", "mcpu": "znver4"}, 5, (1, 256)),
+])
+def test_direct_conv1d_register_tile(target, c_out, tile):
+    from edge_veda.compile.direct_conv import register_tile
+
+    assert register_tile(tvm.target.Target(target), c_out) == tile
+
+
+# Register tiles for the host's AVX-512 (4 channels x 64 samples), AVX2 (4 x 16), AArch64 (4 x 16):
+# lengths below, at, between and above whole blocks; channel counts that tile by 4, 2 and 1.
+@pytest.mark.parametrize("target", [{"kind": "llvm", "mcpu": "znver4"}, {"kind": "llvm", "mcpu": "haswell"}, TARGET])
+@pytest.mark.parametrize("c_in,c_out,k,dilation,pad", [
+    (16, 8, 11, 5, (25, 25)),   # a vocoder resblock conv (dilated, "same" padding)
+    (6, 10, 7, 3, (9, 5)),      # asymmetric padding, 2 channels per tile
+    (5, 3, 2, 1, (1, 1)),       # polyphase upsampling's 2 taps, 1 channel per tile
+    (8, 4, 1, 1, (0, 0)),       # pointwise
+])
+def test_direct_conv1d(target, c_in, c_out, k, dilation, pad):
+    from edge_veda.compile.direct_conv import direct_conv1d
+
+    mod = _conv_module(c_in, c_out, k, dilation=dilation, pad=pad)
+    new = direct_conv1d(tvm.target.Target(target))(mod)
+    assert "R.nn.conv1d" not in new.script() and "conv1d_direct" in new.script()
+    needs = {"znver4": "avx512f", "haswell": "avx2"}.get(target.get("mcpu"))
+    if needs and needs not in _cpu_flags():
+        pytest.skip(f"this CPU has no {needs} to run the {target['mcpu']} kernel")
+    dev = tvm.cpu()
+    vm = relax.VirtualMachine(tvm.compile(new, target=tvm.target.Target(target)), dev)
+    span = dilation * (k - 1)
+    for t_in in sorted({max(1, span + 1 - sum(pad)), 3, 16, 64, 65, 130, 1000}):
+        if t_in + sum(pad) - span < 1:
+            continue
+        rng = np.random.default_rng(t_in)
+        x = rng.standard_normal((1, c_in, t_in)).astype(np.float32)
+        w = rng.standard_normal((c_out, c_in, k)).astype(np.float32)
+        got = vm["main"](tvm.runtime.tensor(x, dev), tvm.runtime.tensor(w, dev)).numpy()
+        ref = _conv_reference(x, w, dilation, pad)
+        assert got.shape == ref.shape
+        np.testing.assert_allclose(got, ref, rtol=0, atol=1e-5 * max(1.0, np.abs(ref).max()))
+
+
+@pytest.mark.parametrize("kwargs", [dict(strides=2), dict(groups=2)])
+def test_direct_conv1d_leaves_other_convolutions(kwargs):
+    from edge_veda.compile.direct_conv import direct_conv1d
+
+    mod = _conv_module(4, 4, 3, **kwargs)
+    new = direct_conv1d(tvm.target.Target(TARGET))(mod)
+    assert "R.nn.conv1d" in new.script() and "conv1d_direct" not in new.script()
