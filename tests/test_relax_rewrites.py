@@ -3,7 +3,7 @@ length, against numpy and against TVM's own lowering of the original op:
 
 * compile/polyphase.py: strided conv1d_transpose -> conv1d over phase channels + interleave;
 * compile/sin_squared.py: power(sin(x), 2) -> range reduction + polynomial (unsquared sin kept);
-* compile/direct_conv.py: stride-1 conv1d -> register-blocked TIR kernel (padding, dilation, tails).
+* compile/microkernels.py: stride-1 conv1d and matmul by a weight -> register-blocked TIR kernels (padding, dilation, tails).
 """
 from __future__ import annotations
 
@@ -133,7 +133,7 @@ def _cpu_flags() -> set[str]:
     ({"kind": "llvm", "mcpu": "znver4"}, 5, (1, 256)),
 ])
 def test_direct_conv1d_register_tile(target, c_out, tile):
-    from edge_veda.compile.direct_conv import register_tile
+    from edge_veda.compile.microkernels import register_tile
 
     assert register_tile(tvm.target.Target(target), c_out) == tile
 
@@ -148,10 +148,10 @@ def test_direct_conv1d_register_tile(target, c_out, tile):
     (8, 4, 1, 1, (0, 0)),       # pointwise
 ])
 def test_direct_conv1d(target, c_in, c_out, k, dilation, pad):
-    from edge_veda.compile.direct_conv import direct_conv1d
+    from edge_veda.compile.microkernels import register_blocked_kernels
 
     mod = _conv_module(c_in, c_out, k, dilation=dilation, pad=pad)
-    new = direct_conv1d(tvm.target.Target(target))(mod)
+    new = register_blocked_kernels(tvm.target.Target(target))(mod)
     assert "R.nn.conv1d" not in new.script() and "conv1d_direct" in new.script()
     needs = {"znver4": "avx512f", "haswell": "avx2"}.get(target.get("mcpu"))
     if needs and needs not in _cpu_flags():
@@ -173,8 +173,40 @@ def test_direct_conv1d(target, c_in, c_out, k, dilation, pad):
 
 @pytest.mark.parametrize("kwargs", [dict(strides=2), dict(groups=2)])
 def test_direct_conv1d_leaves_other_convolutions(kwargs):
-    from edge_veda.compile.direct_conv import direct_conv1d
+    from edge_veda.compile.microkernels import register_blocked_kernels
 
     mod = _conv_module(4, 4, 3, **kwargs)
-    new = direct_conv1d(tvm.target.Target(TARGET))(mod)
+    new = register_blocked_kernels(tvm.target.Target(TARGET))(mod)
     assert "R.nn.conv1d" in new.script() and "conv1d_direct" not in new.script()
+
+
+@pytest.mark.parametrize("rank,k_dim,n_dim,blocked", [
+    (3, 24, 128, True),    # ALBERT's projections: [1, L, K] @ [K, N]
+    (2, 16, 48, True),     # an LSTM input projection, columns tile by 16
+    (3, 8, 50, False),     # 50 columns: no vector-wide tile, left to the default
+])
+def test_blocked_matmul(rank, k_dim, n_dim, blocked):
+    from edge_veda.compile.microkernels import register_blocked_kernels
+
+    m = tirx.Var("M", "int64")
+    lead = [1] * (rank - 2)
+    bb = relax.BlockBuilder()
+    x = relax.Var("x", relax.TensorType([*lead, m, k_dim], "float32"))
+    w = relax.Var("w", relax.TensorType([k_dim, n_dim], "float32"))
+    with bb.function("main", [x, w]):
+        with bb.dataflow():
+            y = bb.emit(relax.op.matmul(x, w))
+            out = bb.emit_output(bb.emit(relax.op.add(y, relax.const(1.0, "float32"))))
+        bb.emit_func_output(out)
+    new = register_blocked_kernels(tvm.target.Target(TARGET))(bb.get())
+    assert ("matmul_blocked" in new.script()) == blocked
+    dev = tvm.cpu()
+    vm = relax.VirtualMachine(tvm.compile(new, target=tvm.target.Target(TARGET)), dev)
+    for rows in (1, 3, 4, 5, 202):
+        rng = np.random.default_rng(rows)
+        xs = rng.standard_normal((*lead, rows, k_dim)).astype(np.float32)
+        ws = rng.standard_normal((k_dim, n_dim)).astype(np.float32)
+        got = vm["main"](tvm.runtime.tensor(xs, dev), tvm.runtime.tensor(ws, dev)).numpy()
+        ref = xs.astype(np.float64) @ ws.astype(np.float64) + 1.0
+        assert got.shape == ref.shape
+        np.testing.assert_allclose(got, ref, rtol=0, atol=1e-5 * max(1.0, np.abs(ref).max()))

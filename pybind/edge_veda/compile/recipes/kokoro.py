@@ -141,7 +141,7 @@ def relax_pipeline(target):
     from tvm.relax.backend.cpu_generic import pipeline as cpu_generic
 
     from ..cpu_schedule import schedule_reductions
-    from ..direct_conv import direct_conv1d
+    from ..microkernels import register_blocked_kernels
     from ..polyphase import polyphase_conv1d_transpose
     from ..sin_squared import polynomial_sin_squared
 
@@ -151,7 +151,7 @@ def relax_pipeline(target):
     def pipeline(mod, _ctx):
         with target:
             seq = tvm.transform.Sequential(
-                [polyphase_conv1d_transpose(), direct_conv1d(target), polynomial_sin_squared()]
+                [polyphase_conv1d_transpose(), register_blocked_kernels(target), polynomial_sin_squared()]
                 + cpu_generic.library_dispatch_passes(target) + legalize + [schedule_reductions()]
                 + cpu_generic.dataflow_lower_passes(target) + cpu_generic.finalize_passes(target))
             return seq(mod)
