@@ -1,4 +1,6 @@
-"""Runs the benchmarks and rewrites BENCHMARKS.md and docs/benchmarks.png from one run.
+"""Runs the benchmarks and rewrites BENCHMARKS.md's G2P sections and docs/benchmarks.png from one
+run; the sections it does not produce (install size, text to speech: tests/bench/tts_report.py)
+are kept as they are.
 
     pip install ".[test,bench]" && python tests/bench/report.py
 """
@@ -76,6 +78,20 @@ def text_section(res: dict) -> list[str]:
     return lines + [""]
 
 
+def kept_sections(path: str, produced: set[str]) -> list[str]:
+    """The lines of `path`'s "## " sections whose headings this report does not produce."""
+    if not os.path.exists(path):
+        return []
+    kept, keep = [], False
+    with open(path) as f:
+        for line in f.read().split("\n"):
+            if line.startswith("## "):
+                keep = line not in produced
+            if keep:
+                kept.append(line)
+    return kept
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         results_path = os.path.join(tmp, "results.json")
@@ -147,8 +163,10 @@ def main() -> int:
         "",
     ]
     lines += text_section(text_res)
-    with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
-        f.write("\n".join(lines))
+    path = os.path.join(ROOT, "BENCHMARKS.md")
+    kept = kept_sections(path, {line for line in lines if line.startswith("## ")})
+    with open(path, "w") as f:
+        f.write("\n".join(lines + kept))
     plot(rows, os.path.join(ROOT, "docs", "benchmarks.png"))
     print("\n".join(lines))
     return proc.returncode
