@@ -21,7 +21,7 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.bench]
 
-ROUNDS = 3
+ROUNDS = 5
 PARAGRAPH = "Hello there, and welcome. The year 2025 had 365 days! Did you count every one of them?"
 
 
