@@ -154,6 +154,8 @@ def register_blocked_kernels(target):
     import tvm
     from tvm import relax
 
+    from .relax_rewrite import rewrite_pass
+
     op_conv = tvm.ir.Op.get("relax.nn.conv1d")
     op_matmul = tvm.ir.Op.get("relax.matmul")
 
@@ -227,12 +229,4 @@ def register_blocked_kernels(target):
             gv = self._kernel(key, f"conv1d_direct_{c_out}x{c_in}x{taps}_d{dilation}_p{pad_left}", make_kernel)
             return relax.call_tir(gv, [data, weight], osi)
 
-    @tvm.transform.module_pass(opt_level=0, name="edge_veda_register_blocked_kernels")
-    def apply(mod, _ctx):
-        rewriter = Rewriter(mod)
-        for gv, func in mod.functions.items():
-            if isinstance(func, relax.Function):
-                rewriter.builder_.update_func(gv, rewriter.visit_expr(func))
-        return rewriter.builder_.get()
-
-    return apply
+    return rewrite_pass("edge_veda_register_blocked_kernels", Rewriter)

@@ -55,6 +55,8 @@ def polyphase_conv1d_transpose():
     import tvm
     from tvm import relax
 
+    from .relax_rewrite import rewrite_pass
+
     op_transpose = tvm.ir.Op.get("relax.nn.conv1d_transpose")
 
     @relax.expr_functor.mutator
@@ -93,12 +95,4 @@ def polyphase_conv1d_transpose():
             y = bb.emit_te(_interleave, z, c_out, s, pl, t_out, primfunc_name_hint="polyphase_interleave")
             return bb.match_cast(y, osi)
 
-    @tvm.transform.module_pass(opt_level=0, name="edge_veda_polyphase_conv1d_transpose")
-    def apply(mod, _ctx):
-        rewriter = Rewriter(mod)
-        for gv, func in mod.functions.items():
-            if isinstance(func, relax.Function):
-                rewriter.builder_.update_func(gv, rewriter.visit_expr(func))
-        return rewriter.builder_.get()
-
-    return apply
+    return rewrite_pass("edge_veda_polyphase_conv1d_transpose", Rewriter)

@@ -29,6 +29,8 @@ def polynomial_sin_squared():
     import tvm
     from tvm import relax
 
+    from .relax_rewrite import rewrite_pass
+
     op_power = tvm.ir.Op.get("relax.power")
     op_sin = tvm.ir.Op.get("relax.sin")
 
@@ -70,13 +72,5 @@ def polynomial_sin_squared():
             s = add(r, mul(mul(r, r2), p))
             return relax.op.multiply(s, s)
 
-    @tvm.transform.module_pass(opt_level=0, name="edge_veda_polynomial_sin_squared")
-    def apply(mod, _ctx):
-        rewriter = Rewriter(mod)
-        for gv, func in mod.functions.items():
-            if isinstance(func, relax.Function):
-                # the sin binding is left unused: drop it
-                rewriter.builder_.update_func(gv, relax.analysis.remove_all_unused(rewriter.visit_expr(func)))
-        return rewriter.builder_.get()
-
-    return apply
+    # the sin binding is left unused: dropped
+    return rewrite_pass("edge_veda_polynomial_sin_squared", Rewriter, drop_unused=True)
