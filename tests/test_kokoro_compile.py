@@ -143,6 +143,21 @@ def test_manifest_layout(manifest, kokoro_dir, tvm_stages):
 
 
 @pytest.mark.slow
+def test_hot_kernels_are_the_register_blocked_ones(manifest, kokoro_dir):
+    """The speed in BENCHMARKS.md rests on compile/microkernels.py taking the vocoder's resblock
+    convs (kernels 3/7/11, dilations 1/3/5, 128 and 256 channels) and ALBERT's projections; a
+    rewrite that silently stops matching (an attribute renamed in TVM, a new layout) would leave
+    them to the 2-3x slower default. Their names are in the module's symbol table."""
+    with open(os.path.join(kokoro_dir, manifest["module"]["library"]), "rb") as f:
+        library = f.read()
+    expected = [f"conv1d_direct_{c}x{c}x{k}_d{d}_p{d * (k - 1) // 2}".encode()
+                for c in (128, 256) for k in (3, 7, 11) for d in (1, 3, 5)]
+    expected += [b"matmul_blocked_768x768", b"matmul_blocked_768x2048", b"matmul_blocked_2048x768"]
+    missing = [name.decode() for name in expected if name not in library]
+    assert not missing, missing
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("n", [pytest.param(n, marks=pytest.mark.xfail(reason=BELOW_BAR[n], strict=False))
                                if n in BELOW_BAR else n for n in LENGTHS])
 def test_matches_onnxruntime(n, kokoro_dir, manifest, tvm_stages, ort_sessions, speech):
