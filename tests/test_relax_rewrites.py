@@ -93,14 +93,17 @@ def test_polynomial_sin_squared():
     np.testing.assert_array_equal(plain, _run(mod, xs)[1])
 
 
-def _conv_module(c_in, c_out, k, *, dilation=1, pad=(0, 0), strides=1, groups=1):
+def _conv_module(c_in, c_out, k, *, dilation=1, pad=(0, 0), strides=1, groups=1, bias=False):
     t = tirx.Var("T", "int64")
     bb = relax.BlockBuilder()
     x = relax.Var("x", relax.TensorType([1, c_in, t], "float32"))
     w = relax.Var("w", relax.TensorType([c_out, c_in // groups, k], "float32"))
-    with bb.function("main", [x, w]):
+    b = relax.Var("b", relax.TensorType([c_out], "float32"))
+    with bb.function("main", [x, w, b] if bias else [x, w]):
         with bb.dataflow():
             y = bb.emit(relax.op.nn.conv1d(x, w, strides=strides, padding=pad, dilation=dilation, groups=groups))
+            if bias:  # as the ONNX importer writes a Conv's bias: reshape to [1, C, 1], add
+                y = bb.emit(relax.op.add(bb.emit(relax.op.reshape(b, [1, c_out, 1])), y))
             out = bb.emit_output(bb.emit(relax.op.add(y, relax.const(1.0, "float32"))))
         bb.emit_func_output(out)
     return bb.get()
@@ -114,6 +117,10 @@ def _conv_reference(x, w, dilation, pad):
     for kk in range(k):
         y += w[:, :, kk].astype(np.float64) @ xp[:, kk * dilation:kk * dilation + t_out]
     return y[None] + 1.0
+
+
+def _bias_of(c_out):
+    return np.linspace(-1, 1, c_out).astype(np.float32)
 
 
 def _cpu_flags() -> set[str]:
@@ -141,18 +148,23 @@ def test_direct_conv1d_register_tile(target, c_out, tile):
 # Register tiles for the host's AVX-512 (4 channels x 64 samples), AVX2 (4 x 16), AArch64 (4 x 16):
 # lengths below, at, between and above whole blocks; channel counts that tile by 4, 2 and 1.
 @pytest.mark.parametrize("target", [{"kind": "llvm", "mcpu": "znver4"}, {"kind": "llvm", "mcpu": "haswell"}, TARGET])
+@pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("c_in,c_out,k,dilation,pad", [
     (16, 8, 11, 5, (25, 25)),   # a vocoder resblock conv (dilated, "same" padding)
     (6, 10, 7, 3, (9, 5)),      # asymmetric padding, 2 channels per tile
     (5, 3, 2, 1, (1, 1)),       # polyphase upsampling's 2 taps, 1 channel per tile
     (8, 4, 1, 1, (0, 0)),       # pointwise
 ])
-def test_direct_conv1d(target, c_in, c_out, k, dilation, pad):
+def test_direct_conv1d(target, bias, c_in, c_out, k, dilation, pad):
     from edge_veda.compile.microkernels import register_blocked_kernels
 
-    mod = _conv_module(c_in, c_out, k, dilation=dilation, pad=pad)
+    mod = _conv_module(c_in, c_out, k, dilation=dilation, pad=pad, bias=bias)
     new = register_blocked_kernels(tvm.target.Target(target))(mod)
-    assert "R.nn.conv1d" not in new.script() and "conv1d_direct" in new.script()
+    script = new.script()
+    assert "R.nn.conv1d" not in script and "conv1d_direct" in script
+    # a bias add folds into the kernel: no add is left but the final + 1.0, one conv call
+    assert script.count("R.add(") == 1 if bias else True
+    assert script.count("R.call_tir(") == 1
     needs = {"znver4": "avx512f", "haswell": "avx2"}.get(target.get("mcpu"))
     if needs and needs not in _cpu_flags():
         pytest.skip(f"this CPU has no {needs} to run the {target['mcpu']} kernel")
@@ -165,8 +177,9 @@ def test_direct_conv1d(target, c_in, c_out, k, dilation, pad):
         rng = np.random.default_rng(t_in)
         x = rng.standard_normal((1, c_in, t_in)).astype(np.float32)
         w = rng.standard_normal((c_out, c_in, k)).astype(np.float32)
-        got = vm["main"](tvm.runtime.tensor(x, dev), tvm.runtime.tensor(w, dev)).numpy()
-        ref = _conv_reference(x, w, dilation, pad)
+        args = [x, w, _bias_of(c_out)] if bias else [x, w]
+        got = vm["main"](*[tvm.runtime.tensor(a, dev) for a in args]).numpy()
+        ref = _conv_reference(x, w, dilation, pad) + (_bias_of(c_out)[None, :, None] if bias else 0)
         assert got.shape == ref.shape
         np.testing.assert_allclose(got, ref, rtol=0, atol=1e-5 * max(1.0, np.abs(ref).max()))
 

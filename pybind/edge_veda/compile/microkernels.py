@@ -24,6 +24,10 @@ Measured (2 threads, 19 s of audio shapes): 11 taps x 128 channels 72 -> 101 GMA
 channels 70 -> 100, 3 taps x 128 channels 48 -> 77. Wider register tiles (6 x 48, 8 x 48) spill
 and run 3-4x slower; ordering blocks channel-major streams the input from L3 (3x slower).
 
+A conv's bias (the ONNX importer's add(conv, reshape(bias, [1, C, 1]))) is folded into the kernel:
+the accumulators start from it, so the biased output is written once instead of conv output +
+a separate add pass (~3% of stage B, 2 fewer full-size tensors per conv).
+
 Matrix products x[.., M, K] @ w[K, N] (ALBERT's projections and feed-forward in stage A, LSTM
 input projections) are the same micro-kernel with 4 rows of x in place of output channels and 64
 columns of w in place of time samples: x is copied into a buffer of whole row blocks, column
@@ -69,21 +73,18 @@ def register_tile(target, c_out: int) -> tuple[int, int]:
     return channels, vectors * lanes
 
 
-def make_kernel(c_in: int, c_out: int, taps: int, dilation: int, pad_left: int, channels: int, time: int):
+def make_kernel(c_in: int, c_out: int, taps: int, dilation: int, pad_left: int, channels: int, time: int,
+                has_bias: bool = False):
     """The PrimFunc y[1, c_out, t_out] = conv1d(x[1, c_in, t_in], w[c_out, c_in, taps]) (stride 1,
-    zero padding `pad_left` on the left; t_out is the output buffer's length)."""
+    zero padding `pad_left` on the left; t_out is the output buffer's length), plus
+    bias[1, c_out, 1] when `has_bias` (the accumulators start from it: no separate pass)."""
     from tvm.script import tirx as T
 
     span = dilation * (taps - 1)
     groups = c_out // channels
 
-    @T.prim_func
-    def conv1d_direct(var_x: T.handle, w: T.Buffer((c_out, c_in, taps), "float32"), var_y: T.handle):
-        T.func_attr({"tirx.is_scheduled": True, "tirx.noalias": True})
-        t_in = T.int64()
-        t_out = T.int64()
-        x = T.match_buffer(var_x, (T.int64(1), c_in, t_in), "float32")
-        y = T.match_buffer(var_y, (T.int64(1), c_out, t_out), "float32")
+    @T.macro
+    def direct(x, w, bias, y, t_in, t_out):
         blocks = T.meta_var((t_out + time - 1) // time)
         xp = T.alloc_buffer((c_in, blocks * time + span), "float32")
         for c in T.parallel(c_in):
@@ -96,7 +97,10 @@ def make_kernel(c_in: int, c_out: int, taps: int, dilation: int, pad_left: int, 
             acc = T.alloc_buffer((channels, time), "float32", scope="local")
             for o in T.unroll(channels):
                 for lane in T.vectorized(time):
-                    acc[o, lane] = T.float32(0)
+                    if has_bias:  # a Python bool: decided when the kernel is written
+                        acc[o, lane] = bias[0, o0 + o, 0]
+                    else:
+                        acc[o, lane] = T.float32(0)
             for rc in range(c_in):
                 for k in T.unroll(taps):
                     for o in T.unroll(channels):
@@ -105,6 +109,28 @@ def make_kernel(c_in: int, c_out: int, taps: int, dilation: int, pad_left: int, 
             for o in T.unroll(channels):
                 for lane in range(T.min(time, t_out - t0)):
                     y[0, o0 + o, t0 + lane] = acc[o, lane]
+
+    if has_bias:
+        @T.prim_func
+        def conv1d_direct_bias(var_x: T.handle, w: T.Buffer((c_out, c_in, taps), "float32"),
+                               bias: T.Buffer((T.int64(1), c_out, T.int64(1)), "float32"), var_y: T.handle):
+            T.func_attr({"tirx.is_scheduled": True, "tirx.noalias": True})
+            t_in = T.int64()
+            t_out = T.int64()
+            x = T.match_buffer(var_x, (T.int64(1), c_in, t_in), "float32")
+            y = T.match_buffer(var_y, (T.int64(1), c_out, t_out), "float32")
+            direct(x, w, bias, y, t_in, t_out)
+
+        return conv1d_direct_bias
+
+    @T.prim_func
+    def conv1d_direct(var_x: T.handle, w: T.Buffer((c_out, c_in, taps), "float32"), var_y: T.handle):
+        T.func_attr({"tirx.is_scheduled": True, "tirx.noalias": True})
+        t_in = T.int64()
+        t_out = T.int64()
+        x = T.match_buffer(var_x, (T.int64(1), c_in, t_in), "float32")
+        y = T.match_buffer(var_y, (T.int64(1), c_out, t_out), "float32")
+        direct(x, w, None, y, t_in, t_out)
 
     return conv1d_direct
 
@@ -157,6 +183,8 @@ def register_blocked_kernels(target):
     from .relax_rewrite import rewrite_pass
 
     op_conv = tvm.ir.Op.get("relax.nn.conv1d")
+    op_add = tvm.ir.Op.get("relax.add")
+    op_call_tir = tvm.ir.Op.get("relax.call_tir")
     op_matmul = tvm.ir.Op.get("relax.matmul")
 
     @relax.expr_functor.mutator
@@ -164,13 +192,15 @@ def register_blocked_kernels(target):
         def __init__(self, mod):
             super().__init__(mod)
             self.kernels = {}
+            self.convs = {}  # conv kernel GlobalVar -> its key (for folding a following bias add)
 
         def visit_call_(self, call):  # noqa: N802 - TVM's visitor name
             call = super().visit_call_(call)
             if not isinstance(call.op, tvm.ir.Op):
                 return call
             new = self._direct(call) if call.op.same_as(op_conv) else \
-                self._matmul(call) if call.op.same_as(op_matmul) else None
+                self._matmul(call) if call.op.same_as(op_matmul) else \
+                self._bias(call) if call.op.same_as(op_add) else None
             return call if new is None else new
 
         def _kernel(self, key, name, make):
@@ -227,6 +257,32 @@ def register_blocked_kernels(target):
             channels, time = register_tile(target, c_out)
             key = ("conv1d", c_in, c_out, taps, dilation, pad_left, channels, time)
             gv = self._kernel(key, f"conv1d_direct_{c_out}x{c_in}x{taps}_d{dilation}_p{pad_left}", make_kernel)
+            self.convs[gv] = key
             return relax.call_tir(gv, [data, weight], osi)
 
-    return rewrite_pass("edge_veda_register_blocked_kernels", Rewriter)
+        def _bias(self, call):
+            """add(conv, bias[1, c_out, 1]) of a conv made above -> the conv kernel with the bias
+            as its accumulators' start (the unbiased conv is left unused and dropped)."""
+            for conv_var, bias in (call.args, call.args[::-1]):
+                if not isinstance(conv_var, relax.Var):
+                    continue
+                conv = self.lookup_binding(conv_var)
+                if not (isinstance(conv, relax.Call) and conv.op.same_as(op_call_tir)
+                        and conv.args[0] in self.convs):
+                    continue
+                key = self.convs[conv.args[0]]
+                bsi = bias.ty
+                if not (isinstance(bsi, relax.TensorType) and bsi.shape is not None and str(bsi.dtype) == "float32"):
+                    continue
+                try:
+                    if _ints(bsi.shape.values) != [1, key[2], 1]:
+                        continue  # (so the sum has the conv's shape)
+                except (TypeError, ValueError):
+                    continue
+                name = conv.args[0].name_hint + "_bias"
+                gv = self._kernel(("conv1d_bias",) + key[1:] + (True,), name, make_kernel)
+                data, weight = conv.args[1].fields
+                return relax.call_tir(gv, [data, weight, bias], call.ty)
+            return None
+
+    return rewrite_pass("edge_veda_register_blocked_kernels", Rewriter, drop_unused=True)
