@@ -26,7 +26,7 @@ and run 3-4x slower; ordering blocks channel-major streams the input from L3 (3x
 
 A conv's bias (the ONNX importer's add(conv, reshape(bias, [1, C, 1]))) is folded into the kernel:
 the accumulators start from it, so the biased output is written once instead of conv output +
-a separate add pass (~3% of stage B, 2 fewer full-size tensors per conv).
+a separate add pass (~3% of stage B; one full-size tensor fewer per conv).
 
 Matrix products x[.., M, K] @ w[K, N] (ALBERT's projections and feed-forward in stage A, LSTM
 input projections) are the same micro-kernel with 4 rows of x in place of output channels and 64
