@@ -1,5 +1,6 @@
 """AsyncModel: native work stays off the event loop; cancellation reaches the native call."""
 import asyncio
+import threading
 import time
 
 import pytest
@@ -105,24 +106,58 @@ def test_cancel_after_first_token(artifact_dir, reference, record_property):
     assert after == reference.predict(word)
 
 
-def test_cancelling_a_running_generate_cancels_the_native_call(artifact_dir, reference):
-    """The awaiting task is cancelled while its call runs on the worker: ev_cancel stops it,
-    and the worker is free for the next call at once."""
+def test_cancelling_a_running_call_stops_the_native_call(network_dir, network_reference):
+    """The awaiting task is cancelled while its call runs on the worker: ev_cancel stops the
+    native call part-way, and the worker is free for the next call. Made deterministic by a
+    token callback that holds the call inside the native decode until the task is cancelled
+    (generate goes through the same AsyncModel._run)."""
+    word = "antidisestablishmentarianism"
+    full = network_reference.predict(word).split()
+    assert len(full) > 10
+    started, release = threading.Event(), threading.Event()
+    tokens = []
+
+    def on_token(token, token_id):
+        tokens.append(token)
+        started.set()
+        release.wait(10)  # bounded: a broken test must not hang the run
+
+    async def main():
+        async with await AsyncModel.load(network_dir) as m:
+            task = asyncio.create_task(m._run(m._model.generate_with_callback, word, on_token))
+            while not started.is_set():
+                await asyncio.sleep(0.001)
+            task.cancel()  # the call is inside its first token's callback: running, not queued
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            release.set()
+            return await m.generate(word)
+
+    after = asyncio.run(main())
+    assert 1 <= len(tokens) <= 2, tokens  # stopped within one decode step of the cancel
+    assert after == " ".join(full)
+
+
+def test_cancelling_queued_calls_drops_them_before_they_run(artifact_dir, reference):
+    """Calls still waiting for the worker are cancelled without running; the others finish."""
+    gate = threading.Event()
+
     async def main():
         async with await AsyncModel.load(artifact_dir) as m:
-            tasks = [asyncio.create_task(m.generate("alpha")) for _ in range(50)]
-            # not a fixed sleep: on a loaded machine every call could finish within it; once the
-            # first call is done the worker is on the next ones and most are still to run
-            await asyncio.wait(tasks[:1])
-            for t in tasks[10:]:
+            blocker = m._worker.submit(gate.wait, 10)  # holds the worker: the calls below queue
+            tasks = [asyncio.create_task(m.generate("alpha")) for _ in range(10)]
+            await asyncio.sleep(0)  # every task submits its job and awaits it
+            for t in tasks[5:]:
                 t.cancel()
+            await asyncio.sleep(0)
+            gate.set()
             outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+            assert blocker.result() is True
             return outcomes, await m.generate("omega")
 
     outcomes, after = asyncio.run(main())
-    done = [o for o in outcomes if isinstance(o, str)]
-    assert all(o == reference.predict("alpha") for o in done)
-    assert sum(isinstance(o, asyncio.CancelledError) for o in outcomes) >= 1
+    assert outcomes[:5] == [reference.predict("alpha")] * 5
+    assert all(isinstance(o, asyncio.CancelledError) for o in outcomes[5:]), outcomes
     assert after == reference.predict("omega")
 
 
