@@ -62,15 +62,19 @@ ev_error_t guarded(const void* ctx, F&& body) {
 // The contexts whose callbacks are running on this thread, innermost first. A callback that
 // calls back into one of them would wait for a lock its own caller holds; such calls are
 // refused with EV_ERR_INVALID_STATE instead (the re-entrancy rule, edge_veda.h).
+class ContextCall;
 struct CallbackFrame {
     const ev_context_s* ctx;
+    ContextCall* call;  // the call running the callback (null: a memory-pressure notification)
     const CallbackFrame* outer;
 };
 thread_local const CallbackFrame* t_callback_frames = nullptr;
 
 class InCallback {
 public:
-    explicit InCallback(const ev_context_s* ctx) : frame_{ctx, t_callback_frames} { t_callback_frames = &frame_; }
+    InCallback(const ev_context_s* ctx, ContextCall* call) : frame_{ctx, call, t_callback_frames} {
+        t_callback_frames = &frame_;
+    }
     ~InCallback() { t_callback_frames = frame_.outer; }
     InCallback(const InCallback&) = delete;
     InCallback& operator=(const InCallback&) = delete;
@@ -79,11 +83,13 @@ private:
     CallbackFrame frame_;
 };
 
-bool inside_callback_of(const ev_context_s* ctx) {
+const CallbackFrame* callback_frame_of(const ev_context_s* ctx) {
     for (const CallbackFrame* f = t_callback_frames; f != nullptr; f = f->outer)
-        if (f->ctx == ctx) return true;
-    return false;
+        if (f->ctx == ctx) return f;
+    return nullptr;
 }
+
+bool inside_callback_of(const ev_context_s* ctx) { return callback_frame_of(ctx) != nullptr; }
 
 ev_error_t reentrant_call(ev_context ctx, const char* function) {
     return ev::set_last_error(ctx, EV_ERR_INVALID_STATE,
@@ -114,16 +120,23 @@ private:
 };
 
 // What a running call may ask of the core (core/kind.h). The RNG is only touched by the
-// thread that holds ctx->mu (seeds are drawn before a batch fans out).
+// thread that holds ctx->mu (seeds are drawn before a batch fans out). `function` names the
+// entry point in messages; `outer` is the TTS call a front-end call runs for (its cancel
+// reaches the front end's work too).
 class ContextCall final : public ev::CallControl {
 public:
-    ContextCall(ev_context ctx, uint64_t epoch) : ctx_(ctx), epoch_(epoch) {}
+    ContextCall(ev_context ctx, uint64_t epoch, const char* function = "the call", const ContextCall* outer = nullptr)
+        : ctx_(ctx), epoch_(epoch), function_(function), outer_(outer) {}
 
     void check_cancel() const override {
-        if (ctx_->cancel_epoch.load(std::memory_order_acquire) != epoch_)
+        if (cancelled_.load(std::memory_order_acquire) || ctx_->cancel_epoch.load(std::memory_order_acquire) != epoch_)
             throw Error(EV_ERR_CANCELLED, "cancelled by ev_cancel()",
                         "not an error in the model; run the call again if it is still wanted");
+        if (outer_ != nullptr) outer_->check_cancel();
     }
+    // ev_cancel from one of this call's own callbacks: stops this call only, not the calls
+    // other threads have waiting for the context.
+    void cancel() { cancelled_.store(true, std::memory_order_release); }
     uint64_t seed_for(const ev::SamplingParams& params) override {
         return params.fixed_seed ? params.seed : ctx_->rng.next_u64();
     }
@@ -133,6 +146,9 @@ public:
 private:
     ev_context ctx_;
     uint64_t epoch_;
+    const char* function_;
+    const ContextCall* outer_;
+    std::atomic<bool> cancelled_{false};
 };
 
 // Sizes TVM's thread pool for the calling thread, for modules whose kernels use it (a pool
@@ -165,8 +181,9 @@ ev::ModelInstance& loaded_model(ev_context ctx) {
 void after_call_memory_check(ev_context ctx);
 std::string checked_prompt(const char* prompt, int64_t max_chars, const std::string& what);
 
-// The caller holds ctx_->mu. Lock order: a TTS context, then its front end (a front end never
-// locks a TTS context), so the two cannot deadlock.
+// The caller holds ctx_->mu. Lock order: a TTS context, then its front end, here and in
+// ev_set_frontend. A callback that would invert it (a front end's callback calling its TTS
+// context) is refused by the CallLock instead of deadlocking (core/call_lock.h).
 std::vector<ev::PhonemizedToken> ContextCall::frontend_phonemize(const std::string& text) {
     ev_context fe = ctx_->frontend;
     if (fe == nullptr) return CallControl::frontend_phonemize(text);  // throws: no front end
@@ -174,8 +191,8 @@ std::vector<ev::PhonemizedToken> ContextCall::frontend_phonemize(const std::stri
     if (!scope.entered())
         throw Error(EV_ERR_INVALID_STATE, "the front-end context is being freed",
                     "call ev_set_frontend(ctx, NULL) before freeing the front end, or give it another one");
-    ContextCall call(fe, fe->cancel_epoch.load(std::memory_order_acquire));
-    std::lock_guard<std::mutex> g(fe->mu);
+    ContextCall call(fe, fe->cancel_epoch.load(std::memory_order_acquire), function_, this);
+    ev::CallLock::Guard g(fe->mu, function_, fe->manifest.name);
     const std::string checked = checked_prompt(text.c_str(), fe->manifest.max_input_chars, "text (front end)");
     use_kernel_threads(fe);
     ev::ModelInstance& g2p = loaded_model(fe);
@@ -203,7 +220,7 @@ void after_call_memory_check(ev_context ctx) {
     const bool over = ctx->memory_limit != 0 && used > ctx->memory_limit;
     if (over && !ctx->over_limit) {
         if (ctx->pressure_cb) {
-            InCallback in_callback(ctx);
+            InCallback in_callback(ctx, nullptr);
             ctx->pressure_cb(ctx->pressure_user_data, static_cast<size_t>(used),
                              static_cast<size_t>(ctx->memory_limit));
         }
@@ -389,7 +406,7 @@ ev_error_t ev_warmup(ev_context ctx) {
     EV_ENTER(ctx);
     return guarded(ctx, [&]() -> ev_error_t {
         ContextCall call(ctx, ctx->cancel_epoch.load(std::memory_order_acquire));
-        std::lock_guard<std::mutex> g(ctx->mu);
+        ev::CallLock::Guard g(ctx->mu, "ev_warmup", ctx->manifest.name);
         use_kernel_threads(ctx);
         loaded_model(ctx).warmup(call);
         after_call_memory_check(ctx);
@@ -404,7 +421,7 @@ ev_error_t ev_status(ev_context ctx, ev_status_info* out) {
         return invalid(ctx, "ev_status_info.struct_size is " + std::to_string(out->struct_size),
                        "set out->struct_size = sizeof(ev_status_info) before the call");
     return guarded(ctx, [&]() -> ev_error_t {
-        std::lock_guard<std::mutex> g(ctx->mu);
+        ev::CallLock::Guard g(ctx->mu, "ev_status", ctx->manifest.name);
         ev_status_info s;
         std::memset(&s, 0, sizeof(s));
         s.struct_size = out->struct_size;
@@ -439,14 +456,14 @@ std::string run_generation(ev_context ctx, const char* prompt, const ev_generati
                            ev_token_callback cb, void* user_data) {
     ContextCall call(ctx, ctx->cancel_epoch.load(std::memory_order_acquire));
     const ev::SamplingParams sp = ev::SamplingParams::from_abi(params);
-    std::lock_guard<std::mutex> g(ctx->mu);
+    ev::CallLock::Guard g(ctx->mu, cb ? "ev_generate_stream" : "ev_generate", ctx->manifest.name);
     call.check_cancel();
     const std::string text = checked_prompt(prompt, ctx->manifest.max_input_chars, "prompt");
     use_kernel_threads(ctx);
     ev::ModelInstance& model = loaded_model(ctx);
     require(ctx, model, ev::kCapGenerate, cb ? "ev_generate_stream" : "ev_generate");
     ev::TokenSink sink = [&](const std::string& token, int32_t id) {
-        InCallback in_callback(ctx);
+        InCallback in_callback(ctx, &call);
         cb(user_data, token.c_str(), id);
     };
     std::string out = model.generate(text, sp, call, cb ? &sink : nullptr);
@@ -486,7 +503,7 @@ ev_error_t ev_generate_batch(ev_context ctx, const char* const* prompts, int32_t
     ev_error_t rc = guarded(ctx, [&]() -> ev_error_t {
         ContextCall call(ctx, ctx->cancel_epoch.load(std::memory_order_acquire));
         const ev::SamplingParams sp = ev::SamplingParams::from_abi(params);
-        std::lock_guard<std::mutex> g(ctx->mu);
+        ev::CallLock::Guard g(ctx->mu, "ev_generate_batch", ctx->manifest.name);
         call.check_cancel();
         // Every prompt is checked (UTF-8, length limit) before any runs.
         std::vector<std::string> texts(static_cast<size_t>(count));
@@ -537,7 +554,7 @@ ev_error_t ev_stream_begin(ev_context ctx, const char* prompt, const ev_generati
         s->epoch = ctx->cancel_epoch.load(std::memory_order_acquire);
         ContextCall call(ctx, s->epoch);
         const ev::SamplingParams sp = ev::SamplingParams::from_abi(params);
-        std::lock_guard<std::mutex> g(ctx->mu);
+        ev::CallLock::Guard g(ctx->mu, "ev_stream_begin", ctx->manifest.name);
         const std::string text = checked_prompt(prompt, ctx->manifest.max_input_chars, "prompt");
         call.check_cancel();
         use_kernel_threads(ctx);
@@ -557,7 +574,7 @@ ev_error_t ev_stream_next(ev_stream stream, const char** out_token, int32_t* out
     ev_context ctx = stream->ctx;
     EV_ENTER(ctx);
     return guarded(ctx, [&]() -> ev_error_t {
-        std::lock_guard<std::mutex> g(ctx->mu);
+        ev::CallLock::Guard g(ctx->mu, "ev_stream_next", ctx->manifest.name);
         if (stream->done) return EV_ERR_STREAM_END;
         ContextCall call(ctx, stream->epoch);
         use_kernel_threads(ctx);
@@ -625,7 +642,7 @@ ev_error_t ev_phonemize(ev_context ctx, const char* text, const ev_generation_pa
     return guarded(ctx, [&]() -> ev_error_t {
         ContextCall call(ctx, ctx->cancel_epoch.load(std::memory_order_acquire));
         const ev::SamplingParams sp = ev::SamplingParams::from_abi(params);
-        std::lock_guard<std::mutex> g(ctx->mu);
+        ev::CallLock::Guard g(ctx->mu, "ev_phonemize", ctx->manifest.name);
         call.check_cancel();
         const std::string checked = checked_prompt(text, ctx->manifest.max_input_chars, "text");
         use_kernel_threads(ctx);
@@ -728,17 +745,22 @@ ev_error_t run_synthesis(ev_context ctx, const char* input, const ev_synthesis_p
                          const char* function, const ev::AudioSink& sink, std::vector<ev::WordSpan>* words,
                          int32_t* rate) {
     return guarded(ctx, [&]() -> ev_error_t {
-        ContextCall call(ctx, ctx->cancel_epoch.load(std::memory_order_acquire));
+        ContextCall call(ctx, ctx->cancel_epoch.load(std::memory_order_acquire), function);
         ev::SynthesisRequest request = synthesis_request(params);
         request.sentence_pieces = stream;
-        std::lock_guard<std::mutex> g(ctx->mu);
+        ev::CallLock::Guard g(ctx->mu, function, ctx->manifest.name);
         call.check_cancel();
         request.input = checked_prompt(input, ctx->manifest.max_input_chars, "input");
         use_kernel_threads(ctx);
         ev::ModelInstance& model = loaded_model(ctx);
         require(ctx, model, ev::kCapSynthesize, function);
         if (rate) *rate = model.sample_rate();
-        model.synthesize(request, call, sink, words);
+        // The sink may run the host's callback: ev_cancel there stops this call only.
+        const ev::AudioSink framed = [&](const ev::AudioPiece& piece) {
+            InCallback in_callback(ctx, &call);
+            sink(piece);
+        };
+        model.synthesize(request, call, framed, words);
         ctx->timings = model.last_timings();
         call.check_cancel();
         after_call_memory_check(ctx);
@@ -787,7 +809,6 @@ ev_error_t ev_synthesize_stream(ev_context ctx, const char* input, const ev_synt
         chunk.samples = piece.samples;
         chunk.is_final = piece.final ? 1 : 0;
         chunk.progress = piece.progress;
-        InCallback in_callback(ctx);
         callback(&chunk, user_data);
     };
     return run_synthesis(ctx, input, params, true, "ev_synthesize_stream", sink, nullptr, nullptr);
@@ -799,7 +820,7 @@ ev_error_t ev_voices(ev_context ctx, char** out_names) {
     if (out_names == nullptr)
         return invalid(ctx, "ev_voices: out_names is NULL", "pass the address of a char* to receive the names");
     return guarded(ctx, [&]() -> ev_error_t {
-        std::lock_guard<std::mutex> g(ctx->mu);
+        ev::CallLock::Guard g(ctx->mu, "ev_voices", ctx->manifest.name);
         ev::ModelInstance& model = loaded_model(ctx);
         require(ctx, model, ev::kCapSynthesize, "ev_voices");
         std::string joined;
@@ -815,9 +836,11 @@ ev_error_t ev_set_frontend(ev_context ctx, ev_context frontend) {
         return invalid(ctx, "ev_set_frontend: a context cannot be its own front end",
                        "pass a G2P model's context (or NULL to remove the front end)");
     return guarded(ctx, [&]() -> ev_error_t {
+        // The lock order of a synthesis: the TTS context, then its front end.
+        ev::CallLock::Guard g(ctx->mu, "ev_set_frontend", ctx->manifest.name);
         if (frontend != nullptr) {
             // The front end must phonemize; ask it (under its own lock) before taking it.
-            std::lock_guard<std::mutex> fg(frontend->mu);
+            ev::CallLock::Guard fg(frontend->mu, "ev_set_frontend", frontend->manifest.name);
             ev::ModelInstance& fm = loaded_model(frontend);
             if ((fm.capabilities() & ev::kCapPhonemize) == 0)
                 throw Error(EV_ERR_UNSUPPORTED_OPERATION,
@@ -828,7 +851,6 @@ ev_error_t ev_set_frontend(ev_context ctx, ev_context frontend) {
                 throw Error(EV_ERR_INVALID_ARGUMENT, "ev_set_frontend: the front end has a front end itself",
                             "pass a G2P model's context");
         }
-        std::lock_guard<std::mutex> g(ctx->mu);
         ctx->frontend = frontend;
         return EV_OK;
     });
@@ -850,6 +872,12 @@ void ev_register_system_lib_model(const ev_system_lib_model* model) {
 
 ev_error_t ev_cancel(ev_context ctx) {
     if (ctx == nullptr) return invalid(nullptr, "ev_cancel: context is NULL", "pass a context from ev_init()");
+    // From a token or audio callback: the call running that callback, and nothing queued.
+    const CallbackFrame* frame = callback_frame_of(ctx);
+    if (frame != nullptr && frame->call != nullptr) {
+        frame->call->cancel();
+        return EV_OK;
+    }
     ctx->cancel_epoch.fetch_add(1, std::memory_order_acq_rel);
     return EV_OK;
 }
@@ -857,10 +885,12 @@ ev_error_t ev_cancel(ev_context ctx) {
 ev_error_t ev_set_memory_pressure_callback(ev_context ctx, ev_memory_pressure_callback callback,
                                            void* user_data) {
     EV_ENTER(ctx);
-    std::lock_guard<std::mutex> g(ctx->mu);
-    ctx->pressure_cb = callback;
-    ctx->pressure_user_data = callback ? user_data : nullptr;
-    return EV_OK;
+    return guarded(ctx, [&]() -> ev_error_t {
+        ev::CallLock::Guard g(ctx->mu, "ev_set_memory_pressure_callback", ctx->manifest.name);
+        ctx->pressure_cb = callback;
+        ctx->pressure_user_data = callback ? user_data : nullptr;
+        return EV_OK;
+    });
 }
 
 ev_error_t ev_notify_memory_pressure(ev_context ctx, int32_t level) {
@@ -869,10 +899,10 @@ ev_error_t ev_notify_memory_pressure(ev_context ctx, int32_t level) {
         return invalid(ctx, "memory pressure level " + std::to_string(level) + " is unknown",
                        "use EV_MEMORY_PRESSURE_MODERATE (1) or EV_MEMORY_PRESSURE_CRITICAL (2)");
     return guarded(ctx, [&]() -> ev_error_t {
-        std::lock_guard<std::mutex> g(ctx->mu);
+        ev::CallLock::Guard g(ctx->mu, "ev_notify_memory_pressure", ctx->manifest.name);
         const uint64_t used = memory_in_use(ctx);
         if (ctx->pressure_cb) {
-            InCallback in_callback(ctx);
+            InCallback in_callback(ctx, nullptr);
             ctx->pressure_cb(ctx->pressure_user_data, static_cast<size_t>(used),
                              static_cast<size_t>(ctx->memory_limit));
         }

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 
+#include "call_lock.h"
 #include "edge_veda.h"
 #include "kind.h"
 #include "manifest.h"
@@ -17,8 +18,9 @@
 #include "sampling.h"
 
 struct ev_context_s {
-    // Serializes every call that touches the model state (and the RNG).
-    std::mutex mu;
+    // Serializes every call that touches the model state (and the RNG); refuses a wait that
+    // could never end (core/call_lock.h).
+    ev::CallLock mu;
 
     // ev_cancel bumps the epoch; a call is cancelled when the epoch moved since it began.
     std::atomic<uint64_t> cancel_epoch{0};

@@ -39,13 +39,20 @@ struct TensorRef {
     uint64_t written = 0;        // outputs: elements the call wrote
 };
 
+// Asked before each kernel of a function running on an interruptible VM (Module::create_vm):
+// whatever it throws ends the function, and Function::call rethrows that exception as it was.
+// A cancel check, so one long function (Kokoro's vocoder) stops within one kernel.
+using Interrupt = std::function<void()>;
+
 class Function {
 public:
     virtual ~Function() = default;
     // Calls the function with `inputs` followed by its bound weights and copies each returned
     // tensor (one, or a tuple of them) into `outputs`, in order. Throws ev::Error when the
-    // result does not fit (count, dtype or capacity): a manifest/module mismatch.
-    virtual void call(const std::vector<TensorRef>& inputs, std::vector<TensorRef>& outputs) = 0;
+    // result does not fit (count, dtype or capacity): a manifest/module mismatch. `interrupt`
+    // (may be null; used only on an interruptible VM) is asked before each kernel.
+    virtual void call(const std::vector<TensorRef>& inputs, std::vector<TensorRef>& outputs,
+                      const Interrupt* interrupt = nullptr) = 0;
 };
 
 class Vm {
@@ -72,9 +79,11 @@ class Module {
 public:
     virtual ~Module() = default;
     // A VM over this module whose functions bind `weights` (may be null for a model without
-    // a weights file). Throws ev::Error.
+    // a weights file). `interruptible`: its functions ask their Interrupt before each kernel
+    // (costs about a microsecond per kernel; for functions that run long). Throws ev::Error.
     virtual std::unique_ptr<Vm> create_vm(std::shared_ptr<const Weights> weights,
-                                          BufferPolicy buffers = BufferPolicy::Pooled) = 0;
+                                          BufferPolicy buffers = BufferPolicy::Pooled,
+                                          bool interruptible = false) = 0;
 };
 
 // Loads the compiled module. A system-lib prefix that is not linked into the process is

@@ -3,6 +3,7 @@
 // that wrap caller memory and the context's weights, and copies results out.
 #include <algorithm>
 #include <cstdlib>
+#include <condition_variable>
 #include <cstring>
 #include <memory>
 #include <exception>
@@ -10,6 +11,7 @@
 #include <vector>
 #include <mutex>
 #include <new>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -98,6 +100,49 @@ auto tvm_call(const std::string& what, F&& body) -> decltype(body()) {
     }
 }
 
+// The Interrupt of the function running on this thread, and what it threw: the VM's
+// instrument (called before each kernel) runs inside TVM, which turns any exception into its
+// own error type, so the original is kept here and rethrown once the function has unwound.
+thread_local const Interrupt* t_interrupt = nullptr;
+thread_local std::exception_ptr t_interrupted;
+
+class InterruptScope {
+public:
+    explicit InterruptScope(const Interrupt* interrupt) : outer_(t_interrupt) {
+        t_interrupt = interrupt;
+        t_interrupted = nullptr;
+    }
+    ~InterruptScope() { t_interrupt = outer_; }
+    InterruptScope(const InterruptScope&) = delete;
+    InterruptScope& operator=(const InterruptScope&) = delete;
+    // Rethrows what the Interrupt threw during the function, if it did.
+    static void rethrow() {
+        if (t_interrupted) {
+            std::exception_ptr e = t_interrupted;
+            t_interrupted = nullptr;
+            std::rethrow_exception(e);
+        }
+    }
+
+private:
+    const Interrupt* outer_;
+};
+
+// The VM's instrument (VirtualMachine "set_instrument"): called as (func, name, before, ret,
+// args...) around every kernel; returns 0 (run the kernel as usual).
+ffi::Function interrupt_instrument() {
+    return ffi::Function::FromPacked([](ffi::PackedArgs args, ffi::Any* rv) {
+        *rv = static_cast<int64_t>(0);
+        if (t_interrupt == nullptr || args.size() < 3 || !args[2].cast<bool>()) return;
+        try {
+            (*t_interrupt)();
+        } catch (...) {
+            t_interrupted = std::current_exception();
+            throw std::runtime_error("interrupted");
+        }
+    });
+}
+
 void copy_out(const ffi::Tensor& t, TensorRef& out, const std::string& fn) {
     uint64_t numel = 1;
     for (int64_t d : t.shape()) numel *= static_cast<uint64_t>(d);
@@ -117,7 +162,9 @@ public:
                 std::shared_ptr<const Weights> keep)
         : name_(std::move(name)), fn_(std::move(fn)), weights_(std::move(weights)), keep_(std::move(keep)) {}
 
-    void call(const std::vector<TensorRef>& inputs, std::vector<TensorRef>& outputs) override {
+    void call(const std::vector<TensorRef>& inputs, std::vector<TensorRef>& outputs,
+              const Interrupt* interrupt) override {
+        InterruptScope scope(interrupt);
         std::vector<ffi::Tensor> in;
         in.reserve(inputs.size());
         // Compiled kernels may assume TVM's 64-byte alignment of every buffer (aligned vector
@@ -143,7 +190,12 @@ public:
         for (const ffi::Tensor& t : weights_) args.emplace_back(t);
         tvm_call("'" + name_ + "' failed", [&] {
             ffi::Any result;
-            fn_.CallPacked(args.data(), static_cast<int32_t>(args.size()), &result);
+            try {
+                fn_.CallPacked(args.data(), static_cast<int32_t>(args.size()), &result);
+            } catch (...) {
+                InterruptScope::rethrow();  // what the Interrupt threw, as it was
+                throw;
+            }
             if (outputs.size() == 1 && result.as<ffi::Tensor>().has_value()) {
                 copy_out(result.cast<ffi::Tensor>(), outputs[0], name_);
                 return;
@@ -202,7 +254,8 @@ class TvmModule final : public Module {
 public:
     TvmModule(ffi::Module lib, std::string where) : lib_(std::move(lib)), where_(std::move(where)) {}
 
-    std::unique_ptr<Vm> create_vm(std::shared_ptr<const Weights> weights, BufferPolicy buffers) override {
+    std::unique_ptr<Vm> create_vm(std::shared_ptr<const Weights> weights, BufferPolicy buffers,
+                                  bool interruptible) override {
         const int allocator = buffers == BufferPolicy::Pooled ? kPooledAllocator : kNaiveAllocator;
         ffi::Module vm = tvm_call("creating a VM for " + where_, [&] {
             ffi::Optional<ffi::Function> load_exec = lib_->GetFunction("vm_load_executable");
@@ -212,6 +265,7 @@ public:
             ffi::Module m = (*load_exec)().cast<ffi::Module>();
             ffi::Function init = m->GetFunction("vm_initialization").value();
             init(kDeviceCPU, 0, allocator, kDeviceCPU, 0, allocator);
+            if (interruptible) m->GetFunction("set_instrument").value()(interrupt_instrument());
             return m;
         });
         return std::unique_ptr<Vm>(new TvmVm(std::move(vm), std::move(weights), where_));
@@ -241,19 +295,39 @@ int run_pool_task(int task_id, TVMParallelGroupEnv* penv, void* cdata) {
 }
 
 // TVM's pool calls std::terminate when it cannot start a worker thread, so the threads are
-// tried first: started and joined at once. (A limit that tightens between this and TVM's own
-// start is not covered.)
+// tried first: a few more than the pool needs, all alive at once, each allocating as a pool
+// worker does, then released and joined. The allocation matters: under an address-space
+// limit (ulimit -v) glibc gives each thread that allocates while the others are alive a
+// malloc arena of its own (64 MiB of address space each, up to 8 per core), and it was those
+// arenas, made by TVM's spinning workers, that left no room for the last threads' stacks. Made
+// here, they are reused by the pool's threads. (A limit that tightens between this and TVM's
+// own start is not covered.)
 void check_threads_available(int32_t extra) {
+    const int32_t wanted = extra + std::max<int32_t>(2, extra / 8);
+    std::mutex mu;
+    std::condition_variable cv;
+    bool release = false;
     std::vector<std::thread> probe;
-    probe.reserve(static_cast<size_t>(extra));
+    probe.reserve(static_cast<size_t>(wanted));
     std::string failure;
-    for (int32_t i = 0; i < extra && failure.empty(); ++i) {
+    for (int32_t i = 0; i < wanted && failure.empty(); ++i) {
         try {
-            probe.emplace_back([] {});
+            probe.emplace_back([&] {
+                void* volatile block = std::malloc(256);  // volatile: the allocation must happen
+                std::unique_lock<std::mutex> g(mu);
+                cv.wait(g, [&] { return release; });
+                g.unlock();
+                std::free(block);
+            });
         } catch (const std::exception& e) {
             failure = e.what();
         }
     }
+    {
+        std::lock_guard<std::mutex> g(mu);
+        release = true;
+    }
+    cv.notify_all();
     for (std::thread& t : probe) t.join();
     if (!failure.empty())
         throw Error(EV_ERR_OUT_OF_MEMORY, "cannot start " + std::to_string(extra) + " threads: " + failure,

