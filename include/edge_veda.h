@@ -264,11 +264,17 @@ EV_API void ev_free_string(char* str);
  * ev_generate_stream. `token` is NUL-terminated UTF-8 owned by the library and valid only
  * during the callback (copy it to keep it). token_id is the model's output id, or -1 for a
  * token that is not one (model kind "g2p": the word separator "|" and punctuation tokens).
- * RE-ENTRANCY RULE (token and memory-pressure callbacks): a callback must not call back into
- * its own context. Such a call returns EV_ERR_INVALID_STATE at once (ev_generate*, ev_stream_*,
- * ev_status, ev_warmup, ev_set_memory_pressure_callback, ev_notify_memory_pressure); ev_free
- * of the callback's own context does nothing (free it after the call returns). ev_cancel is
- * allowed. Other contexts may be called.
+ * RE-ENTRANCY RULE (token, audio and memory-pressure callbacks): a callback must not call back
+ * into its own context. Such a call returns EV_ERR_INVALID_STATE at once (every ev_* function
+ * that takes the context, e.g. ev_generate*, ev_stream_*, ev_status, ev_warmup, ev_phonemize,
+ * ev_synthesize*, ev_voices, ev_set_frontend, ev_set_memory_pressure_callback,
+ * ev_notify_memory_pressure); ev_free of the callback's own context does nothing (free it after
+ * the call returns). ev_cancel is allowed: from a callback it stops the call running that
+ * callback, and only that one. Other contexts may be called, with one limit that keeps every
+ * call finite: a call that would wait for a context the calling thread's own call is using (a
+ * G2P front end's callback calling the TTS context that uses it: that synthesis needs the front
+ * end), or for a context held by a thread that is itself waiting for this thread's context (a
+ * cycle), returns EV_ERR_INVALID_STATE instead of waiting forever.
  */
 typedef void (*ev_token_callback)(void* user_data, const char* token, int32_t token_id);
 
@@ -306,9 +312,12 @@ EV_API ev_error_t ev_stream_next(ev_stream stream, const char** out_token, int32
 EV_API void ev_stream_free(ev_stream stream);
 
 /*
- * Asks the call running on ctx (generate or stream) to stop; it returns EV_ERR_CANCELLED
- * within one decode step. Safe from any thread, including signal-free callbacks; never blocks.
- * A cancel that arrives when no call is running is dropped (it does not affect the next call).
+ * Asks the call running on ctx to stop; it returns EV_ERR_CANCELLED within one decode step
+ * (generation) or one kernel of the model (synthesis: milliseconds, BENCHMARKS.md). Calls that
+ * other threads have already started on ctx and that wait for it are cancelled too; from inside
+ * a token or audio callback only the call running that callback is. Safe from any thread,
+ * including signal-free callbacks; never blocks. A cancel that arrives when no call is running
+ * is dropped (it does not affect the next call).
  */
 EV_API ev_error_t ev_cancel(ev_context ctx);
 
@@ -519,7 +528,9 @@ typedef struct ev_audio {
  * EV_ERR_UNSUPPORTED_OPERATION.
  * Ownership: on EV_OK, *out is allocated by the library; free it with ev_audio_free(). On
  * failure *out is NULL. A failed call leaves the context usable. Thread-safe (serialized per
- * context); ev_cancel() stops it between pieces and stages with EV_ERR_CANCELLED.
+ * context); ev_cancel() stops it within one kernel with EV_ERR_CANCELLED. Input with nothing to
+ * say (no symbol of the model, or only spaces) is EV_ERR_INVALID_ARGUMENT; audio that is not
+ * finite (damaged weights) is EV_ERR_MODEL_INVALID, never a result.
  */
 EV_API ev_error_t ev_synthesize(ev_context ctx, const char* input, const ev_synthesis_params* params,
                                 ev_audio** out);
@@ -565,7 +576,9 @@ EV_API ev_error_t ev_voices(ev_context ctx, char** out_names);
  * weights however many TTS contexts use it) and mapped to the TTS model's symbols (docs/tts.md).
  * NULL removes the front end. `frontend` must support ev_phonemize, else
  * EV_ERR_UNSUPPORTED_OPERATION. Ownership: borrowed; keep `frontend` alive until ctx is freed
- * or its front end replaced. Thread-safe: ctx's calls lock `frontend` while they use it.
+ * or its front end replaced. Thread-safe: ctx's calls lock `frontend` while they use it (ctx
+ * first, then `frontend`; a callback of `frontend` that calls ctx is refused, see the
+ * re-entrancy rule).
  */
 EV_API ev_error_t ev_set_frontend(ev_context ctx, ev_context frontend);
 

@@ -50,3 +50,14 @@ def test_fuzz_manifests_and_prompts_under_asan_and_ubsan(asan_build, artifact_di
     counts = {line.split(":")[0]: int(line.split(":")[1].split()[0]) for line in lines[:-1]}
     # Each phase really ran (a harness that stops early proves nothing).
     assert counts["manifest parser"] > 1000 and counts["artifact init"] > 20 and counts["prompts"] > 100, counts
+
+
+@pytest.mark.slow
+def test_tts_program_under_asan_and_ubsan(asan_build, kokoro_dir, g2p_artifact_dir):
+    """tests/c/test_tts.c (light): a TTS context and its G2P front end under threads, callbacks
+    that cross the two contexts (refused or finished, never a deadlock), a cancel inside one
+    long piece, pressure unload, ev_free racing a stream; no pointer read after its call."""
+    proc = run_sanitized([os.path.join(asan_build, "test_tts"), kokoro_dir, g2p_artifact_dir, "light"], timeout=600)
+    print(proc.stdout)
+    assert "crossing contexts: ok" in proc.stdout and "cancel inside a piece: ok" in proc.stdout
+    assert proc.stdout.splitlines()[-1] == "ok"

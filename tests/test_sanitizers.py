@@ -37,7 +37,8 @@ def test_concurrency_under_thread_sanitizer(tsan_build, artifact_dir):
 def test_tts_threads_under_thread_sanitizer(tsan_build, kokoro_dir, artifact_dir):
     """tests/c/test_tts.c: a G2P context feeding a TTS context, threads synthesizing on one
     context while another polls ev_status, a stream cancelled from another thread, critical
-    memory pressure (unload) racing a synthesis, ev_free racing a stream."""
+    memory pressure (unload) racing a synthesis, callbacks and threads crossing the TTS context
+    and its front end, a cancel inside one long piece, ev_free racing a stream."""
     env = dict(os.environ, TSAN_OPTIONS="halt_on_error=1 exitcode=66")
     proc = subprocess.run([os.path.join(tsan_build, "test_tts"), kokoro_dir, artifact_dir],
                           capture_output=True, text=True, env=env, timeout=900)
@@ -46,6 +47,7 @@ def test_tts_threads_under_thread_sanitizer(tsan_build, kokoro_dir, artifact_dir
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.splitlines()[-1] == "ok"
     assert "stream cancel: cancelled after" in proc.stdout and "free race: cancelled after" in proc.stdout
+    assert "crossing contexts: ok" in proc.stdout and "cancel inside a piece: ok" in proc.stdout
 
 
 def test_native_build_ships_static_library_and_pkg_config(tsan_build):

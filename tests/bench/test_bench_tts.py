@@ -146,3 +146,39 @@ def test_warmup_makes_the_first_synthesis_no_slower(kokoro_dir, artifact_dir):
         print(f"| {label} | {w:.3f} | {first:.3f} | {rest:.3f} | {first / rest:.2f} |")
     _, first, rest = rows["after ev_warmup"]
     assert first <= 1.15 * rest, rows
+
+
+def test_cancel_latency(kokoro_dir):
+    """ev_cancel (SpeechModel.cancel) during one long piece (~600 ids, no punctuation): the time
+    from the cancel to the call's return, over cancels at spread-out points of the synthesis.
+    Goal (hostile-input issue): <= 250 ms whatever the input; it lands between two kernels of
+    the vocoder (an interruptible VM)."""
+    import threading
+
+    import edge_veda
+
+    phonemes = "həlˈO " * 100
+    latencies = []
+    with edge_veda.SpeechModel.load(kokoro_dir, frontend=None, num_threads=2) as tts:
+        for delay in (0.2, 0.5, 0.9, 1.4, 2.0, 2.7, 3.5, 4.4):
+            returned = {}
+
+            def run():
+                try:
+                    tts.synthesize(phonemes=phonemes)
+                except edge_veda.CancelledError:
+                    returned["cancelled"] = True
+                returned["at"] = time.perf_counter()
+
+            t = threading.Thread(target=run)
+            t.start()
+            time.sleep(delay)
+            sent = time.perf_counter()
+            tts.cancel()
+            t.join()
+            assert returned.get("cancelled"), "the synthesis finished before the cancel"
+            latencies.append((returned["at"] - sent) * 1000)
+    latencies.sort()
+    print(f"\ncancel latency over {len(latencies)} cancels: median {latencies[len(latencies) // 2]:.1f} ms, "
+          f"max {latencies[-1]:.1f} ms")
+    assert latencies[-1] <= 250, latencies

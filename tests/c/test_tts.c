@@ -150,6 +150,56 @@ static void* notify_critical(void* p) {
     return NULL;
 }
 
+/* ---- composed contexts: callbacks and threads crossing a TTS context and its front end ---- */
+struct crossing {
+    ev_context tts, front;
+    int calls;
+    ev_error_t synth_rc, set_rc;
+    int bad; /* an inner call that neither succeeded nor was refused as a would-be deadlock */
+};
+
+static void synth_from_front_callback(void* user_data, const char* token, int32_t token_id) {
+    struct crossing* c = (struct crossing*)user_data;
+    ev_audio* audio = NULL;
+    (void)token;
+    (void)token_id;
+    if (c->calls++ > 0) return;
+    c->synth_rc = ev_synthesize(c->tts, "Hi.", NULL, &audio); /* its front end is busy: refused */
+    ev_audio_free(audio);
+    c->set_rc = ev_set_frontend(c->tts, c->front);
+}
+
+static void synth_phonemes_from_callback(void* user_data, const char* token, int32_t token_id) {
+    struct crossing* c = (struct crossing*)user_data;
+    ev_synthesis_params p = ev_synthesis_params_default();
+    ev_audio* audio = NULL;
+    ev_error_t rc;
+    (void)token;
+    (void)token_id;
+    p.input = EV_TTS_INPUT_PHONEMES;
+    rc = ev_synthesize(c->tts, "h\xcb\x88I.", &p, &audio);
+    if (rc == EV_OK) {
+        if (audio == NULL || audio->sample_count <= 0) c->bad = 1;
+    } else if (rc != EV_ERR_INVALID_STATE || strstr(ev_last_error_message(c->tts), "would deadlock") == NULL) {
+        c->bad = 1;
+    }
+    ev_audio_free(audio);
+}
+
+static void* generate_crossing(void* p) {
+    struct crossing* c = (struct crossing*)p;
+    int i;
+    for (i = 0; i < 2; ++i)
+        CHECK(ev_generate_stream(c->front, "hi", NULL, synth_phonemes_from_callback, c) == EV_OK);
+    return NULL;
+}
+
+static void* cancel_later(void* p) {
+    sleep_us(300000);
+    CHECK(ev_cancel((ev_context)p) == EV_OK);
+    return NULL;
+}
+
 int main(int argc, char** argv) {
     ev_context front, tts;
     int i;
@@ -205,6 +255,44 @@ int main(int argc, char** argv) {
         CHECK(pthread_join(t, NULL) == 0);
         CHECK(synthesize_count(tts, SHORT_TEXT) == expected_samples); /* reloaded */
         printf("pressure: ok\n");
+    }
+    {
+        /* The front end's token callback calls its TTS context: refused, not a deadlock. */
+        struct crossing c;
+        pthread_t t;
+        memset(&c, 0, sizeof c);
+        c.tts = tts;
+        c.front = front;
+        CHECK(ev_generate_stream(front, "hello world", NULL, synth_from_front_callback, &c) == EV_OK);
+        CHECK(c.synth_rc == EV_ERR_INVALID_STATE && c.set_rc == EV_ERR_INVALID_STATE);
+        /* Lock order inverted by a second thread: each call finishes or is refused. */
+        CHECK(pthread_create(&t, NULL, generate_crossing, &c) == 0);
+        for (i = 0; i < 2; ++i) { /* whichever thread's wait would close the cycle is refused */
+            ev_audio* audio = NULL;
+            ev_error_t rc = ev_synthesize(tts, SHORT_TEXT, NULL, &audio);
+            CHECK(rc == EV_OK ? audio->sample_count == expected_samples
+                              : rc == EV_ERR_INVALID_STATE &&
+                                    strstr(ev_last_error_message(tts), "would deadlock") != NULL);
+            ev_audio_free(audio);
+        }
+        CHECK(pthread_join(t, NULL) == 0);
+        CHECK(!c.bad);
+        printf("crossing contexts: ok\n");
+    }
+    {
+        /* A cancel lands inside one long piece (between the vocoder's kernels). */
+        ev_synthesis_params p = ev_synthesis_params_default();
+        ev_audio* audio = NULL;
+        pthread_t t;
+        char text[1300];
+        text[0] = '\0';
+        for (i = 0; i < (argc == 4 ? 20 : 100); ++i) strcat(text, "h\xc9\x99l\xcb\x88O ");
+        p.input = EV_TTS_INPUT_PHONEMES;
+        CHECK(pthread_create(&t, NULL, cancel_later, tts) == 0);
+        CHECK(ev_synthesize(tts, text, &p, &audio) == EV_ERR_CANCELLED && audio == NULL);
+        CHECK(pthread_join(t, NULL) == 0);
+        CHECK(synthesize_count(tts, SHORT_TEXT) == expected_samples);
+        printf("cancel inside a piece: ok\n");
     }
     ev_free(tts);
 
