@@ -327,3 +327,151 @@ def test_output_is_utf8_whatever_the_locale(reference):
     proc = cli("g2p", "café", env=env)
     no_traceback(proc)
     assert proc.returncode == 0 and lines(proc.stdout) == answers(reference, ["café"])
+
+
+def test_too_many_threads_are_lowered_with_a_note(reference):
+    """--threads 64 on 2 CPUs made `say` ~40x slower (threads waiting for each other)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    proc = cli("g2p", "--threads", "500", "hello")
+    err = no_traceback(proc)
+    assert proc.returncode == 0 and lines(proc.stdout) == answers(reference, ["hello"])
+    assert f"edge-veda: --threads 500 is more than the {cpus} CPUs this process may use; using {cpus}" in err
+    proc = cli("g2p", "--threads", str(cpus), "hello")
+    assert proc.returncode == 0 and proc.stderr == b""  # no note when it fits
+
+
+# --- say -o: never lose a file that is not ours; never turn a device or FIFO into a file --------
+
+PHONEMES = "həlˈO."
+
+
+def say(out, *args, model=None):
+    """`say --phonemes` (no front end needed) to `out`; with no model, one that does not exist:
+    what is checked before loading fails with its own message, anything else with "not found"."""
+    return cli("say", "--phonemes", PHONEMES, "-o", str(out), "--model", str(model or "/nonexistent/kokoro"),
+               *args)
+
+
+def assert_wav(data: bytes) -> int:
+    import io
+    import wave
+
+    with wave.open(io.BytesIO(data)) as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 24000)
+        assert w.getnframes() > 0 and len(data) == 44 + 2 * w.getnframes()
+        return w.getnframes()
+
+
+def test_say_refuses_to_replace_a_file_that_is_not_a_wav(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"my notes\n")
+    link = tmp_path / "link.wav"
+    link.symlink_to(notes)  # the rules apply to what a symlink leads to
+    for out in (notes, link):
+        proc = say(out)
+        err = no_traceback(proc)
+        assert proc.returncode == 1, err
+        assert f"edge-veda: error: refusing to replace {out}: it exists and is not a WAV file\n" in err
+        assert "hint:" in err and "--force" in err
+    assert notes.read_bytes() == b"my notes\n" and link.is_symlink()
+    assert sorted(os.listdir(tmp_path)) == ["link.wav", "notes.txt"]  # no temporary file left
+
+
+def test_say_force_replaces_a_file_that_is_not_a_wav(tmp_path, kokoro_dir):
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"my notes\n")
+    proc = say(notes, "--force", model=kokoro_dir)
+    no_traceback(proc)
+    assert proc.returncode == 0
+    assert_wav(notes.read_bytes())
+    assert os.listdir(tmp_path) == ["notes.txt"]
+
+
+def test_say_leaves_the_users_part_files_alone(tmp_path, kokoro_dir):
+    """The temporary file has a unique name: x.wav.part (a file, or a directory) is the user's."""
+    (tmp_path / "x.wav.part").write_bytes(b"mine")
+    (tmp_path / "y.wav.part").mkdir()
+    (tmp_path / "y.wav").write_bytes(b"")  # an empty file may be replaced
+    for name in ("x.wav", "x.wav", "y.wav"):  # the second x.wav replaces the first (a WAV)
+        proc = say(tmp_path / name, model=kokoro_dir)
+        no_traceback(proc)
+        assert proc.returncode == 0
+        assert_wav((tmp_path / name).read_bytes())
+    assert (tmp_path / "x.wav.part").read_bytes() == b"mine" and (tmp_path / "y.wav.part").is_dir()
+    assert sorted(os.listdir(tmp_path)) == ["x.wav", "x.wav.part", "y.wav", "y.wav.part"]
+
+
+def test_say_to_stdout(kokoro_dir):
+    proc = say("-", model=kokoro_dir)
+    no_traceback(proc)
+    assert proc.returncode == 0
+    assert_wav(proc.stdout)
+
+
+def test_say_writes_devices_and_fifos_in_place(tmp_path, kokoro_dir):
+    import threading
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    try:
+        proc = say(fifo, model=kokoro_dir)
+    finally:
+        if reader.is_alive():  # the CLI never opened it: let the reader see an end of file
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(TIMEOUT)
+    no_traceback(proc)
+    assert proc.returncode == 0
+    assert_wav(got[0])
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and os.listdir(tmp_path) == ["fifo"]
+    proc = say("/dev/null", model=kokoro_dir)
+    no_traceback(proc)
+    assert proc.returncode == 0 and stat.S_ISCHR(os.lstat("/dev/null").st_mode)
+    # /dev/stdout on a pipe: the pipe gets the WAV
+    proc = say("/dev/stdout", model=kokoro_dir)
+    assert proc.returncode == 0
+    assert_wav(proc.stdout)
+
+
+def test_say_through_a_symlink_writes_its_target(tmp_path, kokoro_dir):
+    (tmp_path / "real.wav").write_bytes(b"")
+    link = tmp_path / "link.wav"
+    link.symlink_to("real.wav")
+    proc = say(link, model=kokoro_dir)
+    no_traceback(proc)
+    assert proc.returncode == 0
+    assert link.is_symlink() and os.readlink(link) == "real.wav"
+    assert_wav((tmp_path / "real.wav").read_bytes())
+    assert sorted(os.listdir(tmp_path)) == ["link.wav", "real.wav"]
+
+
+def test_say_into_a_missing_or_read_only_directory(tmp_path):
+    out = tmp_path / "nonexistent_dir" / "x.wav"
+    proc = say(out)
+    err = no_traceback(proc)
+    assert proc.returncode == 1
+    assert f"edge-veda: error: No such file or directory: {out}\nhint: check the path {out}" in err
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only directories")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        proc = say(ro / "x.wav")
+    finally:
+        ro.chmod(0o755)
+    err = no_traceback(proc)
+    assert proc.returncode == 1 and f"edge-veda: error: Permission denied: {ro / 'x.wav'}\nhint:" in err
+    assert os.listdir(ro) == []
+
+
+def test_say_refuses_a_block_device_and_a_directory(tmp_path):
+    block = next((os.path.join("/dev", n) for n in sorted(os.listdir("/dev"))
+                  if stat.S_ISBLK(os.lstat(os.path.join("/dev", n)).st_mode)), None)
+    for out, message in [(tmp_path, f"{tmp_path} is a directory"),
+                         *([(block, f"refusing to write to {block}")] if block else [])]:
+        proc = say(out)
+        err = no_traceback(proc)
+        assert proc.returncode == 1 and f"edge-veda: error: {message}" in err and "hint:" in err

@@ -221,3 +221,71 @@ def test_cli(archive_a, archive_b, archive_a_again):
     missing = subprocess.run([*exe, "link-check", "--nm", "no-such-nm", archive_a],
                              check=False, capture_output=True, text=True)
     assert missing.returncode == 1 and "nm tool not found" in missing.stderr
+
+
+# --- files that are no archive, names that are not UTF-8 -----------------------------------------
+
+def _link_check(*args):
+    return subprocess.run([sys.executable, "-m", "edge_veda", "link-check", *args], check=False,
+                          capture_output=True, timeout=120)
+
+
+def test_a_huge_file_that_is_not_an_archive_is_refused_from_its_first_bytes(tmp_path):
+    """nm read a 4 GB file of zeros for 29 s (4.2 GB of memory) before saying "not a model archive"."""
+    big = tmp_path / "libbig.a"
+    with open(big, "wb") as f:
+        f.truncate(4 << 30)  # sparse: no disk space used
+    with pytest.raises(lc.LinkCheckError) as e:
+        lc.run([str(big)])
+    assert e.value.message == f"{big}: not an archive, object file or library (it begins 00 00 00 00 00 00 00 00)"
+    assert "--static" in e.value.hint and "--runtime" in e.value.hint
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    proc = _link_check(str(text))
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and "Traceback" not in err
+    assert err.startswith(f"edge-veda: error: {text}: not an archive, object file or library (it begins "
+                          "68 65 6c 6c 6f)\nhint: ")
+    (tmp_path / "empty.a").write_bytes(b"")
+    with pytest.raises(lc.LinkCheckError, match="empty.a: not an archive, object file or library .it is empty."):
+        lc.run([], [str(tmp_path / "empty.a")])
+    with pytest.raises(lc.LinkCheckError, match=f"{tmp_path}: not a regular file"):
+        lc.run([str(tmp_path)])
+
+
+def test_an_archive_too_large_to_be_a_model_is_refused(tmp_path):
+    big = tmp_path / "libhuge.a"
+    with open(big, "wb") as f:
+        f.write(b"!<arch>\n")
+        f.truncate(lc.MAX_FILE_BYTES + 1)
+    with pytest.raises(lc.LinkCheckError, match=f"{big}: {lc.MAX_FILE_BYTES + 1} bytes, more than any model"):
+        lc.run([str(big)])
+
+
+def test_names_that_are_not_utf8_are_reported_readably(tmp_path):
+    """A symbol and a member name with byte 0xff: nm's output was decoded as strict UTF-8 and the
+    CLI said only "'utf-8' codec can't decode byte 0xff", naming no file."""
+    src = tmp_path / "odd.c"
+    src.write_bytes(b'int odd(void) __asm__("TVMBackend\xffOdd");\nint odd(void) { return 1; }\n')
+    member = os.path.join(os.fsencode(tmp_path), b"m\xff.o")
+    subprocess.run(["cc", "-c", str(src), "-o", member], check=True)
+    archive = str(tmp_path / "libodd.a")
+    subprocess.run(["ar", "rcs", archive, member], check=True)
+    for nm in NMS[:2]:  # nm, llvm-nm: the two hosts' tools
+        proc = _link_check("--nm", nm, archive)
+        err = proc.stderr.decode("utf-8")  # readable: \xff written out, not a raw byte
+        assert proc.returncode == 1 and "Traceback" not in err and "codec" not in err, err
+        assert err == (f"edge-veda: link-check: {archive}: a runtime library, not a model archive (it defines "
+                       "TVMBackend\\xffOdd (in m\\xff.o)); pass it with --runtime FILE if it is the one runtime "
+                       "linked on purpose\n")
+        # the same file as a runtime too: its report line on stdout is readable as well
+        proc = _link_check("--nm", nm, "--runtime", archive, archive)
+        assert proc.returncode == 1
+        assert proc.stdout.decode("utf-8") == f"{archive}: runtime (1 runtime symbols defined)\n"
+    # a path that is not UTF-8 either: matched against nm's output, reported readably
+    odd_path = os.path.join(os.fsencode(tmp_path), b"lib\xff.a")
+    os.symlink(archive, odd_path)
+    r = lc.run([os.fsdecode(odd_path)])
+    assert r.problems == [f"{tmp_path}/lib\\xff.a: a runtime library, not a model archive (it defines "
+                          "TVMBackend\\xffOdd (in m\\xff.o)); pass it with --runtime FILE if it is the one runtime "
+                          "linked on purpose"]

@@ -11,6 +11,10 @@ A NativeContext owns the handle. Every call that passes the handle to libedge_ve
 Native streams (ev_stream) are registered here too: close() frees every one still open before
 the context, and a stream resumed after that raises InvalidStateError.
 
+A context lent to another one (a G2P front end set on a TTS context with ev_set_frontend: C
+keeps its pointer) is counted with lend()/end_loan(): close() then closes it for Python at once
+but frees it only when the last loan ends, so C never reaches a freed front end.
+
 Model classes (edge_veda.model.Model, and the classes of later model kinds) are built on this;
 none of them keeps its own lock, counter or handle.
 """
@@ -55,6 +59,8 @@ class NativeContext:
         self._callers: set[int] = set()  # threads inside a native call on this context
         self.streams: set[NativeStream] = set()  # native streams begun and not yet freed
         self._keep: dict[str, object] = {}  # objects C holds pointers to (callback handles)
+        self._loans = 0  # other contexts that hold this one's pointer (lend / end_loan)
+        self._free_on_last_loan = None  # the pointer close() left for end_loan() to free
 
     @classmethod
     def open(cls, config) -> "NativeContext":
@@ -77,9 +83,10 @@ class NativeContext:
             if ptr is None:
                 raise InvalidStateError("the model is closed", CLOSED_HINT)
             if me in self._callers:
-                raise InvalidStateError(f"{api} called from a callback of the same model",
-                                        "callbacks must not call into their own model; call model.cancel() "
-                                        "there, or hand the work to another thread")
+                raise InvalidStateError(f"{api} called while this thread is inside another call on the same model "
+                                        "(from a callback of that call: the model's own, or its front end's)",
+                                        "callbacks must not call into the model whose call runs them; call "
+                                        "model.cancel() there, or hand the work to another thread")
             self._callers.add(me)
             self._inflight += 1
             return ptr
@@ -144,10 +151,45 @@ class NativeContext:
             pointers = [s.ptr for s in streams if s.ptr is not None]
             for s in streams:
                 s.ptr = None
+            lent = self._loans > 0
+            if lent:  # another context still holds the pointer: the last end_loan() frees it
+                self._free_on_last_loan = ptr
         for sp in pointers:
             lib.ev_stream_free(sp)
+        if not lent:
+            self._free(ptr)
+
+    def _free(self, ptr) -> None:
         lib.ev_free(ptr)  # after this no callback can fire
         self._keep.clear()
+
+    def lend(self, api: str):
+        """Counts a loan of the handle to another native context (which keeps the pointer) and
+        returns the handle; refused once closed. End it with end_loan() after that context is freed."""
+        with self._lock:
+            if self._ptr is None:
+                raise InvalidStateError(f"{api}: the model is closed", CLOSED_HINT)
+            self._loans += 1
+            return self._ptr
+
+    def end_loan(self) -> None:
+        """Ends one loan; frees the context if close() ran while it was lent."""
+        with self._lock:
+            self._loans -= 1
+            ptr = self._free_on_last_loan if self._loans == 0 else None
+            if ptr is not None:
+                self._free_on_last_loan = None
+        if ptr is not None:
+            self._free(ptr)
+
+    def cancel_only(self, thread_id: int) -> bool:
+        """ev_cancel, but only when the one call in flight is `thread_id`'s: a cancel also stops
+        the calls other threads have waiting for the context. True if it was sent."""
+        with self._lock:
+            if self._ptr is None or self._inflight != 1 or self._callers != {thread_id}:
+                return False
+            lib.ev_cancel(self._ptr)
+            return True
 
     # -- streams ------------------------------------------------------------------------------
     def begin_stream(self, api: str, begin, *args) -> NativeStream:

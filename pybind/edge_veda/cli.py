@@ -4,7 +4,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import stat
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 
@@ -209,8 +211,6 @@ def _cmd_g2p_text(args, skipped: _Skips) -> None:
 
 
 def _cmd_say(args) -> int:
-    from .speech import SpeechModel
-
     if args.text == "-":
         raw = sys.stdin.buffer.read()
         try:
@@ -222,8 +222,21 @@ def _cmd_say(args) -> int:
     if not text.strip():
         args.parser.error("give the text to say (or '-' to read it from stdin)")
     out = args.output
-    if os.path.isdir(out):
-        raise _CliError(f"{out} is a directory", "pass a file name for the WAV, e.g. -o out.wav")
+    place = _WavOutput(out, args.force)  # refuses before the model is loaded, not after synthesis
+    try:
+        audio = _synthesize(args, text)
+        place.write(audio)
+    finally:
+        place.discard()
+    print(f"{'stdout' if out == '-' else out}: {audio.duration:.2f} s at {audio.sample_rate} Hz", file=sys.stderr)
+    return EXIT_OK
+
+
+def _synthesize(args, text: str):
+    import numpy as np
+
+    from .speech import Audio, SpeechModel
+
     frontend = None if args.phonemes else args.frontend
     progress = sys.stderr.isatty()
     with SpeechModel.load(args.model, frontend=frontend, num_threads=args.threads) as tts:
@@ -239,20 +252,95 @@ def _cmd_say(args) -> int:
                                                                    voice=args.voice, speed=args.speed, **kw), text)
         if progress:
             print(file=sys.stderr)
-        import numpy as np
+        return Audio(np.concatenate(chunks) if chunks else np.zeros(0, np.float32), tts.sample_rate)
 
-        from .speech import Audio
 
-        audio = Audio(np.concatenate(chunks) if chunks else np.zeros(0, np.float32), tts.sample_rate)
-    tmp = out + ".part"
-    try:
-        audio.save_wav(tmp)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    print(f"{out}: {audio.duration:.2f} s at {audio.sample_rate} Hz", file=sys.stderr)
-    return EXIT_OK
+def _is_wav(path: str) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(12)
+    return head[:4] == b"RIFF" and head[8:12] == b"WAVE"
+
+
+class _WavOutput:
+    """Where `say -o OUT` writes, decided before synthesis. "-": stdout. A character device or a
+    FIFO (/dev/null, /dev/stdout on a pipe, a named pipe): written in place, never replaced by a
+    regular file. Anything else: a temporary file made next to it, renamed over it once complete;
+    an existing file is replaced only if it is empty or a WAV (the previous output), or with
+    --force. A symlink is followed: its target is written, the link itself stays."""
+
+    def __init__(self, out: str, force: bool):
+        self.out, self.path, self.tmp = out, None, None
+        if out == "-":
+            if sys.stdout is None:
+                raise _CliError("stdout is closed", "redirect it to a file or a pipe, or pass -o FILE")
+            if sys.stdout.isatty():
+                raise _CliError("refusing to write a WAV file to the terminal",
+                                "redirect stdout (> out.wav), pipe it (| aplay), or pass -o FILE")
+            return
+        try:
+            st = os.stat(out)  # follows symlinks: the rules apply to what the name leads to
+        except FileNotFoundError:
+            st = None
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            raise _CliError(f"{out} is a directory", "pass a file name for the WAV, e.g. -o out.wav")
+        if st is not None and (stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
+            self.path = out
+            return
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            raise _CliError(f"refusing to write to {out}: it is not a file, a FIFO or a character device",
+                            "pass a file name for the WAV, e.g. -o out.wav, or - for stdout")
+        if st is not None and st.st_size and not force and not _is_wav(out):
+            raise _CliError(f"refusing to replace {out}: it exists and is not a WAV file",
+                            "name another file, or pass --force to replace it")
+        target = os.path.realpath(out) if os.path.islink(out) else out
+        folder, name = os.path.split(target)
+        try:
+            # A unique name: a user's own OUT.part (or a directory of that name) is never touched.
+            fd, self.tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder or ".")
+        except OSError as e:  # reported under the name the user gave, not the temporary one
+            raise OSError(e.errno, e.strerror, out) from None
+        os.close(fd)
+        # mkstemp makes the file 0600: give the WAV the mode the file had, or a new file's.
+        if st is not None:
+            mode = stat.S_IMODE(st.st_mode)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(self.tmp, mode)
+        self.path = target
+
+    def write(self, audio) -> None:
+        try:
+            self._write(audio)
+        except OSError as e:
+            if e.filename is None and self.out != "-":  # name OUT, so the hint is about OUT's disk
+                raise OSError(e.errno, e.strerror, self.out) from None
+            raise
+
+    def _write(self, audio) -> None:
+        if self.out == "-":
+            audio.save_wav(sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        elif self.tmp is None:
+            with open(self.path, "wb") as f:  # a device or FIFO: opened for writing, not replaced
+                audio.save_wav(f)
+        else:
+            with open(self.tmp, "wb") as f:
+                audio.save_wav(f)
+                f.flush()
+                os.fsync(f.fileno())  # complete on disk before it takes the old file's place
+            os.replace(self.tmp, self.path)
+            self.tmp = None
+
+    def discard(self) -> None:
+        """Removes the temporary file after any failure (Ctrl-C included)."""
+        if self.tmp is not None:
+            try:
+                os.unlink(self.tmp)
+            except OSError:
+                pass
+            self.tmp = None
 
 
 def _cmd_voices(args) -> int:
@@ -478,7 +566,7 @@ def _thread_count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if n < 0:
         raise argparse.ArgumentTypeError(f"{n} is negative: use 0 (one per core) or more")
-    return min(n, 2**31 - 1)  # the library caps it further
+    return n  # _run lowers it to the CPUs this process may use
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -509,8 +597,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "(lexicon, model, punctuation)")
     g2p.add_argument("--model", default="g2p-en", help="model name or artifact directory")
     g2p.add_argument("--threads", type=_thread_count, default=0,
-                     help="threads decoding words in parallel (0 = one per core; "
-                          "the library caps large values)")
+                     help="threads decoding words in parallel (0 = one per core; at most the "
+                          "CPUs this process may use)")
     g2p.set_defaults(func=_cmd_g2p, parser=g2p)
 
     say = sub.add_parser("say", help="text to speech: write a WAV file (model kokoro)",
@@ -518,13 +606,17 @@ def build_parser() -> argparse.ArgumentParser:
                                      "--phonemes, phonemes in the model's symbols, into a 16-bit mono WAV.",
                          epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     say.add_argument("text", metavar="TEXT", help="the text to say, or '-' to read it from stdin")
-    say.add_argument("-o", "--output", required=True, help="WAV file to write")
+    say.add_argument("-o", "--output", required=True,
+                     help="WAV file to write ('-': stdout); an existing file that is not a WAV is "
+                          "refused unless --force; a FIFO or device is written in place")
+    say.add_argument("--force", action="store_true", help="replace OUTPUT even if it is not a WAV file")
     say.add_argument("--voice", help="a voice (edge-veda voices) or a blend like 'jf_alpha:0.7,jm_kumo:0.3'")
     say.add_argument("--speed", type=float, default=1.0, help="speaking rate, 0.25 to 4 (default 1)")
     say.add_argument("--phonemes", action="store_true", help="TEXT is phonemes in the model's symbols")
     say.add_argument("--model", default="kokoro", help="TTS model name or artifact directory")
     say.add_argument("--frontend", default="g2p-en", help="G2P model for text (name or artifact directory)")
-    say.add_argument("--threads", type=_thread_count, default=0, help="kernel threads (0 = one per core)")
+    say.add_argument("--threads", type=_thread_count, default=0,
+                     help="kernel threads (0 = one per core; at most the CPUs this process may use)")
     say.set_defaults(func=_cmd_say, parser=say)
 
     voices = sub.add_parser("voices", help="list the voices of a TTS model")
@@ -673,6 +765,15 @@ def _describe(e: BaseException) -> str:
 def _run(argv) -> int:
     args = build_parser().parse_args(argv)
     from .errors import EdgeVedaError
+
+    if getattr(args, "threads", 0):
+        from .model import usable_cpus
+
+        cpus = usable_cpus()
+        if args.threads > cpus:  # SpeechModel.load lowers it too, silently; here the user hears why
+            _say(f"edge-veda: --threads {args.threads} is more than the {cpus} CPUs this process may use; "
+                 f"using {cpus}")
+            args.threads = cpus
 
     debug = os.environ.get("EDGE_VEDA_DEBUG", "") not in ("", "0")
     try:

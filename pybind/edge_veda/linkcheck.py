@@ -23,6 +23,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 
+from .errors import InvalidArgumentError
+
 BIN_SUFFIX = "__tvm_ffi__library_bin"
 CTX_SUFFIX = "__tvm_ffi__library_ctx"
 KERNEL_PREFIX = "__tvm_ffi_"
@@ -34,6 +36,16 @@ RUNTIME_ENTRY_PREFIXES = ("TVMFFI", "TVMBackend", "TVMArray", "TVMFunc", "TVMMod
                           "_ZN3tvm7runtime", "_ZN3tvm3ffi")
 # Present in every lib0.o as weak helpers; neither a runtime copy nor a conflict.
 IGNORED = frozenset({"__extendhfsf2", "__truncsfhf2", "__gnu_h2f_ieee", "__gnu_f2h_ieee"})
+
+# What nm reads: ar archives (GNU thin ones too), ELF objects and libraries, Mach-O (32/64-bit,
+# either byte order, universal). Anything else is refused from its first bytes, before nm runs:
+# nm reads a 4 GB file of zeros for half a minute before it gives up.
+MAGICS = (b"!<arch>\n", b"!<thin>\n", b"\x7fELF", b"\xfe\xed\xfa\xce", b"\xce\xfa\xed\xfe",
+          b"\xfe\xed\xfa\xcf", b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe")
+# Model archives are a few MB and runtime libraries tens of MB: far past this, it is not one.
+MAX_FILE_BYTES = 2 << 30
+FILE_HINT = ("pass the model archives `edge-veda compile NAME --static` wrote (libNAME.a), and runtime "
+             "libraries with --runtime FILE")
 
 _LINE = re.compile(r"^(?:[0-9a-fA-F]+\s+)?(?P<type>[A-Za-z?-])\s+(?P<sym>\S+)\s*$")
 
@@ -128,19 +140,49 @@ def default_nm() -> str:
     return "llvm-nm" if shutil.which("llvm-nm") else "nm"
 
 
+class LinkCheckError(InvalidArgumentError):
+    """A file link-check cannot read: not an archive or object file, too large, or nm failed."""
+
+
+def _readable(text: str) -> str:
+    """`text` with the bytes that were not UTF-8 (kept as surrogates) shown as \\xNN."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def check_file(path: str) -> None:
+    """Refuses (LinkCheckError) a file that is no archive or object file, from its first bytes."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+        size = os.fstat(f.fileno()).st_size
+    if not head.startswith(MAGICS):
+        begins = f"it begins {head.hex(' ')}" if head else "it is empty"
+        raise LinkCheckError(f"{_readable(path)}: not an archive, object file or library ({begins})", FILE_HINT)
+    if size > MAX_FILE_BYTES:
+        raise LinkCheckError(f"{_readable(path)}: {size} bytes, more than any model archive or runtime "
+                             f"library (over {MAX_FILE_BYTES >> 30} GiB)", FILE_HINT)
+
+
 def read_file(path: str, nm: str) -> FileSymbols:
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise FileNotFoundError(2, "No such file", path)
+    if not os.path.isfile(path):  # a directory or a device: nothing nm could read as an archive
+        raise LinkCheckError(f"{_readable(path)}: not a regular file", FILE_HINT)
     if not shutil.which(nm):
         raise FileNotFoundError(2, f"nm tool not found: {nm} (pass --nm, e.g. --nm llvm-nm)", nm)
+    check_file(path)
     fs = None
     for extra in ([], ["-D"]):                # a stripped .so has only its dynamic symbols
-        p = subprocess.run([nm, "-A", *extra, path], check=False, capture_output=True, text=True)
-        if p.returncode != 0 and not p.stdout:
+        p = subprocess.run([nm, "-A", *extra, path], check=False, capture_output=True)
+        # Names are bytes: kept as surrogates (the path given matches), shown as \xNN in reports.
+        out = p.stdout.decode("utf-8", "surrogateescape")
+        if p.returncode != 0 and not out:
             if extra:
                 break
-            raise OSError(f"{nm} cannot read {path}: {p.stderr.strip() or 'exit ' + str(p.returncode)}")
-        fs = parse_nm(p.stdout, path)
+            why = p.stderr.decode("utf-8", "replace").strip() or f"exit {p.returncode}"
+            raise LinkCheckError(f"{_readable(path)}: {nm} cannot read it: {_readable(why)}",
+                                 f"check that {nm} reads this file's format (e.g. --nm llvm-nm, or the "
+                                 "cross nm of its target); " + FILE_HINT)
+        fs = parse_nm(out, path)
         if fs.symbols:
             break
     return fs or FileSymbols(path)
@@ -224,6 +266,8 @@ def check(models: list[FileSymbols], runtimes: list[FileSymbols] = ()) -> Report
             r.lines.append(f"{fs.path}: prefix {', '.join(parts)}")
         if is_runtime:
             r.lines.append(f"{fs.path}: runtime ({len(rt)} runtime symbols defined)")
+    r.problems = [_readable(p) for p in r.problems]
+    r.lines = [_readable(line) for line in r.lines]
     return r
 
 

@@ -114,6 +114,15 @@ def _unknown_keyword(api: str, name: str, allowed) -> InvalidArgumentTypeError:
         "allowed keywords: " + ", ".join(allowed))
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, e.g. under taskset or a container's
+    cpuset), else the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
 LOAD_KEYWORDS = ("device", "num_threads", "memory_limit_bytes", "auto_unload_on_memory_pressure", "use_mmap", "seed")
 
 
@@ -226,8 +235,9 @@ class Model:
         model, a local build, a catalog download, or g2p-en compiled on first use; a download
         or a compile is announced on stderr).
 
-        num_threads: 0 (one per core) to 2**31-1, capped by the library; memory_limit_bytes and
-        seed: 0 to 2**64-1."""
+        num_threads: 0 (one per core) to 2**31-1, capped by the library (64); more threads than
+        the CPUs this process may use (usable_cpus()) only wait for each other (SpeechModel.load
+        and the CLI lower it to that count). memory_limit_bytes and seed: 0 to 2**64-1."""
         from .resolve import resolve
 
         api = "Model.load"

@@ -12,6 +12,7 @@ with ev_set_frontend); phonemes in the model's own symbols can be given directly
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import queue
 import threading
@@ -23,7 +24,7 @@ import numpy as np
 from . import _callbacks
 from ._ffi import ffi, lib
 from .errors import InvalidArgumentError, InvalidArgumentTypeError, InvalidStateError
-from .model import Model, _encode_prompt
+from .model import Model, _encode_prompt, _float_value, _unknown_keyword, usable_cpus
 
 SYNTHESIS_KEYWORDS = ("phonemes", "voice", "speed")
 
@@ -44,13 +45,23 @@ class Audio:
         """The samples as 16-bit PCM (clipped to [-1, 1] first)."""
         return (np.clip(self.samples, -1.0, 1.0) * 32767.0).round().astype("<i2")
 
-    def save_wav(self, path: str | os.PathLike) -> None:
-        """Writes a 16-bit mono WAV file (the standard library's wave module)."""
-        with wave.open(os.fspath(path), "wb") as w:
+    def save_wav(self, path) -> None:
+        """Writes a 16-bit mono WAV file to `path` (str or os.PathLike), or to an open binary file
+        object (stdout, a pipe): the file is written with one write, its header complete."""
+        # The whole file is built in memory first: the wave module seeks back to patch the header
+        # when a write fails, which a pipe cannot do, and a wave.Wave_write whose open() failed
+        # prints "Exception ignored ... AttributeError" when collected.
+        buf = io.BytesIO()
+        with wave.open(buf, "wb") as w:
             w.setnchannels(1)
             w.setsampwidth(2)
             w.setframerate(self.sample_rate)
             w.writeframes(self.pcm16().tobytes())
+        if hasattr(path, "write"):
+            path.write(buf.getbuffer())
+            return
+        with open(os.fspath(path), "wb") as f:
+            f.write(buf.getbuffer())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,22 +87,36 @@ class SpeechModel(Model):
         """Loads a TTS artifact (a directory or a name, as Model.load) and, for text input, a
         front end: a G2P model name/directory (loaded here, closed with this model), an open
         Model (borrowed: keep it open while this model uses it), or None (phonemes only)."""
+        # Its threads are TVM's kernel pool only, whose workers spin: more than the CPUs this
+        # process may use only wait for each other (64 on 2 CPUs: ~40x slower). Lowered, as
+        # documented; a bad value is left for Model.load to refuse.
+        n = kwargs.get("num_threads")
+        if isinstance(n, int) and not isinstance(n, bool) and n > usable_cpus():
+            kwargs["num_threads"] = usable_cpus()
         model = super().load(source, device, **kwargs)
         try:
             if frontend is not None:
                 fe = frontend if isinstance(frontend, Model) else Model.load(frontend, device)
                 if not isinstance(frontend, Model):
                     model._frontend = fe
-                with fe._native.hold("SpeechModel.load") as fe_ctx:
-                    model._native.call("SpeechModel.load", lib.ev_set_frontend, fe_ctx)
+                # The TTS context keeps the front end's pointer: a loan, so that closing a
+                # borrowed front end first can never free what this context still uses.
+                fe_ctx = fe._native.lend("SpeechModel.load")
+                model._lent_frontend = fe
+                model._native.call("SpeechModel.load", lib.ev_set_frontend, fe_ctx)
                 model._native.keep("frontend", fe)
         except BaseException:
             model.close()
             raise
         return model
 
+    _lent_frontend: Model | None = None
+
     def close(self) -> None:
         self._native.close("SpeechModel.close()")
+        lent, self._lent_frontend = self._lent_frontend, None
+        if lent is not None:
+            lent._native.end_loan()  # the TTS context is freed: it holds the pointer no more
         fe, self._frontend = self._frontend, None
         if fe is not None:
             fe.close()
@@ -128,7 +153,9 @@ class SpeechModel(Model):
     def warmup(self) -> None:
         self._native.call("SpeechModel.warmup", lib.ev_warmup)
 
-    def _params(self, api: str, text, phonemes, voice, speed, keep: list):
+    def _params(self, api: str, text, phonemes, voice, speed, keep: list, unknown=()):
+        for name in unknown:  # an InvalidArgumentTypeError (a TypeError too) with a did-you-mean
+            raise _unknown_keyword(api, name, SYNTHESIS_KEYWORDS)
         fe = self._native._keep.get("frontend")
         if text is not None and fe is not None and fe.closed:
             # The C front end is borrowed: a closed one must never be reached.
@@ -142,10 +169,8 @@ class SpeechModel(Model):
         encoded = _encode_prompt(api, source, "phonemes" if phonemes is not None else "text")
         p = ffi.new("ev_synthesis_params*", lib.ev_synthesis_params_default())
         p.input = lib.EV_TTS_INPUT_PHONEMES if phonemes is not None else lib.EV_TTS_INPUT_TEXT
-        if isinstance(speed, bool) or not isinstance(speed, (int, float)):
-            raise InvalidArgumentTypeError(f"{api}: speed must be a number, not {type(speed).__name__}",
-                                           "e.g. speed=1.0 (0.25 to 4)")
-        p.speed = float(speed)
+        p.speed = _float_value(api, "speed", speed, lambda v: 0.25 <= v <= 4,
+                               "a number from 0.25 to 4 (1 = the model's own pace)")
         if voice is not None:
             if not isinstance(voice, str):
                 raise InvalidArgumentTypeError(f"{api}: voice must be a str, not {type(voice).__name__}",
@@ -157,11 +182,12 @@ class SpeechModel(Model):
         return encoded, p
 
     def synthesize(self, text: str | None = None, *, phonemes: str | None = None, voice: str | None = None,
-                   speed: float = 1.0) -> Audio:
-        """The audio of `text` (through the front end) or of `phonemes` (the model's symbols)."""
+                   speed: float = 1.0, **unknown) -> Audio:
+        """The audio of `text` (through the front end) or of `phonemes` (the model's symbols).
+        speed: 0.25 to 4."""
         api = "SpeechModel.synthesize"
         keep: list = []
-        encoded, p = self._params(api, text, phonemes, voice, speed, keep)
+        encoded, p = self._params(api, text, phonemes, voice, speed, keep, unknown)
         out = ffi.new("ev_audio**")
         with self._native.hold(api) as ctx:
             rc = lib.ev_synthesize(ctx, encoded, p, out)
@@ -179,14 +205,14 @@ class SpeechModel(Model):
             lib.ev_audio_free(a)
 
     def synthesize_with_callback(self, text: str | None = None, on_chunk=None, *, phonemes: str | None = None,
-                                 voice: str | None = None, speed: float = 1.0) -> None:
+                                 voice: str | None = None, speed: float = 1.0, **unknown) -> None:
         """ev_synthesize_stream on this thread: on_chunk(AudioChunk) per sentence, in order. If
         on_chunk raises, the native call is cancelled and the exception re-raised here."""
         api = "SpeechModel.synthesize_with_callback"
         if not callable(on_chunk):
             raise InvalidArgumentTypeError(f"{api}: on_chunk must be callable", "pass a function taking an AudioChunk")
         keep: list = []
-        encoded, p = self._params(api, text, phonemes, voice, speed, keep)
+        encoded, p = self._params(api, text, phonemes, voice, speed, keep, unknown)
         relay = _callbacks.AudioRelay(lambda c: on_chunk(AudioChunk(c["samples"], c["index"], c["start_sample"],
                                                                     c["is_final"], c["progress"])))
         handle = ffi.new_handle(relay)
@@ -203,9 +229,12 @@ class SpeechModel(Model):
                 raise self._native.error(rc, ctx)
 
     def stream(self, text: str | None = None, *, phonemes: str | None = None, voice: str | None = None,
-               speed: float = 1.0) -> Iterator[AudioChunk]:
+               speed: float = 1.0, **unknown) -> Iterator[AudioChunk]:
         """Yields the audio chunk by chunk (one per sentence) while the rest is synthesized: the
-        native call runs on a worker thread; leaving the loop early cancels it."""
+        native call runs on a worker thread; leaving the loop early cancels it. Arguments are
+        checked at the first next()."""
+        for name in unknown:
+            raise _unknown_keyword("SpeechModel.stream", name, SYNTHESIS_KEYWORDS)
         chunks: queue.Queue = queue.Queue()
         done = object()
         failure: list = []
@@ -238,8 +267,12 @@ class SpeechModel(Model):
                 raise failure[0]
         finally:
             stopped.set()
-            if worker.is_alive():
-                self.cancel()
+            # Abandoned: stop the worker's call, and only it. ev_cancel from here would also
+            # stop calls other threads have waiting for this model, so it is sent only when the
+            # worker's call is the one call in flight; otherwise the next chunk's callback
+            # cancels its own call (ev_cancel inside a callback stops only that call).
+            if worker.is_alive() and worker.ident is not None:
+                self._native.cancel_only(worker.ident)
             worker.join()
 
 
