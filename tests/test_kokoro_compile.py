@@ -135,7 +135,11 @@ def test_manifest_layout(manifest, kokoro_dir, tvm_stages):
     assert all(t["dtype"] == "float32" for t in tables.values())
     info = dict(zip(recipe.MODEL_INFO, tvm_stages["model_info"]().tolist()))
     assert info == {"style_dim": 256, "samples_per_frame": 600, "d_width": 640, "t_en_width": 512,
-                    "max_phoneme_ids": 510, "sample_rate": 24000}
+                    "max_phoneme_ids": 510, "sample_rate": 24000, "vocab_size": 178}
+    # vocab_size is the rows of both token embedding tables: every id the kind accepts fits them
+    embeddings = [t for name, t in tables.items() if name.endswith("embedding.weight") or "word_embeddings" in name]
+    assert len(embeddings) == 2 and all(t["shape"][0] == info["vocab_size"] for t in embeddings), embeddings
+    assert max(section["vocab"].values()) < info["vocab_size"] and section["pad_id"] < info["vocab_size"]
     # the module holds kernels, not weights
     module_size = os.path.getsize(os.path.join(kokoro_dir, manifest["module"]["library"]))
     weights_size = os.path.getsize(os.path.join(kokoro_dir, manifest["weights"]["file"]))
