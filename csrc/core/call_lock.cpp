@@ -13,7 +13,8 @@ struct ThreadNode {
 
 struct LockGraph {
     static std::mutex& mu() {
-        static std::mutex m;  // leaked on purpose: contexts may be freed during static destruction
+        static std::mutex m;  // built on first use; std::mutex's destructor does nothing, so a
+                              // context freed during static destruction still finds it usable
         return m;
     }
     // Must hold mu(). Would `me` waiting for `lock` close a cycle? Follows holder -> the lock it
