@@ -3,6 +3,7 @@
 // that wrap caller memory and the context's weights, and copies results out.
 #include <algorithm>
 #include <cstdlib>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <memory>
@@ -296,17 +297,22 @@ int run_pool_task(int task_id, TVMParallelGroupEnv* penv, void* cdata) {
 
 // TVM's pool calls std::terminate when it cannot start a worker thread, so the threads are
 // tried first: a few more than the pool needs, all alive at once, each allocating as a pool
-// worker does, then released and joined. The allocation matters: under an address-space
-// limit (ulimit -v) glibc gives each thread that allocates while the others are alive a
-// malloc arena of its own (64 MiB of address space each, up to 8 per core), and it was those
-// arenas, made by TVM's spinning workers, that left no room for the last threads' stacks. Made
-// here, they are reused by the pool's threads. (A limit that tightens between this and TVM's
-// own start is not covered.)
+// worker does (its first touch of our thread-locals mallocs: the library is dlopen'ed), then
+// released and joined. The allocation matters: under an address-space limit (ulimit -v) glibc
+// gives each new thread that allocates a malloc arena of its own (64 MiB of address space,
+// 128 MiB while it is being aligned; up to 8 per core), and it was those arenas, made by TVM's
+// workers while the pool was still creating threads, that left no room for the last stacks.
+// The probe starts one thread at a time and waits for its allocation before the next: arenas
+// are made as early as they ever can be, so the probe is the worst order, and the arenas it
+// makes (never unmapped; reused by later threads) are the ones TVM's workers get. A thread the
+// probe could not give an arena could not get one in TVM's pool either (less room there).
+// (A limit that tightens between this and TVM's own start is not covered.)
 void check_threads_available(int32_t extra) {
     const int32_t wanted = extra + std::max<int32_t>(2, extra / 8);
     std::mutex mu;
     std::condition_variable cv;
     bool release = false;
+    int32_t allocated = 0;
     std::vector<std::thread> probe;
     probe.reserve(static_cast<size_t>(wanted));
     std::string failure;
@@ -315,13 +321,20 @@ void check_threads_available(int32_t extra) {
             probe.emplace_back([&] {
                 void* volatile block = std::malloc(256);  // volatile: the allocation must happen
                 std::unique_lock<std::mutex> g(mu);
+                ++allocated;
+                cv.notify_all();
                 cv.wait(g, [&] { return release; });
                 g.unlock();
                 std::free(block);
             });
         } catch (const std::exception& e) {
             failure = e.what();
+            break;
         }
+        // Bounded: a thread that has not allocated within 10 s (a stalled machine) only makes
+        // the probe less strict, never hangs it.
+        std::unique_lock<std::mutex> g(mu);
+        cv.wait_for(g, std::chrono::seconds(10), [&] { return allocated > i; });
     }
     {
         std::lock_guard<std::mutex> g(mu);
@@ -387,8 +400,10 @@ std::shared_ptr<Module> load_module(const ModuleSource& source) {
 }
 
 void use_kernel_threads(int32_t num_threads) {
-    // TVM's pool is per calling thread; its concurrency cap is process-wide. Reconfigure only
-    // when this thread's setting changes (it restarts the pool's workers).
+    // TVM's pool is per calling thread and starts its workers on that thread's first parallel
+    // call, as many as the process-wide cap then allows; later settings move the workers'
+    // affinity and how many of them a call uses, never past that first count. Reconfigure
+    // only when this thread's setting changes.
     thread_local int32_t configured = -1;
     if (num_threads <= 0 || num_threads == configured) return;
     check_threads_available(num_threads - 1);
