@@ -61,3 +61,24 @@ def test_g2p_bad_model_reports_error_and_hint(tmp_path):
     proc = cli("g2p", "--model", str(tmp_path / "nothing"), "word")
     assert proc.returncode == 1
     assert "error:" in proc.stderr and "hint:" in proc.stderr
+
+
+def test_version_prints_the_library_abi_and_runtime():
+    proc = cli("--version")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == (f"edge-veda {edge_veda.__version__} (abi {edge_veda.ABI_VERSION}, "
+                                   f"tvm runtime {edge_veda.runtime_version()})")
+
+
+def test_bare_command_prints_help_not_a_usage_error():
+    proc = cli()
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert proc.stdout.startswith("usage: edge-veda") and "say" in proc.stdout and "--version" in proc.stdout
+
+
+def test_status_shows_every_model_compile_builds(edge_veda_home):
+    proc = cli("status")
+    assert proc.returncode == 0, proc.stderr
+    states = dict(line.split(": ", 1) for line in proc.stdout.splitlines() if ": " in line)
+    for name in ("g2p-en", "kokoro"):
+        assert states[name].startswith(("compiled (", "not compiled yet (")), proc.stdout

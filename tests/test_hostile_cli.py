@@ -144,11 +144,15 @@ def test_bad_line_split_across_reads(reference):
 
 
 def test_invalid_utf8_and_empty_arguments(reference):
+    """An empty argument is an input with an empty answer (README: "empty input ... give an
+    empty answer"), one line per argument; invalid UTF-8 is reported and skipped (exit 3)."""
     proc = cli("g2p", "hello", b"w\xffrld", "", "ok")
     err = no_traceback(proc)
-    assert lines(proc.stdout) == answers(reference, ["hello", "ok"])
-    assert "argument 2: invalid UTF-8, skipped" in err and "argument 3: empty, skipped" in err
+    assert lines(proc.stdout) == [answers(reference, ["hello"])[0], "\t", answers(reference, ["ok"])[0]]
+    assert "argument 2: invalid UTF-8, skipped" in err and "argument 3" not in err
     assert proc.returncode == 3
+    only_empty = cli("g2p", "")
+    assert only_empty.returncode == 0 and only_empty.stdout == b"\t\n" and only_empty.stderr == b""
 
 
 def test_only_bad_arguments_exit_3_without_loading():
@@ -235,7 +239,7 @@ def test_closed_stdin_and_stdout_are_reported():
 
 
 def test_usage_errors_exit_2():
-    for args in ((), ("g2p",), ("nonsense",), ("g2p", "--bogus", "x")):
+    for args in (("g2p",), ("nonsense",), ("g2p", "--bogus", "x")):  # bare: help, exit 0 (test_cli)
         proc = cli(*args)
         no_traceback(proc)
         assert proc.returncode == 2
@@ -475,3 +479,23 @@ def test_say_refuses_a_block_device_and_a_directory(tmp_path):
         proc = say(out)
         err = no_traceback(proc)
         assert proc.returncode == 1 and f"edge-veda: error: {message}" in err and "hint:" in err
+
+
+@pytest.mark.parametrize("speed", ["0.1", "5", "fast", "nan"])
+def test_say_speed_out_of_range_is_a_usage_error(tmp_path, speed):
+    """Checked by the parser (exit 2, before any model loads), in the CLI's words, not as
+    ev_synthesis_params.speed."""
+    out = tmp_path / "x.wav"
+    proc = cli("say", "Hi.", "-o", str(out), "--speed", speed)
+    err = no_traceback(proc)
+    assert proc.returncode == 2, err
+    assert "argument --speed:" in err and "ev_synthesis_params" not in err, err
+    assert not out.exists()
+
+
+def test_say_with_empty_stdin_says_stdin_was_empty(tmp_path):
+    out = tmp_path / "x.wav"
+    proc = cli("say", "-", "-o", str(out), stdin=b"  \n")
+    err = no_traceback(proc)
+    assert proc.returncode == 2 and "stdin held no text to say" in err, err
+    assert not out.exists()

@@ -120,9 +120,7 @@ def _argument_problem(word: str) -> str | None:
         word.encode("utf-8")
     except UnicodeEncodeError:  # bytes that were not UTF-8, decoded by Python as surrogates
         return "invalid UTF-8"
-    if not word.strip():
-        return "empty"
-    return None
+    return None  # an empty argument is an input too: an empty answer, as the library gives
 
 
 def _interruptible(model, fn, *args):
@@ -220,6 +218,8 @@ def _cmd_say(args) -> int:
     else:
         text = args.text
     if not text.strip():
+        if args.text == "-":
+            args.parser.error("stdin held no text to say (it was empty or only whitespace)")
         args.parser.error("give the text to say (or '-' to read it from stdin)")
     out = args.output
     place = _WavOutput(out, args.force)  # refuses before the model is loaded, not after synthesis
@@ -407,9 +407,10 @@ def _cmd_status(args) -> int:
     print(f"tvm runtime: {runtime_version()}")
     print(f"library: {library_dir()}")
     print(f"cache: {cache_root()}")
-    built = local_build_dir("g2p-en")
-    state = "compiled" if os.path.isfile(os.path.join(built, "manifest.json")) else "not compiled yet"
-    print(f"g2p-en: {state} ({built})")
+    for name in ("g2p-en", "kokoro"):  # the models `compile` builds, as `models list` shows them
+        built = local_build_dir(name)
+        state = "compiled" if os.path.isfile(os.path.join(built, "manifest.json")) else "not compiled yet"
+        print(f"{name}: {state} ({built})")
     return 0
 
 
@@ -569,10 +570,35 @@ def _thread_count(text: str) -> int:
     return n  # _run lowers it to the CPUs this process may use
 
 
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.25 <= value <= 4:  # the range of ev_synthesis_params.speed
+        raise argparse.ArgumentTypeError(f"{text} is outside 0.25 to 4 (1 = the model's own pace)")
+    return value
+
+
+class _VersionAction(argparse.Action):
+    """--version: loads the library only when asked (the version is the library's own)."""
+
+    def __init__(self, option_strings, dest, **kw):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print the library, ABI and TVM runtime versions and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from . import ABI_VERSION, __version__, runtime_version
+
+        print(f"edge-veda {__version__} (abi {ABI_VERSION}, tvm runtime {runtime_version()})")
+        parser.exit(EXIT_OK)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="edge-veda", description="Run TVM-compiled on-device models.",
                                  epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="command", required=True)
+    ap.add_argument("--version", action=_VersionAction)
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
 
     g2p = sub.add_parser("g2p", help="English words and sentences to ARPAbet phonemes",
                          description="Prints one line per input: INPUT<TAB>PHONEMES. An input is a word "
@@ -611,7 +637,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "refused unless --force; a FIFO or device is written in place")
     say.add_argument("--force", action="store_true", help="replace OUTPUT even if it is not a WAV file")
     say.add_argument("--voice", help="a voice (edge-veda voices) or a blend like 'jf_alpha:0.7,jm_kumo:0.3'")
-    say.add_argument("--speed", type=float, default=1.0, help="speaking rate, 0.25 to 4 (default 1)")
+    say.add_argument("--speed", type=_speed, default=1.0, help="speaking rate, 0.25 to 4 (default 1)")
     say.add_argument("--phonemes", action="store_true", help="TEXT is phonemes in the model's symbols")
     say.add_argument("--model", default="kokoro", help="TTS model name or artifact directory")
     say.add_argument("--frontend", default="g2p-en", help="G2P model for text (name or artifact directory)")
@@ -763,7 +789,11 @@ def _describe(e: BaseException) -> str:
 
 
 def _run(argv) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # bare `edge-veda`: what it can do, not a usage error
+        parser.print_help()
+        return EXIT_OK
     from .errors import EdgeVedaError
 
     if getattr(args, "threads", 0):
