@@ -499,3 +499,8 @@ def test_say_with_empty_stdin_says_stdin_was_empty(tmp_path):
     err = no_traceback(proc)
     assert proc.returncode == 2 and "stdin held no text to say" in err, err
     assert not out.exists()
+
+
+def test_say_help_has_its_own_exit_codes():
+    out = cli("say", "--help").stdout.decode()
+    assert "\n  2 " in out and "\n  130" in out and "\n  3 " not in out and "g2p:" not in out, out

@@ -33,6 +33,10 @@ exit status:
 
 Set EDGE_VEDA_DEBUG=1 to also print Python tracebacks."""
 
+# `say` never skips input: its table is the general one without code 3.
+SAY_EXIT_CODES = "\n".join(line for line in EXIT_CODES.splitlines()
+                            if not line.startswith(("  3 ", "       were answered")))
+
 # A stdin line longer than this is reported and skipped: no word is near it, and buffering an
 # endless line (a binary file piped in by mistake) must not take the machine's memory.
 MAX_LINE_BYTES = 1 << 20
@@ -630,7 +634,7 @@ def build_parser() -> argparse.ArgumentParser:
     say = sub.add_parser("say", help="text to speech: write a WAV file (model kokoro)",
                          description="Synthesizes TEXT (English, through the g2p-en front end) or, with "
                                      "--phonemes, phonemes in the model's symbols, into a 16-bit mono WAV.",
-                         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                         epilog=SAY_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     say.add_argument("text", metavar="TEXT", help="the text to say, or '-' to read it from stdin")
     say.add_argument("-o", "--output", required=True,
                      help="WAV file to write ('-': stdout); an existing file that is not a WAV is "
