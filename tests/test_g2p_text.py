@@ -1,5 +1,5 @@
 """The G2P text front end (csrc/models/g2p/text.cpp) and lexicon (csrc/models/g2p/lexicon.cpp,
-pybind/edge_veda/compile/lexicon.py) on their own, through tests/c/g2p_text_driver.cpp built
+pybind/edge_veda/compile/recipes/lexicon.py) on their own, through tests/c/g2p_text_driver.cpp built
 with meson in a temporary directory.
 
 References: g2p-en's normalize_numbers re-expressed with `inflect` (test dependency only), and
@@ -289,7 +289,7 @@ def test_tokenizer_is_linear_on_hostile_input(driver):
 # ---- lexicon ---------------------------------------------------------------------------------
 
 def load_lexicon_module():
-    path = os.path.join(ROOT, "pybind", "edge_veda", "compile", "lexicon.py")
+    path = os.path.join(ROOT, "pybind", "edge_veda", "compile", "recipes", "lexicon.py")
     spec = importlib.util.spec_from_file_location("ev_compile_lexicon", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

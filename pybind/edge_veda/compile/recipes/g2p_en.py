@@ -1,4 +1,5 @@
-"""Recipe g2p-en: Park & Kim's English grapheme-to-phoneme GRU seq2seq (kind seq2seq-gru).
+"""Recipe g2p-en: Park & Kim's English grapheme-to-phoneme GRU seq2seq (kind g2p: a CMUdict
+lexicon first, this network for the words the lexicon lacks).
 
 The weights come from the PyPI package `g2p-en` (g2p_en/checkpoint20.npz). The package is
 located, never imported: importing g2p_en triggers nltk downloads, which fail offline.
@@ -11,8 +12,8 @@ import os
 
 import numpy as np
 
-from .. import kernels
-from ..lexicon import cmudict_entries, encode_lexicon
+from ..kernels import gru_kernels
+from .lexicon import cmudict_entries, encode_lexicon
 from ..recipe import Build, Function
 
 # Vocabularies exactly as g2p_en/g2p.py defines them (ids are positions).
@@ -77,9 +78,9 @@ def build(target) -> Build:
     w = load_weights()
     hidden = w["enc_w_hh"].shape[1]
     n_out = len(PHONEMES)
-    tile = kernels.tile_for(target)
+    tile = gru_kernels.tile_for(target)
     logits_pad = -(-n_out // tile) * tile
-    encoder, decoder_step, greedy = kernels.make_kernels(
+    encoder, decoder_step, greedy = gru_kernels.make_kernels(
         hidden, len(GRAPHEMES), n_out, logits_pad, tile, bos=BOS, eos=EOS)
 
     def input_table(emb, w_ih, b_ih):
@@ -88,12 +89,12 @@ def build(target) -> Build:
 
     weights = {
         "enc_table": input_table(w["enc_emb"], w["enc_w_ih"], w["enc_b_ih"]),
-        "enc_whh": kernels.pack_tiles(w["enc_w_hh"].T, tile),
+        "enc_whh": gru_kernels.pack_tiles(w["enc_w_hh"].T, tile),
         "enc_bhh": w["enc_b_hh"],
         "dec_table": input_table(w["dec_emb"], w["dec_w_ih"], w["dec_b_ih"]),
-        "dec_whh": kernels.pack_tiles(w["dec_w_hh"].T, tile),
+        "dec_whh": gru_kernels.pack_tiles(w["dec_w_hh"].T, tile),
         "dec_bhh": w["dec_b_hh"],
-        "fc_w": kernels.pack_tiles(w["fc_w"].T, tile),
+        "fc_w": gru_kernels.pack_tiles(w["fc_w"].T, tile),
         "fc_b": np.pad(w["fc_b"], (0, logits_pad - n_out)),
     }
     # Weights are parameters, not constants: the library maps them once per context and passes
@@ -131,12 +132,12 @@ def build(target) -> Build:
         with bb.dataflow():
             res = bb.emit(relax.call_tir(
                 greedy_gv, [ids, max_steps] + [params[k] for k in encode_w + step_w],
-                [relax.TensorType((kernels.GREEDY_MAX_STEPS,), "int32"), relax.TensorType((1,), "int32")]))
+                [relax.TensorType((gru_kernels.GREEDY_MAX_STEPS,), "int32"), relax.TensorType((1,), "int32")]))
             out = bb.emit_output(res)
         bb.emit_func_output(out)
 
     info = {"hidden_size": hidden, "input_rows": len(GRAPHEMES), "output_rows": n_out,
-            "logits_size": logits_pad, "greedy_max_steps": kernels.GREEDY_MAX_STEPS,
+            "logits_size": logits_pad, "greedy_max_steps": gru_kernels.GREEDY_MAX_STEPS,
             "output_bos": BOS, "output_eos": EOS}
     with bb.function("model_info", []):
         bb.emit_func_output(relax.const(np.array([info[k] for k in MODEL_INFO], dtype="int32")))
@@ -144,7 +145,7 @@ def build(target) -> Build:
     network_config = {
         "hidden_size": int(hidden),
         "logits_size": int(logits_pad),
-        "greedy_max_steps": kernels.GREEDY_MAX_STEPS,
+        "greedy_max_steps": gru_kernels.GREEDY_MAX_STEPS,
         "workspace_bytes": int(4 * (4 * hidden + 3 * hidden + logits_pad)),
         "vocab": {"input": GRAPHEMES, "output": PHONEMES},
         "special_tokens": {"input_unk": 1, "input_eos": 2, "output_bos": BOS, "output_eos": EOS},

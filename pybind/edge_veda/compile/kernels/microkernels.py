@@ -180,7 +180,7 @@ def register_blocked_kernels(target):
     import tvm
     from tvm import relax
 
-    from .relax_rewrite import rewrite_pass
+    from ..relax_passes.rewrite_pass import rewrite_pass
 
     op_conv = tvm.ir.Op.get("relax.nn.conv1d")
     op_add = tvm.ir.Op.get("relax.add")

@@ -29,7 +29,7 @@ def polynomial_sin_squared():
     import tvm
     from tvm import relax
 
-    from .relax_rewrite import rewrite_pass
+    from .rewrite_pass import rewrite_pass
 
     op_power = tvm.ir.Op.get("relax.power")
     op_sin = tvm.ir.Op.get("relax.sin")

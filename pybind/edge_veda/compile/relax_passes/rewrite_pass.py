@@ -1,5 +1,5 @@
-"""The module-pass wrapper the Relax rewrites before legalization share (polyphase.py,
-sin_squared.py, microkernels.py): one expression mutator over every Relax function."""
+"""The module-pass wrapper the Relax rewrites before legalization share (polyphase.py and
+sin_squared.py here, kernels/microkernels.py): one expression mutator over every Relax function."""
 from __future__ import annotations
 
 

