@@ -20,9 +20,11 @@ Before that, elementwise chains are inlined into their (elementwise) consumers: 
 pipeline materializes every step of e.g. AdaIN + Snake (divide, multiply, add, sin, power...)
 as a full-size intermediate. Blocks without the reduction form above (elementwise blocks,
 reductions over the innermost axis: means, norms) get their outer loops run in parallel.
-Functions that are already scheduled (hand-written TIR) are left as they are. These are
-measured choices from docs in ../shared/notes/kokoro-field-notes.md (splitting the symbolic time
-axis for cache blocking made it slower; 8 channels was slower than 4).
+Functions that are already scheduled (hand-written TIR) are left as they are. The choices were
+measured on Kokoro's vocoder (2 threads; BENCHMARKS.md, "Text to speech: Kokoro-82M"): tiling the
+symbolic time axis for cache blocking made it slower (and a tail loop for it cannot be expressed
+with TVM 0.27's schedule primitives on a symbolic length), and 8 channels per tile was slower
+than 4.
 """
 from __future__ import annotations
 
