@@ -19,18 +19,19 @@ the module are shape constants and scalars (under 1 KB in all; `build` checks th
 Weights the two parts share are stored once and listed in both functions' weights.
 
 Why the two parts are imported separately and merged: each part is its own ONNX graph (the
-alignment in between is data-dependent), and the Relax importer makes one "main" per graph.
+alignment in between is data-dependent), and the Relax importer makes one "main" per graph
+(onnx_import/relax_import.py imports and merges them, weights as parameters).
 The merged module is built with TVM's default CPU pipeline minus FoldConstant (Build.pipeline):
 FoldConstant fails on part B (the reshape legalization asserts a ShapeExpr) and has nothing to
 fold once the weights are parameters.
 """
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from . import kokoro_graph as kg
+from ..onnx_import.relax_import import (import_graph, initializers_to_parameters, merge_modules,
+                                        parameter_weights)
 from ..recipe import Build, Function
 
 NAME = "kokoro"
@@ -46,90 +47,6 @@ MODEL_INFO = ("style_dim", "samples_per_frame", "d_width", "t_en_width", "max_ph
 
 MIN_WEIGHT_ELEMENTS = 16     # float initializers this large are weights (parameters)
 MAX_CONSTANT_BYTES = 64 * 1024  # what may stay in the module as constants (checked)
-
-
-def _weight_name(name: str, taken: set[str]) -> str:
-    base = re.sub(r"[^A-Za-z0-9_.]+", ".", name.removeprefix("onnx::")).strip(".") or "w"
-    if len(base) > 100:
-        base = base[-100:].lstrip(".")
-    out, k = base, 1
-    while out in taken:
-        k += 1
-        out = f"{base}.{k}"
-    taken.add(out)
-    return out
-
-
-def prepare_part(part, names: dict[bytes, str], taken: set[str]):
-    """Splits `part`'s initializers into weights (renamed; they become parameters) and small
-    constants (moved into Constant nodes, so the importer folds them). `names` maps a weight's
-    content digest to its name across parts, so a tensor both parts use is one weight.
-    Returns {weight name: array} in parameter order and the bytes left as constants."""
-    import hashlib
-
-    from onnx import helper, numpy_helper
-
-    g = part.graph
-    weights: dict[str, np.ndarray] = {}
-    rename: dict[str, str] = {}
-    constants = []
-    const_bytes = 0
-    kept = []
-    for t in g.initializer:
-        a = numpy_helper.to_array(t)
-        if a.dtype == np.float32 and a.size >= MIN_WEIGHT_ELEMENTS:
-            key = hashlib.sha256(a.dtype.str.encode() + str(a.shape).encode() + a.tobytes()).digest()
-            if key not in names:
-                names[key] = _weight_name(t.name, taken)
-            new = names[key]
-            rename[t.name] = new
-            if new not in weights:
-                weights[new] = np.ascontiguousarray(a)
-                kept.append(numpy_helper.from_array(weights[new], new))
-        else:
-            constants.append(helper.make_node("Constant", [], [t.name], value=t, name=f"const:{t.name}"))
-            const_bytes += a.nbytes
-    for n in g.node:
-        for k, i in enumerate(n.input):
-            if i in rename:
-                n.input[k] = rename[i]
-    nodes = constants + list(g.node)
-    del g.node[:]
-    g.node.extend(nodes)
-    del g.initializer[:]
-    g.initializer.extend(kept)
-    return weights, const_bytes
-
-
-def import_part(part, shapes: dict, dtypes: dict, prefix: str):
-    """The Relax module of one ONNX part (function "main": data inputs, then the weights as
-    parameters, in initializer order) with the kernels it adds named with `prefix`."""
-    from tvm import relax
-    from tvm.relax.frontend.onnx import from_onnx
-
-    from ..onnx_import.converters import converters
-
-    with converters(prefix):
-        mod = from_onnx(part, shape_dict=shapes, dtype_dict=dtypes, keep_params_in_input=True)
-    mod, _ = relax.frontend.detach_params(mod)
-    return mod
-
-
-def merge(parts: dict, extra) -> object:
-    """One IRModule of several imported modules: each module's "main" under its new name,
-    the rest (kernels, already uniquely prefixed) as they are."""
-    import tvm
-
-    merged = tvm.IRModule()
-    for new_name, mod in list(parts.items()) + [(None, extra)]:
-        for gv, func in mod.functions.items():
-            if gv.name_hint == "main" and new_name is not None:
-                merged[new_name] = func.with_attr("global_symbol", new_name)
-            elif any(g.name_hint == gv.name_hint for g in merged.functions):
-                raise ValueError(f"two parts define {gv.name_hint}")
-            else:
-                merged[gv] = func
-    return merged
 
 
 def relax_pipeline(target):
@@ -160,16 +77,6 @@ def relax_pipeline(target):
     return pipeline
 
 
-def _function_weights(mod, weights: dict[str, np.ndarray]) -> list[str]:
-    func = mod["main"]
-    n_in = int(func.attrs["num_input"])
-    names = [p.name for p in func.params[n_in:]]
-    missing = [n for n in names if n not in weights]
-    if missing:
-        raise ValueError(f"parameters without weights: {missing[:5]}")
-    return names
-
-
 def build(target) -> Build:
     import tvm
     from tvm import relax, tirx
@@ -182,22 +89,22 @@ def build(target) -> Build:
 
     names: dict[bytes, str] = {}
     taken: set[str] = set()
-    weights_a, const_a = prepare_part(part_a, names, taken)
-    weights_b, const_b = prepare_part(part_b, names, taken)
+    weights_a, const_a = initializers_to_parameters(part_a, names, taken, MIN_WEIGHT_ELEMENTS)
+    weights_b, const_b = initializers_to_parameters(part_b, names, taken, MIN_WEIGHT_ELEMENTS)
     if const_a + const_b > MAX_CONSTANT_BYTES:
         raise ValueError(f"{const_a + const_b} bytes would be baked into the module as constants")
 
     L = tirx.Var("L", "int64")
-    mod_a = import_part(part_a, {"tokens": [1, L], "style": [1, kg.STYLE_DIM], "speed": [1]},
-                        {"tokens": "int64", "style": "float32", "speed": "float32"}, "durations_")
+    mod_a = import_graph(part_a, {"tokens": [1, L], "style": [1, kg.STYLE_DIM], "speed": [1]},
+                         {"tokens": "int64", "style": "float32", "speed": "float32"}, "durations_")
     L, F = tirx.Var("L", "int64"), tirx.Var("F", "int64")
-    mod_b = import_part(part_b, {"alignment": [L, F], "d": [1, L, kg.D_WIDTH], "t_en": [1, kg.T_EN_WIDTH, L],
-                                 "style": [1, kg.STYLE_DIM]},
-                        {"alignment": "float32", "d": "float32", "t_en": "float32", "style": "float32"}, "audio_")
+    mod_b = import_graph(part_b, {"alignment": [L, F], "d": [1, L, kg.D_WIDTH], "t_en": [1, kg.T_EN_WIDTH, L],
+                                  "style": [1, kg.STYLE_DIM]},
+                         {"alignment": "float32", "d": "float32", "t_en": "float32", "style": "float32"}, "audio_")
     del part_a, part_b
     all_weights = {**weights_a, **weights_b}
-    durations_w = _function_weights(mod_a, all_weights)
-    audio_w = _function_weights(mod_b, all_weights)
+    durations_w = parameter_weights(mod_a, all_weights)
+    audio_w = parameter_weights(mod_b, all_weights)
 
     info = {"style_dim": kg.STYLE_DIM, "samples_per_frame": kg.SAMPLES_PER_FRAME, "d_width": kg.D_WIDTH,
             "t_en_width": kg.T_EN_WIDTH, "max_phoneme_ids": kg.MAX_PHONEME_IDS, "sample_rate": kg.SAMPLE_RATE,
@@ -205,7 +112,7 @@ def build(target) -> Build:
     bb = relax.BlockBuilder()
     with bb.function("model_info", []):
         bb.emit_func_output(relax.const(np.array([info[k] for k in MODEL_INFO], dtype="int32")))
-    module = merge({"durations": mod_a, "audio": mod_b}, bb.get())
+    module = merge_modules({"durations": mod_a, "audio": mod_b}, bb.get())
     _ = tvm
 
     weights = dict(all_weights)

