@@ -1,7 +1,9 @@
 """Model recipes: one module per model the compiler builds, registered here by name.
 
-A recipe module defines NAME, KIND and `build(target) -> Build` (pybind/edge_veda/compile/
-recipe.py); adding a model is a new module here plus one line in RECIPES. Code only one recipe
+A recipe module defines NAME, KIND, IMPORTS (the compile modules its build imports beyond the
+pipeline at compile/'s top level: its compiler key, edge_veda.paths) and `build(target) -> Build`
+(pybind/edge_veda/compile/recipe.py); adding a model is a new module here plus one line in
+RECIPES. Code only one recipe
 uses sits here beside it: kokoro_graph.py (kokoro's ONNX graph), lexicon.py (g2p-en's lexicon
 file). What several models can use goes in onnx_import/, relax_passes/ or kernels/.
 """

@@ -16,6 +16,11 @@ from ..kernels import gru_kernels
 from .lexicon import cmudict_entries, encode_lexicon
 from ..recipe import Build, Function
 
+# The edge_veda.compile modules this recipe's build imports beyond the pipeline at compile/'s top
+# level: with this file they make g2p-en's compiler key (edge_veda.paths.compiler_sources), so
+# another recipe's edits keep g2p-en's local builds. tests/test_compile_layout.py checks the list.
+IMPORTS = ("kernels.gru_kernels", "recipes.lexicon")
+
 # Vocabularies exactly as g2p_en/g2p.py defines them (ids are positions).
 GRAPHEMES = ["<pad>", "<unk>", "</s>"] + list("abcdefghijklmnopqrstuvwxyz")
 PHONEMES = ["<pad>", "<unk>", "<s>", "</s>"] + [

@@ -34,6 +34,15 @@ from ..onnx_import.relax_import import (import_graph, initializers_to_parameters
                                         parameter_weights)
 from ..recipe import Build, Function
 
+# The edge_veda.compile modules this recipe's build imports beyond the pipeline at compile/'s top
+# level: with this file they make kokoro's compiler key (edge_veda.paths.compiler_sources), so
+# another recipe's edits keep kokoro's local builds. tests/test_compile_layout.py checks the list.
+IMPORTS = ("recipes.kokoro_graph",
+           "onnx_import.graph", "onnx_import.dequantize", "onnx_import.relax_import", "onnx_import.converters",
+           "onnx_import.lstm",
+           "relax_passes.rewrite_pass", "relax_passes.polyphase", "relax_passes.sin_squared",
+           "kernels.cpu_schedule", "kernels.microkernels")
+
 NAME = "kokoro"
 # Kind "tts" (csrc/models/tts): phonemes -> ids, style row by id count, "durations",
 # the alignment on the host, "audio".
