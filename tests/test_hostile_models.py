@@ -1121,7 +1121,7 @@ def _mutate_bytes(rng, data: bytes) -> bytes:
 
 
 BASE_CATALOG = {"catalog_version": 1, "models": [
-    {"name": "g2p-en", "version": "2.1.0", "kind": "seq2seq-gru", "abi_version": 1, "arch": "x86_64",
+    {"name": "g2p-en", "version": "2.1.0", "kind": "g2p", "abi_version": 1, "arch": "x86_64",
      "target": {"kind": "llvm", "mcpu": "znver4"},
      "file": {"url": "g2p-en-2.1.0-x86_64.tar", "size": 2099200, "sha256": "cd" * 32}},
     {"name": "toy", "version": "1", "kind": "test", "abi_version": 1, "arch": None, "target": None, "file": None},
