@@ -1,10 +1,11 @@
 """Work directories that a killed process cannot leave behind for good.
 
 A work directory (`.staging-NAME-XXXXXXXX` beside a compile's output, or in the model cache)
-is created with tempfile.mkdtemp and locked with flock(2) on the directory itself for as long
-as its owner works in it. The kernel drops the lock when the owner dies (kill -9 included), so
-a later process that can take the lock knows the directory is abandoned and deletes it. The
-lock follows the directory's inode, so nothing is written into it and a rename keeps it.
+is created with tempfile.mkdtemp and locked with flock(2) on the directory itself
+(edge_veda._locking.lock_fd) for as long as its owner works in it. The kernel drops the lock
+when the owner dies (kill -9 included), so a later process that can take the lock knows the
+directory is abandoned and deletes it (sweep: the one cleanup of such directories). The lock
+follows the directory's inode, so nothing is written into it and a rename keeps it.
 
 No race: the owner takes its lock (blocking) right after mkdtemp and then checks that the path
 still names the directory it locked; if a sweeper got the lock first and deleted it, the owner
@@ -13,11 +14,12 @@ starts over with a new directory.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
 import shutil
 import tempfile
+
+from . import _locking
 
 
 def _open_dir(path: str) -> int:
@@ -31,7 +33,7 @@ def locked_work_dir(parent: str, prefix: str):
     while True:
         path = tempfile.mkdtemp(prefix=prefix, dir=parent)
         fd = _open_dir(path)
-        fcntl.flock(fd, fcntl.LOCK_EX)  # waits while a sweeper holds it
+        _locking.lock_fd(fd)  # waits while a sweeper holds it
         try:
             st = os.stat(path, follow_symlinks=False)
             mine = os.fstat(fd)
@@ -63,9 +65,10 @@ def remove_if_abandoned(path: str) -> bool:
         return False
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if not _locking.lock_fd(fd, blocking=False):
+                return False  # its owner is alive
         except OSError:
-            return False  # its owner is alive
+            return False  # no lock to be had: not ours to judge
         shutil.rmtree(path, ignore_errors=True)
         return True
     finally:

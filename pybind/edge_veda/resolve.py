@@ -3,33 +3,23 @@ the one place that decides whether loading a model by name downloads or compiles
 says so on stderr before it does."""
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 
+from . import _locking
 from .errors import InvalidArgumentError, ModelNotFoundError
 from .paths import is_built, local_build_dir
 
 
-@contextlib.contextmanager
 def _build_lock(target: str):
     """One compile per local build directory across processes (a second waits, then reuses it)."""
-    import fcntl
-
     locks = os.path.join(os.path.dirname(os.path.dirname(target)), "locks")
     os.makedirs(locks, exist_ok=True)
-    with open(os.path.join(locks, f"local-{os.path.basename(target)}.lock"), "a+") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)  # released by the kernel if this process dies
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    return _locking.lock_file(os.path.join(locks, f"local-{os.path.basename(target)}.lock"))
 
 
 def build_locally(name: str, announce) -> str:
     """Compiles `name` into its local build directory unless it is there already."""
-    import shutil
-
     from .compile import compile_model, require_compiler
 
     require_compiler(name)  # before announcing a compile this install cannot run
@@ -38,12 +28,9 @@ def build_locally(name: str, announce) -> str:
     with _build_lock(target):
         if is_built(target):
             return target
-        # Under the lock no other compile of this target runs: its staging leftovers are stale
-        # (a compile killed before its rename).
-        prefix = f".staging-{os.path.basename(target)}-"
-        for entry in os.listdir(os.path.dirname(target)):
-            if entry.startswith(prefix):
-                shutil.rmtree(os.path.join(os.path.dirname(target), entry), ignore_errors=True)
+        # The staging directories a compile killed before its rename left are swept by
+        # compile_model itself (edge_veda._workdir.sweep: only those whose lock is free, so an
+        # `edge-veda compile -o` into the same directory that runs outside this lock keeps its own).
         announce(f"edge-veda: compiling {name} for this CPU into {target} (first use only)")
         return compile_model(name, target)
 

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import json
 import os
 import platform
 import re
 from typing import AsyncIterator, Callable
 
-from .. import _workdir, artifact, paths
+from .. import _locking, _workdir, artifact, paths
 from .._ffi import lib
 from .._hashing import read_regular, sha256_file
 from ..artifact import INSTALL_RECORD
@@ -184,18 +183,10 @@ class ModelManager:
         return True
 
     # -- pull -----------------------------------------------------------------------------
-    @contextlib.contextmanager
     def _lock(self, name: str, blocking: bool = True):
-        with open(os.path.join(self._dir("locks"), f"{name}.lock"), "a+") as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-            except BlockingIOError:
-                yield False
-                return
-            try:  # released by the kernel if this process dies
-                yield True
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+        """One puller (or remover) of `name` across processes; yields whether it is held
+        (False only when not `blocking` and another process holds it)."""
+        return _locking.lock_file(os.path.join(self._dir("locks"), f"{name}.lock"), blocking)
 
     def sweep_stale(self) -> list[str]:
         """Deletes `.staging-*` and `.trash-*` directories left by pulls and removes that died
