@@ -1,12 +1,20 @@
 """The lifetime of one native ev_context, and the one wrapper every call into it goes through.
 
 A NativeContext owns the handle. Every call that passes the handle to libedge_veda runs inside
-`hold(api)` (or `call(api, fn, *args)`, which is `hold` plus the error check), which:
+`hold(api)`, which:
 - refuses a closed context (InvalidStateError naming `api`),
 - refuses a call from a callback of the same context on the same thread: the native call the
   callback runs in holds the context, so the new call would wait for itself forever,
 - counts the call in flight, so that close() can wait for it before ev_free,
 - re-raises a KeyboardInterrupt/SystemExit a memory-pressure callback deferred on this thread.
+
+The calls are made through the few shapes the ABI has, each written once here:
+- call(api, fn, *args): fn(ctx, *args) -> rc, raised as the library's error;
+- call_out(api, fn, out, *args, copy=, free=): the same with a trailing out-parameter; returns
+  copy(out), made while the context is held, and runs free(out) in every case;
+- call_relayed(api, fn, *args, callback=, on_item=): a call that runs one of _callbacks' C
+  callbacks; an exception on_item raises cancels the call and is re-raised once it returned;
+- begin_stream / next_token / free_stream: the pull API (ev_stream).
 
 Native streams (ev_stream) are registered here too: close() frees every one still open before
 the context, and a stream resumed after that raises InvalidStateError.
@@ -104,22 +112,54 @@ class NativeContext:
     @contextlib.contextmanager
     def hold(self, api: str) -> Iterator:
         """Yields the handle for native calls made inside the block (see the module docstring).
-        Raise failures with `self.error(rc, ptr)` inside the block: the message is thread-local
-        in the library and read from the context."""
+        Raise a failure code inside the block (error_from_code(rc, ptr)): the message is
+        thread-local in the library and read from the context."""
         ptr = self._enter(api)
         try:
             yield ptr
         finally:
             self._leave()
 
-    @staticmethod
-    def error(rc: int, ptr=ffi.NULL):
-        return error_from_code(rc, ptr)
-
     def call(self, api: str, fn, *args) -> None:
         """Runs fn(ctx, *args) and raises for a failure code."""
         with self.hold(api) as ptr:
             rc = fn(ptr, *args)
+            if rc != 0:
+                raise error_from_code(rc, ptr)
+
+    def call_out(self, api: str, fn, out, *args, copy, free=None):
+        """Runs fn(ctx, *args, out) (out: a cdata, or a C type that ffi.new makes one of) and
+        returns copy(out), made while the context is held (what `out` points to may belong to
+        the context); raises for a failure code. free(out) runs in every case, the library's
+        own error included (every ev_*_free accepts the NULL a failed call leaves)."""
+        if isinstance(out, str):
+            out = ffi.new(out)
+        with self.hold(api) as ptr:
+            try:
+                rc = fn(ptr, *args, out)
+                if rc != 0:
+                    raise error_from_code(rc, ptr)
+                return copy(out)
+            finally:
+                if free is not None:
+                    free(out)
+
+    def call_relayed(self, api: str, fn, *args, callback, on_item) -> None:
+        """Runs fn(ctx, *args, callback, user_data), a call that runs the C `callback` (one of
+        _callbacks') on this thread with user_data -> a _callbacks.Relay of on_item. If on_item
+        raises, the call is cancelled and the exception (KeyboardInterrupt included) is raised
+        here once the native call has returned; else a failure code is raised."""
+        relay = _callbacks.Relay(on_item)
+        handle = ffi.new_handle(relay)  # alive until the call returns
+        with self.hold(api) as ptr:
+            relay.ctx = ptr
+            rc = fn(ptr, *args, callback, handle)
+            error, relay.error = relay.error, None
+            if error is not None:
+                try:
+                    raise error
+                finally:
+                    error = None  # no cycle through the traceback
             if rc != 0:
                 raise error_from_code(rc, ptr)
 
@@ -194,20 +234,30 @@ class NativeContext:
     # -- streams ------------------------------------------------------------------------------
     def begin_stream(self, api: str, begin, *args) -> NativeStream:
         """begin(ctx, *args, ev_stream* out) -> rc; the stream is registered for close()."""
-        out = ffi.new("ev_stream*")
-        with self.hold(api) as ptr:
-            rc = begin(ptr, *args, out)
-            if rc != 0:
-                raise error_from_code(rc, ptr)
-            stream = NativeStream(out[0])
-            with self._lock:
-                self.streams.add(stream)
+        return self.call_out(api, begin, "ev_stream*", *args, copy=self._register_stream)
+
+    def _register_stream(self, out) -> NativeStream:
+        stream = NativeStream(out[0])
+        with self._lock:
+            self.streams.add(stream)
         return stream
 
+    def next_token(self, api: str, stream: NativeStream) -> str | None:
+        """ev_stream_next: the stream's next token, or None at its end; a stream whose context
+        was closed raises InvalidStateError."""
+        token = ffi.new("const char**")
+        with self._hold_stream(api, stream) as ptr:
+            rc = lib.ev_stream_next(stream.ptr, token, ffi.NULL)
+            if rc == lib.EV_ERR_STREAM_END:
+                return None
+            if rc != 0:
+                raise self._stream_error(rc, ptr)
+            return ffi.string(token[0]).decode("utf-8", "replace")  # valid until the next call
+
     @contextlib.contextmanager
-    def hold_stream(self, api: str, stream: NativeStream) -> Iterator:
+    def _hold_stream(self, api: str, stream: NativeStream) -> Iterator:
         """Yields the context handle for a call on `stream` (raise failures with
-        `self.stream_error(rc, ptr)`); a stream whose context was closed raises InvalidStateError."""
+        `self._stream_error(rc, ptr)`); a stream whose context was closed raises InvalidStateError."""
         try:
             ptr = self._enter(api)
         except InvalidStateError:
@@ -221,7 +271,7 @@ class NativeContext:
         finally:
             self._leave()
 
-    def stream_error(self, rc: int, ptr):
+    def _stream_error(self, rc: int, ptr):
         if self._ptr is None:  # close() cancelled the call the stream was in
             return InvalidStateError(*STREAM_CLOSED)
         return error_from_code(rc, ptr)

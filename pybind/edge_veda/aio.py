@@ -16,6 +16,7 @@ import os
 import threading
 from typing import AsyncIterator
 
+from . import _bridge
 from .errors import InvalidStateError
 from .model import GenerationParams, Model, Status, _encode_prompt, encode_texts
 
@@ -132,38 +133,26 @@ class AsyncModel:
         """Model.phonemize on the model's worker thread."""
         return await self._run(self._model.phonemize, text, **params)
 
-    async def stream(self, text: str, **params) -> AsyncIterator[str]:
+    def _stream(self, call, check=None) -> AsyncIterator:
+        """The items call(emit) hands to emit on the worker, read on the running loop. Cancelling
+        the consuming task, or closing the iterator early, cancels the native call; aclose() of
+        the model ends the stream (the native call is cancelled)."""
+        return _bridge.aiterate(call, submit=self._submit, cancel=self._model.cancel, check=check)
+
+    def stream(self, text: str, **params) -> AsyncIterator[str]:
         """Yields tokens as the worker decodes them (ev_generate_stream on the worker thread).
 
         Cancelling the consuming task, or closing the iterator early, cancels the native call.
-        aclose() of the model ends the stream (the native call is cancelled).
+        aclose() of the model ends the stream (the native call is cancelled). Arguments are
+        checked at the first `__anext__`.
         """
-        _encode_prompt("AsyncModel.stream", text)
-        GenerationParams("AsyncModel.stream", params)
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue = asyncio.Queue()
+        def check() -> None:
+            _encode_prompt("AsyncModel.stream", text)
+            GenerationParams("AsyncModel.stream", params)
 
-        def post(item) -> None:  # from the worker thread; the loop may be gone by then
-            try:
-                loop.call_soon_threadsafe(queue.put_nowait, item)
-            except RuntimeError:
-                pass
+        return self._stream(
+            lambda emit: self._model.generate_with_callback(text, lambda token, _id: emit(token), **params), check)
 
-        def on_token(token: str, _token_id: int) -> None:  # runs on the worker thread
-            post(token)
-
-        job = self._submit(self._model.generate_with_callback, text, on_token, **params)
-        job.add_done_callback(lambda _f: post(_END))
-        try:
-            while True:
-                item = await queue.get()
-                if item is _END:
-                    job.result()  # raises the native error, if any
-                    return
-                yield item
-        finally:
-            if not job.done() and not job.cancel():
-                self._model.cancel()
 
     async def status(self) -> Status:
         return await self._run(self._model.status)
@@ -254,27 +243,7 @@ class AsyncSpeechModel(AsyncModel):
     async def voices(self) -> list[str]:
         return await self._run(lambda: self._model.voices)
 
-    async def stream(self, text: str | None = None, **params) -> AsyncIterator:  # type: ignore[override]
+    def stream(self, text: str | None = None, **params) -> AsyncIterator:  # type: ignore[override]
         """Yields AudioChunks (one per sentence) as the worker makes them. Cancelling the
         consuming task, or closing the iterator early, cancels the native call."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue = asyncio.Queue()
-
-        def post(item) -> None:  # from the worker thread; the loop may be gone by then
-            try:
-                loop.call_soon_threadsafe(queue.put_nowait, item)
-            except RuntimeError:
-                pass
-
-        job = self._submit(self._model.synthesize_with_callback, text, post, **params)
-        job.add_done_callback(lambda _f: post(_END))
-        try:
-            while True:
-                item = await queue.get()
-                if item is _END:
-                    job.result()
-                    return
-                yield item
-        finally:
-            if not job.done() and not job.cancel():
-                self._model.cancel()
+        return self._stream(lambda emit: self._model.synthesize_with_callback(text, emit, **params))

@@ -176,6 +176,11 @@ class GenerationParams:
     def __bool__(self) -> bool:
         return bool(self.values or self._stop)
 
+    @classmethod
+    def pointer_of(cls, api: str, params: dict, keep_alive: list):
+        """The ev_generation_params* of the keywords `params` (checked; NULL for none)."""
+        return cls(api, params).pointer(keep_alive) if params else ffi.NULL
+
     def pointer(self, keep_alive: list):
         """The ev_generation_params* (NULL when every value is the default); what it points to
         stays alive as long as `keep_alive`."""
@@ -204,6 +209,14 @@ def encode_texts(api: str, texts) -> list[bytes]:
     if len(encoded) > INT32_MAX:
         raise InvalidArgumentError(f"{api}: {len(encoded)} texts", "pass at most 2147483647 per call")
     return encoded
+
+
+def _string(out) -> str:
+    return ffi.string(out[0]).decode("utf-8", "replace")
+
+
+def _free_string(out) -> None:
+    lib.ev_free_string(out[0])
 
 
 class Model:
@@ -313,16 +326,8 @@ class Model:
         api = "Model.generate"
         prompt = _encode_prompt(api, text)
         keep_alive: list = []
-        p = GenerationParams(api, params).pointer(keep_alive) if params else ffi.NULL
-        out = ffi.new("char**")
-        with self._native.hold(api) as ctx:
-            try:
-                rc = lib.ev_generate(ctx, prompt, p, out)
-                if rc != 0:
-                    raise self._native.error(rc, ctx)
-                return ffi.string(out[0]).decode("utf-8", "replace")
-            finally:
-                lib.ev_free_string(out[0])
+        p = GenerationParams.pointer_of(api, params, keep_alive)
+        return self._native.call_out(api, lib.ev_generate, "char**", prompt, p, copy=_string, free=_free_string)
 
     def generate_batch(self, texts: list[str], **params) -> list[str]:
         """Runs the model on every text (ev_generate_batch): plain greedy decoding uses up to
@@ -333,18 +338,17 @@ class Model:
         prompts = [ffi.new("char[]", t) for t in encode_texts(api, texts)]
         n = len(prompts)
         keep_alive: list = []
-        p = GenerationParams(api, params).pointer(keep_alive) if params else ffi.NULL
+        p = GenerationParams.pointer_of(api, params, keep_alive)
         array = ffi.new("char*[]", prompts) if n else ffi.NULL
-        outs = ffi.new("char*[]", max(n, 1))
-        with self._native.hold(api) as ctx:
-            try:
-                rc = lib.ev_generate_batch(ctx, array, n, p, outs)
-                if rc != 0:
-                    raise self._native.error(rc, ctx)
-                return [ffi.string(outs[i]).decode("utf-8", "replace") for i in range(n)]
-            finally:
-                for i in range(n):
-                    lib.ev_free_string(outs[i])
+
+        def free(outs) -> None:
+            for i in range(n):
+                lib.ev_free_string(outs[i])
+
+        return self._native.call_out(api, lib.ev_generate_batch, ffi.new("char*[]", max(n, 1)), array, n, p,
+                                     copy=lambda outs: [ffi.string(outs[i]).decode("utf-8", "replace")
+                                                        for i in range(n)],
+                                     free=free)
 
     def phonemize(self, text: str, *, with_source: bool = False, **params) -> list[tuple]:
         """Text to phonemes, token by token (ev_phonemize; models with the "phonemize" capability,
@@ -362,25 +366,22 @@ class Model:
         api = "Model.phonemize"
         prompt = _encode_prompt(api, text)
         keep_alive: list = []
-        p = GenerationParams(api, params).pointer(keep_alive) if params else ffi.NULL
-        out = ffi.new("ev_phonemes**")
-        with self._native.hold(api) as ctx:
-            try:
-                rc = lib.ev_phonemize(ctx, prompt, p, out)
-                if rc != 0:
-                    raise self._native.error(rc, ctx)
-                r = out[0]
-                result = []
-                for i in range(r.count):
-                    token = ffi.string(r.tokens[i]).decode("utf-8", "replace")
-                    phonemes = ffi.string(r.phonemes[i]).decode("utf-8", "replace").split()
-                    if with_source:
-                        result.append((token, phonemes, SOURCES.get(r.sources[i], "unknown")))
-                    else:
-                        result.append((token, phonemes))
-                return result
-            finally:
-                lib.ev_phonemes_free(out[0])
+        p = GenerationParams.pointer_of(api, params, keep_alive)
+
+        def copy(out) -> list[tuple]:
+            r = out[0]
+            result = []
+            for i in range(r.count):
+                token = ffi.string(r.tokens[i]).decode("utf-8", "replace")
+                phonemes = ffi.string(r.phonemes[i]).decode("utf-8", "replace").split()
+                if with_source:
+                    result.append((token, phonemes, SOURCES.get(r.sources[i], "unknown")))
+                else:
+                    result.append((token, phonemes))
+            return result
+
+        return self._native.call_out(api, lib.ev_phonemize, "ev_phonemes**", prompt, p, copy=copy,
+                                     free=lambda out: lib.ev_phonemes_free(out[0]))
 
     def stream(self, text: str, **params) -> Iterator[str]:
         """Yields the output tokens one by one (pull API: one native call per token).
@@ -399,18 +400,10 @@ class Model:
         native = self._native
         keep_alive: list = []
         p = gen_params.pointer(keep_alive) if gen_params else ffi.NULL
-        token = ffi.new("const char**")
         stream = native.begin_stream(api, lib.ev_stream_begin, prompt, p)
         try:
-            while True:
-                with native.hold_stream(api, stream) as ctx:
-                    rc = lib.ev_stream_next(stream.ptr, token, ffi.NULL)
-                    if rc == lib.EV_ERR_STREAM_END:
-                        return
-                    if rc != 0:
-                        raise native.stream_error(rc, ctx)
-                    text = ffi.string(token[0]).decode("utf-8", "replace")
-                yield text  # no native call is held while the consumer has the token
+            while (token := native.next_token(api, stream)) is not None:
+                yield token  # no native call is held while the consumer has the token
         finally:
             native.free_stream(stream)
 
@@ -426,21 +419,9 @@ class Model:
             raise InvalidArgumentTypeError(f"{api}: on_token must be callable, not {type(on_token).__name__}",
                                            "pass a function taking (token: str, token_id: int)")
         keep_alive: list = []
-        p = GenerationParams(api, params).pointer(keep_alive) if params else ffi.NULL
-        relay = _callbacks.TokenRelay(on_token)
-        handle = ffi.new_handle(relay)  # alive until the call returns
-        with self._native.hold(api) as ctx:
-            relay.ctx = ctx
-            rc = lib.ev_generate_stream(ctx, prompt, p, _callbacks.TOKEN_CALLBACK, handle)
-            error = relay.error
-            if error is not None:
-                relay.error = None  # no cycle through the traceback
-                try:
-                    raise error
-                finally:
-                    error = None
-            if rc != 0:
-                raise self._native.error(rc, ctx)
+        p = GenerationParams.pointer_of(api, params, keep_alive)
+        self._native.call_relayed(api, lib.ev_generate_stream, prompt, p, callback=_callbacks.TOKEN_CALLBACK,
+                                  on_item=on_token)
 
     def warmup(self) -> None:
         """Loads weights if needed and runs every kernel once (ev_warmup), then one generate()
@@ -476,26 +457,22 @@ class Model:
     def status(self) -> Status:
         info = ffi.new("ev_status_info*")
         info.struct_size = ffi.sizeof("ev_status_info")
-        with self._native.hold("Model.status") as ctx:
-            rc = lib.ev_status(ctx, info)
-            if rc != 0:
-                raise self._native.error(rc, ctx)
-            # The strings belong to the context: copy them while it is certainly alive.
-            return Status(
-                initialized=bool(info.initialized),
-                weights_loaded=bool(info.weights_loaded),
-                device=_text(info.device),
-                artifact_path=_text(info.artifact_path),
-                model_name=_text(info.model_name),
-                model_kind=_text(info.model_kind),
-                num_threads=int(info.num_threads),
-                memory_used_bytes=int(info.memory_used_bytes),
-                memory_limit_bytes=int(info.memory_limit_bytes),
-                capabilities=_capability_names(int(info.capabilities)),
-                weights_mapped=bool(info.weights_mapped),
-                weights_bytes=int(info.weights_bytes),
-                max_input_chars=int(info.max_input_chars),
-            )
+        # The strings belong to the context: copied while it is certainly alive.
+        return self._native.call_out("Model.status", lib.ev_status, info, copy=lambda info: Status(
+            initialized=bool(info.initialized),
+            weights_loaded=bool(info.weights_loaded),
+            device=_text(info.device),
+            artifact_path=_text(info.artifact_path),
+            model_name=_text(info.model_name),
+            model_kind=_text(info.model_kind),
+            num_threads=int(info.num_threads),
+            memory_used_bytes=int(info.memory_used_bytes),
+            memory_limit_bytes=int(info.memory_limit_bytes),
+            capabilities=_capability_names(int(info.capabilities)),
+            weights_mapped=bool(info.weights_mapped),
+            weights_bytes=int(info.weights_bytes),
+            max_input_chars=int(info.max_input_chars),
+        ))
 
     def __repr__(self) -> str:
         if self._native.closed:

@@ -14,14 +14,12 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
-import queue
-import threading
 import wave
 from typing import Iterator
 
 import numpy as np
 
-from . import _callbacks
+from . import _bridge, _callbacks
 from ._ffi import ffi, lib
 from .errors import InvalidArgumentError, InvalidArgumentTypeError, InvalidStateError
 from .model import Model, _encode_prompt, _float_value, _unknown_keyword, usable_cpus
@@ -75,6 +73,22 @@ class AudioChunk:
     progress: float  # fraction of the input synthesized so far
 
 
+def _audio(out) -> Audio:
+    a = out[0]
+    n = int(a.sample_count)
+    samples = np.frombuffer(ffi.buffer(a.samples, 4 * n), dtype=np.float32).copy() if n else \
+        np.zeros(0, dtype=np.float32)
+    words = tuple((ffi.string(a.words[i]).decode("utf-8", "replace"), int(a.word_start[i]), int(a.word_end[i]))
+                  for i in range(int(a.word_count)))
+    return Audio(samples, int(a.sample_rate), words)
+
+
+def _voice_names(out) -> list[str]:
+    """ev_voices' answer: the names joined with commas."""
+    text = ffi.string(out[0]).decode()
+    return text.split(",") if text else []
+
+
 class SpeechModel(Model):
     """A loaded text-to-speech artifact. Lifetime, threads and callbacks as for Model; close()
     also closes the front end it loaded."""
@@ -123,32 +137,25 @@ class SpeechModel(Model):
 
     @property
     def voices(self) -> list[str]:
-        """The model's voices, the default first."""
-        out = ffi.new("char**")
-        with self._native.hold("SpeechModel.voices") as ctx:
-            rc = lib.ev_voices(ctx, out)
-            if rc != 0:
-                raise self._native.error(rc, ctx)
-            try:
-                text = ffi.string(out[0]).decode()
-            finally:
-                lib.ev_free_string(out[0])
-        return text.split(",") if text else []
+        """The model's voices, the default first (ev_voices: the one place they are fetched)."""
+        return self._native.call_out("SpeechModel.voices", lib.ev_voices, "char**", copy=_voice_names,
+                                     free=lambda out: lib.ev_free_string(out[0]))
+
+    def _status_info(self, api: str, read):
+        """read(ev_status_info*) of ev_status, while the context is held."""
+        info = ffi.new("ev_status_info*")
+        info.struct_size = ffi.sizeof("ev_status_info")
+        return self._native.call_out(api, lib.ev_status, info, copy=read)
 
     @property
     def sample_rate(self) -> int:
-        info = ffi.new("ev_status_info*")
-        info.struct_size = ffi.sizeof("ev_status_info")
-        self._native.call("SpeechModel.sample_rate", lib.ev_status, info)
-        return int(info.sample_rate)
+        return self._status_info("SpeechModel.sample_rate", lambda info: int(info.sample_rate))
 
     def timings(self) -> dict:
         """Milliseconds the last synthesis spent per stage: frontend, durations, audio."""
-        info = ffi.new("ev_status_info*")
-        info.struct_size = ffi.sizeof("ev_status_info")
-        self._native.call("SpeechModel.timings", lib.ev_status, info)
-        return {"frontend": float(info.last_frontend_ms), "durations": float(info.last_durations_ms),
-                "audio": float(info.last_audio_ms)}
+        return self._status_info("SpeechModel.timings", lambda info: {
+            "frontend": float(info.last_frontend_ms), "durations": float(info.last_durations_ms),
+            "audio": float(info.last_audio_ms)})
 
     def warmup(self) -> None:
         self._native.call("SpeechModel.warmup", lib.ev_warmup)
@@ -188,21 +195,8 @@ class SpeechModel(Model):
         api = "SpeechModel.synthesize"
         keep: list = []
         encoded, p = self._params(api, text, phonemes, voice, speed, keep, unknown)
-        out = ffi.new("ev_audio**")
-        with self._native.hold(api) as ctx:
-            rc = lib.ev_synthesize(ctx, encoded, p, out)
-            if rc != 0:
-                raise self._native.error(rc, ctx)
-        a = out[0]
-        try:
-            n = int(a.sample_count)
-            samples = np.frombuffer(ffi.buffer(a.samples, 4 * n), dtype=np.float32).copy() if n else \
-                np.zeros(0, dtype=np.float32)
-            words = tuple((ffi.string(a.words[i]).decode("utf-8", "replace"), int(a.word_start[i]), int(a.word_end[i]))
-                          for i in range(int(a.word_count)))
-            return Audio(samples, int(a.sample_rate), words)
-        finally:
-            lib.ev_audio_free(a)
+        return self._native.call_out(api, lib.ev_synthesize, "ev_audio**", encoded, p, copy=_audio,
+                                     free=lambda out: lib.ev_audio_free(out[0]))
 
     def synthesize_with_callback(self, text: str | None = None, on_chunk=None, *, phonemes: str | None = None,
                                  voice: str | None = None, speed: float = 1.0, **unknown) -> None:
@@ -213,68 +207,25 @@ class SpeechModel(Model):
             raise InvalidArgumentTypeError(f"{api}: on_chunk must be callable", "pass a function taking an AudioChunk")
         keep: list = []
         encoded, p = self._params(api, text, phonemes, voice, speed, keep, unknown)
-        relay = _callbacks.AudioRelay(lambda c: on_chunk(AudioChunk(c["samples"], c["index"], c["start_sample"],
-                                                                    c["is_final"], c["progress"])))
-        handle = ffi.new_handle(relay)
-        with self._native.hold(api) as ctx:
-            relay.ctx = ctx
-            rc = lib.ev_synthesize_stream(ctx, encoded, p, _callbacks.AUDIO_CALLBACK, handle)
-            error, relay.error = relay.error, None
-            if error is not None:
-                try:
-                    raise error
-                finally:
-                    error = None
-            if rc != 0:
-                raise self._native.error(rc, ctx)
+        self._native.call_relayed(api, lib.ev_synthesize_stream, encoded, p, callback=_callbacks.AUDIO_CALLBACK,
+                                  on_item=lambda fields: on_chunk(AudioChunk(**fields)))
 
     def stream(self, text: str | None = None, *, phonemes: str | None = None, voice: str | None = None,
                speed: float = 1.0, **unknown) -> Iterator[AudioChunk]:
         """Yields the audio chunk by chunk (one per sentence) while the rest is synthesized: the
         native call runs on a worker thread; leaving the loop early cancels it. Arguments are
         checked at the first next()."""
-        for name in unknown:
-            raise _unknown_keyword("SpeechModel.stream", name, SYNTHESIS_KEYWORDS)
-        chunks: queue.Queue = queue.Queue()
-        done = object()
-        failure: list = []
-        stopped = threading.Event()
+        def check() -> None:
+            for name in unknown:
+                raise _unknown_keyword("SpeechModel.stream", name, SYNTHESIS_KEYWORDS)
 
-        def on_chunk(chunk: AudioChunk) -> None:
-            if stopped.is_set():
-                raise _Stop()
-            chunks.put(chunk)
-
-        def work() -> None:
-            try:
-                self.synthesize_with_callback(text, on_chunk, phonemes=phonemes, voice=voice, speed=speed)
-            except _Stop:
-                pass
-            except BaseException as exc:  # noqa: B036 - handed to the consumer
-                failure.append(exc)
-            finally:
-                chunks.put(done)
-
-        worker = threading.Thread(target=work, name="edge-veda-speech-stream", daemon=True)
-        worker.start()
-        try:
-            while True:
-                item = chunks.get()
-                if item is done:
-                    break
-                yield item
-            if failure:
-                raise failure[0]
-        finally:
-            stopped.set()
-            # Abandoned: stop the worker's call, and only it. ev_cancel from here would also
-            # stop calls other threads have waiting for this model, so it is sent only when the
-            # worker's call is the one call in flight; otherwise the next chunk's callback
-            # cancels its own call (ev_cancel inside a callback stops only that call).
-            if worker.is_alive() and worker.ident is not None:
-                self._native.cancel_only(worker.ident)
-            worker.join()
-
-
+        # Abandoned: the worker's call, and only it, is stopped. ev_cancel from the consumer
+        # would also stop calls other threads have waiting for this model, so it is sent only
+        # when the worker's call is the one call in flight (cancel_only); otherwise the next
+        # chunk's callback cancels its own call (ev_cancel inside a callback stops only that call).
+        return _bridge.iterate(
+            lambda emit: self.synthesize_with_callback(text, emit, phonemes=phonemes, voice=voice, speed=speed),
+            cancel=self._native.cancel_only, name="edge-veda-speech-stream",
+            check=check)
 class _Stop(Exception):
     """The consumer of SpeechModel.stream() went away: ends the native call."""
