@@ -2,10 +2,15 @@
 
 Layers, mirroring the C library:
     edge_veda._ffi        the cffi binding of edge_veda.h (low level, C types)
-    edge_veda._native     NativeContext: one ev_context's lifetime and the one call wrapper
-    edge_veda.model       Model: a text model on a NativeContext (close() / `with`)
+    edge_veda._callbacks  the C -> Python callbacks (token, audio, memory pressure)
+    edge_veda._native     NativeContext: one ev_context's lifetime and the call shapes
+                          (call, call_out, call_relayed, streams)
+    edge_veda._bridge     the one callback -> (async) iterator bridge
+    edge_veda._base       ModelBase: what every model class shares (load, close() / `with`,
+                          cancel, status, memory pressure); Status; argument checks
+    edge_veda.model       Model (= TextModel): a text model (generate, stream, phonemize)
     edge_veda.speech      SpeechModel: a text-to-speech model (Audio, AudioChunk)
-    edge_veda.aio         AsyncModel: Model on a long-lived worker thread, for asyncio
+    edge_veda.aio         AsyncModel, AsyncSpeechModel: the twins on a worker thread, for asyncio
     edge_veda.artifact    the artifact format: write, seal, read and verify a manifest
     edge_veda.paths       where artifacts live (cache root, local build directories)
     edge_veda.resolve     a model name or directory -> an artifact directory (pull/compile)
@@ -27,7 +32,8 @@ from .errors import (
     UnsupportedOperationError,
 )
 from ._native import runtime_version
-from .model import Model, Status
+from ._base import Status
+from .model import Model, TextModel
 from .speech import Audio, AudioChunk, SpeechModel
 
 ABI_VERSION = int(_lib.EV_ABI_VERSION)
@@ -64,5 +70,5 @@ def __getattr__(name):
 __all__ = [
     "ABI_MINOR", "ABI_VERSION", "AsyncModel", "AsyncSpeechModel", "Audio", "AudioChunk", "SpeechModel", "MemoryEvent", "CancelledError", "EdgeVedaError", "InternalError", "InvalidArgumentError",
     "InvalidStateError", "Model", "ModelInvalidError", "ModelNotFoundError", "OutOfMemoryError",
-    "RuntimeFailure", "Status", "UnsupportedDeviceError", "UnsupportedOperationError", "runtime_version",
+    "RuntimeFailure", "Status", "TextModel", "UnsupportedDeviceError", "UnsupportedOperationError", "runtime_version",
 ]

@@ -23,8 +23,8 @@ A context lent to another one (a G2P front end set on a TTS context with ev_set_
 keeps its pointer) is counted with lend()/end_loan(): close() then closes it for Python at once
 but frees it only when the last loan ends, so C never reaches a freed front end.
 
-Model classes (edge_veda.model.Model, and the classes of later model kinds) are built on this;
-none of them keeps its own lock, counter or handle.
+The model classes (edge_veda._base.ModelBase: Model, SpeechModel) are built on this; none of
+them keeps its own lock, counter or handle.
 """
 from __future__ import annotations
 

@@ -17,10 +17,12 @@ import threading
 from typing import AsyncIterator
 
 from . import _bridge
+from ._base import Status, _encode_prompt
 from .errors import InvalidStateError
-from .model import GenerationParams, Model, Status, _encode_prompt, encode_texts
+from .model import GenerationParams, Model, encode_texts
+from .speech import Audio, AudioChunk, SpeechModel
 
-_END = object()
+_END = object()  # the end of a memory_events() subscription
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +54,7 @@ class _Subscriber:
 class MemoryEvents:
     """Async iterator of MemoryEvent; `aclose()` unsubscribes."""
 
-    def __init__(self, model: "AsyncModel", subscriber: _Subscriber):
+    def __init__(self, model: "_AsyncBase", subscriber: _Subscriber):
         self._model = model
         self._subscriber = subscriber
 
@@ -73,13 +75,14 @@ class MemoryEvents:
         self._model._unsubscribe(self._subscriber)
 
 
-class AsyncModel:
-    """Async twin of Model. Create with `await AsyncModel.load(...)`; close with
-    `await m.aclose()` or `async with`."""
+class _AsyncBase:
+    """What the async twins share: the model on its own long-lived worker thread, every call
+    submitted to it (cancelling the awaiting task cancels the call), aclose(), status, warmup,
+    memory events, and streams through the callback bridge (edge_veda._bridge.aiterate)."""
 
-    _model_class = Model  # what load() loads on the worker
+    _model_class: type  # what load() loads on the worker (each twin sets it)
 
-    def __init__(self, model: Model, worker: concurrent.futures.ThreadPoolExecutor):
+    def __init__(self, model, worker: concurrent.futures.ThreadPoolExecutor):
         self._model = model
         self._worker = worker
         self._closing = False
@@ -88,9 +91,8 @@ class AsyncModel:
         model.set_memory_pressure_callback(self._on_memory_pressure)
 
     @classmethod
-    async def load(cls, source: str | os.PathLike = "g2p-en", **config) -> "AsyncModel":
-        """Model.load(source, **config) on the model's own worker thread (AsyncSpeechModel:
-        SpeechModel.load)."""
+    async def _load(cls, source, config: dict):
+        """cls._model_class.load(source, **config) on the model's own worker thread."""
         worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="edge-veda-worker")
         try:
             model = await asyncio.wrap_future(worker.submit(cls._model_class.load, source, **config))
@@ -118,41 +120,11 @@ class AsyncModel:
                 self._model.cancel()
             raise
 
-    async def generate(self, text: str, **params) -> str:
-        _encode_prompt("AsyncModel.generate", text)  # bad arguments fail here, naming this call
-        GenerationParams("AsyncModel.generate", params)
-        return await self._run(self._model.generate, text, **params)
-
-    async def generate_batch(self, texts: list[str], **params) -> list[str]:
-        texts = list(texts) if not isinstance(texts, (str, bytes, bytearray)) else texts
-        encode_texts("AsyncModel.generate_batch", texts)
-        GenerationParams("AsyncModel.generate_batch", params)
-        return await self._run(self._model.generate_batch, texts, **params)
-
-    async def phonemize(self, text: str, **params) -> list[tuple]:
-        """Model.phonemize on the model's worker thread."""
-        return await self._run(self._model.phonemize, text, **params)
-
     def _stream(self, call, check=None) -> AsyncIterator:
         """The items call(emit) hands to emit on the worker, read on the running loop. Cancelling
         the consuming task, or closing the iterator early, cancels the native call; aclose() of
         the model ends the stream (the native call is cancelled)."""
         return _bridge.aiterate(call, submit=self._submit, cancel=self._model.cancel, check=check)
-
-    def stream(self, text: str, **params) -> AsyncIterator[str]:
-        """Yields tokens as the worker decodes them (ev_generate_stream on the worker thread).
-
-        Cancelling the consuming task, or closing the iterator early, cancels the native call.
-        aclose() of the model ends the stream (the native call is cancelled). Arguments are
-        checked at the first `__anext__`.
-        """
-        def check() -> None:
-            _encode_prompt("AsyncModel.stream", text)
-            GenerationParams("AsyncModel.stream", params)
-
-        return self._stream(
-            lambda emit: self._model.generate_with_callback(text, lambda token, _id: emit(token), **params), check)
-
 
     async def status(self) -> Status:
         return await self._run(self._model.status)
@@ -217,33 +189,74 @@ class AsyncModel:
     def closed(self) -> bool:
         return self._closing or self._model.closed
 
-    async def __aenter__(self) -> "AsyncModel":
+    async def __aenter__(self):
         return self
 
     async def __aexit__(self, *exc) -> None:
         await self.aclose()
 
 
-class AsyncSpeechModel(AsyncModel):
+class AsyncModel(_AsyncBase):
+    """Async twin of Model (edge_veda.TextModel). Create with `await AsyncModel.load(...)`;
+    close with `await m.aclose()` or `async with`."""
+
+    _model_class = Model
+
+    @classmethod
+    async def load(cls, source: str | os.PathLike = "g2p-en", **config) -> "AsyncModel":
+        """Model.load(source, **config) on the model's own worker thread."""
+        return await cls._load(source, config)
+
+    async def generate(self, text: str, **params) -> str:
+        _encode_prompt("AsyncModel.generate", text)  # bad arguments fail here, naming this call
+        GenerationParams("AsyncModel.generate", params)
+        return await self._run(self._model.generate, text, **params)
+
+    async def generate_batch(self, texts: list[str], **params) -> list[str]:
+        texts = list(texts) if not isinstance(texts, (str, bytes, bytearray)) else texts
+        encode_texts("AsyncModel.generate_batch", texts)
+        GenerationParams("AsyncModel.generate_batch", params)
+        return await self._run(self._model.generate_batch, texts, **params)
+
+    async def phonemize(self, text: str, **params) -> list[tuple]:
+        """Model.phonemize on the model's worker thread."""
+        return await self._run(self._model.phonemize, text, **params)
+
+    def stream(self, text: str, **params) -> AsyncIterator[str]:
+        """Yields tokens as the worker decodes them (ev_generate_stream on the worker thread).
+
+        Cancelling the consuming task, or closing the iterator early, cancels the native call.
+        aclose() of the model ends the stream (the native call is cancelled). Arguments are
+        checked at the first `__anext__`.
+        """
+        def check() -> None:
+            _encode_prompt("AsyncModel.stream", text)
+            GenerationParams("AsyncModel.stream", params)
+
+        return self._stream(
+            lambda emit: self._model.generate_with_callback(text, lambda token, _id: emit(token), **params), check)
+
+
+class AsyncSpeechModel(_AsyncBase):
     """Async twin of SpeechModel: `await AsyncSpeechModel.load("kokoro")`, then
     `await m.synthesize(...)` or `async for chunk in m.stream(...)`; every native call runs on
     the model's worker thread, and cancelling the consuming task cancels the native call."""
 
-    from .speech import SpeechModel as _model_class  # noqa: N813 - the class load() loads
+    _model_class = SpeechModel
 
     @classmethod
     async def load(cls, source: str | os.PathLike = "kokoro", **config) -> "AsyncSpeechModel":
         """SpeechModel.load(source, **config) (frontend= as there) on the worker thread."""
-        return await super().load(source, **config)
+        return await cls._load(source, config)
 
-    async def synthesize(self, text: str | None = None, **params):
+    async def synthesize(self, text: str | None = None, **params) -> Audio:
         """SpeechModel.synthesize on the worker thread; returns an edge_veda.Audio."""
         return await self._run(self._model.synthesize, text, **params)
 
     async def voices(self) -> list[str]:
         return await self._run(lambda: self._model.voices)
 
-    def stream(self, text: str | None = None, **params) -> AsyncIterator:  # type: ignore[override]
+    def stream(self, text: str | None = None, **params) -> AsyncIterator[AudioChunk]:
         """Yields AudioChunks (one per sentence) as the worker makes them. Cancelling the
         consuming task, or closing the iterator early, cancels the native call."""
         return self._stream(lambda emit: self._model.synthesize_with_callback(text, emit, **params))

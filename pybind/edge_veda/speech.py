@@ -20,9 +20,10 @@ from typing import Iterator
 import numpy as np
 
 from . import _bridge, _callbacks
+from ._base import ModelBase, _encode_prompt, _float_value, _refuse_unknown, usable_cpus
 from ._ffi import ffi, lib
 from .errors import InvalidArgumentError, InvalidArgumentTypeError, InvalidStateError
-from .model import Model, _encode_prompt, _float_value, _unknown_keyword, usable_cpus
+from .model import Model
 
 SYNTHESIS_KEYWORDS = ("phonemes", "voice", "speed")
 
@@ -89,11 +90,15 @@ def _voice_names(out) -> list[str]:
     return text.split(",") if text else []
 
 
-class SpeechModel(Model):
-    """A loaded text-to-speech artifact. Lifetime, threads and callbacks as for Model; close()
-    also closes the front end it loaded."""
+class SpeechModel(ModelBase):
+    """A loaded text-to-speech artifact: synthesize, synthesize_with_callback, stream (of
+    AudioChunks), voices, sample_rate, timings. Lifetime, threads, callbacks, cancel(),
+    status() and memory pressure as for Model (edge_veda._base.ModelBase, which both share);
+    close() also closes the front end it loaded."""
 
-    _frontend: Model | None = None
+    _name = "SpeechModel"
+    _frontend: Model | None = None  # the front end this model loaded (closed with it)
+    _lent_frontend: ModelBase | None = None  # the front end whose context this model's C context holds
 
     @classmethod
     def load(cls, source="kokoro", device: str = "cpu", *, frontend: str | os.PathLike | Model | None = "g2p-en",
@@ -110,8 +115,11 @@ class SpeechModel(Model):
         model = super().load(source, device, **kwargs)
         try:
             if frontend is not None:
-                fe = frontend if isinstance(frontend, Model) else Model.load(frontend, device)
-                if not isinstance(frontend, Model):
+                # An open model is borrowed (a SpeechModel too: the library refuses it as a
+                # front end, UnsupportedOperationError); a name or a directory is loaded here.
+                borrowed = isinstance(frontend, ModelBase)
+                fe = frontend if borrowed else Model.load(frontend, device)
+                if not borrowed:
                     model._frontend = fe
                 # The TTS context keeps the front end's pointer: a loan, so that closing a
                 # borrowed front end first can never free what this context still uses.
@@ -124,10 +132,8 @@ class SpeechModel(Model):
             raise
         return model
 
-    _lent_frontend: Model | None = None
-
     def close(self) -> None:
-        self._native.close("SpeechModel.close()")
+        super().close()
         lent, self._lent_frontend = self._lent_frontend, None
         if lent is not None:
             lent._native.end_loan()  # the TTS context is freed: it holds the pointer no more
@@ -141,12 +147,6 @@ class SpeechModel(Model):
         return self._native.call_out("SpeechModel.voices", lib.ev_voices, "char**", copy=_voice_names,
                                      free=lambda out: lib.ev_free_string(out[0]))
 
-    def _status_info(self, api: str, read):
-        """read(ev_status_info*) of ev_status, while the context is held."""
-        info = ffi.new("ev_status_info*")
-        info.struct_size = ffi.sizeof("ev_status_info")
-        return self._native.call_out(api, lib.ev_status, info, copy=read)
-
     @property
     def sample_rate(self) -> int:
         return self._status_info("SpeechModel.sample_rate", lambda info: int(info.sample_rate))
@@ -157,12 +157,8 @@ class SpeechModel(Model):
             "frontend": float(info.last_frontend_ms), "durations": float(info.last_durations_ms),
             "audio": float(info.last_audio_ms)})
 
-    def warmup(self) -> None:
-        self._native.call("SpeechModel.warmup", lib.ev_warmup)
-
     def _params(self, api: str, text, phonemes, voice, speed, keep: list, unknown=()):
-        for name in unknown:  # an InvalidArgumentTypeError (a TypeError too) with a did-you-mean
-            raise _unknown_keyword(api, name, SYNTHESIS_KEYWORDS)
+        _refuse_unknown(api, unknown, SYNTHESIS_KEYWORDS)  # an InvalidArgumentTypeError (a TypeError too)
         fe = self._native._keep.get("frontend")
         if text is not None and fe is not None and fe.closed:
             # The C front end is borrowed: a closed one must never be reached.
@@ -215,10 +211,6 @@ class SpeechModel(Model):
         """Yields the audio chunk by chunk (one per sentence) while the rest is synthesized: the
         native call runs on a worker thread; leaving the loop early cancels it. Arguments are
         checked at the first next()."""
-        def check() -> None:
-            for name in unknown:
-                raise _unknown_keyword("SpeechModel.stream", name, SYNTHESIS_KEYWORDS)
-
         # Abandoned: the worker's call, and only it, is stopped. ev_cancel from the consumer
         # would also stop calls other threads have waiting for this model, so it is sent only
         # when the worker's call is the one call in flight (cancel_only); otherwise the next
@@ -226,6 +218,4 @@ class SpeechModel(Model):
         return _bridge.iterate(
             lambda emit: self.synthesize_with_callback(text, emit, phonemes=phonemes, voice=voice, speed=speed),
             cancel=self._native.cancel_only, name="edge-veda-speech-stream",
-            check=check)
-class _Stop(Exception):
-    """The consumer of SpeechModel.stream() went away: ends the native call."""
+            check=lambda: _refuse_unknown("SpeechModel.stream", unknown, SYNTHESIS_KEYWORDS))
