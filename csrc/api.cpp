@@ -1,6 +1,8 @@
-// The ev_* entry points: argument checks, locking, cancellation, memory accounting, and the
-// boundary where every exception is turned into an error code and a message. What a call does
-// with the model is the kind's business (core/kind.h); this file is the same for every kind.
+// The ev_* entry points: argument checks, locking, cancellation, memory accounting, status, and
+// the boundary where every exception is turned into an error code and a message. Every call on
+// a model goes through one path (on_model: lock, cancel, input checks, kernel threads, load,
+// capability, work, memory check, status); what a call does with the model is the kind's
+// business (models/kind.h), found by capability. This file is the same for every kind.
 #include <algorithm>
 #include <atomic>
 #include <climits>
@@ -14,27 +16,26 @@
 #include <vector>
 
 #include "context.h"
-#include "errors.h"
-#include "system_lib.h"
-#include "utf8.h"
-
-#ifndef EV_TVM_VERSION
-#define EV_TVM_VERSION "unknown"
-#endif
+#include "core/errors.h"
+#include "core/system_lib.h"
+#include "core/utf8.h"
 
 using ev::Error;
 
-static_assert(ev::kCapGenerate == EV_CAP_GENERATE && ev::kCapGenerateBatch == EV_CAP_GENERATE_BATCH &&
-                  ev::kCapPhonemize == EV_CAP_PHONEMIZE && ev::kCapSynthesize == EV_CAP_SYNTHESIZE,
-              "core/kind.h capabilities are the ABI's EV_CAP_* bits");
+static_assert(ev::Generator::kBit == EV_CAP_GENERATE && ev::BatchGenerator::kBit == EV_CAP_GENERATE_BATCH &&
+                  ev::Phonemizer::kBit == EV_CAP_PHONEMIZE && ev::Synthesizer::kBit == EV_CAP_SYNTHESIZE,
+              "models/kind.h capabilities are the ABI's EV_CAP_* bits");
 static_assert(ev::kSourceLexicon == EV_SOURCE_LEXICON && ev::kSourceModel == EV_SOURCE_MODEL &&
                   ev::kSourcePunctuation == EV_SOURCE_PUNCTUATION,
-              "core/kind.h sources are the ABI's EV_SOURCE_* values");
+              "models/kind.h sources are the ABI's EV_SOURCE_* values");
 
 namespace {
 
 #define EV_STR2(x) #x
 #define EV_STR(x) EV_STR2(x)
+
+// What reading a manifest needs from the layers above core (core/manifest.h).
+const ev::ManifestReader kManifestReader{&ev::parse_json, &ev::kind_supported, &ev::supported_kinds};
 
 ev_error_t invalid(const void* ctx, const std::string& what, const std::string& hint) {
     return ev::set_last_error(ctx, EV_ERR_INVALID_ARGUMENT, what, hint);
@@ -119,14 +120,16 @@ private:
     bool entered_ = false;
 };
 
-// What a running call may ask of the core (core/kind.h). The RNG is only touched by the
+// What a running call may ask of the boundary (models/kind.h). The RNG is only touched by the
 // thread that holds ctx->mu (seeds are drawn before a batch fans out). `function` names the
 // entry point in messages; `outer` is the TTS call a front-end call runs for (its cancel
 // reaches the front end's work too).
 class ContextCall final : public ev::CallControl {
 public:
-    ContextCall(ev_context ctx, uint64_t epoch, const char* function = "the call", const ContextCall* outer = nullptr)
+    ContextCall(ev_context ctx, uint64_t epoch, const char* function, const ContextCall* outer = nullptr)
         : ctx_(ctx), epoch_(epoch), function_(function), outer_(outer) {}
+    ContextCall(ev_context ctx, const char* function)
+        : ContextCall(ctx, ctx->cancel_epoch.load(std::memory_order_acquire), function) {}
 
     void check_cancel() const override {
         if (cancelled_.load(std::memory_order_acquire) || ctx_->cancel_epoch.load(std::memory_order_acquire) != epoch_)
@@ -141,7 +144,9 @@ public:
         return params.fixed_seed ? params.seed : ctx_->rng.next_u64();
     }
     int32_t num_threads() const override { return ctx_->num_threads; }
-    std::vector<ev::PhonemizedToken> frontend_phonemize(const std::string& text) override;
+    const char* function() const { return function_; }
+    // The context's front end phonemizing `text` as part of this call (ev_set_frontend).
+    std::vector<ev::PhonemizedToken> frontend_phonemize(const std::string& text);
 
 private:
     ev_context ctx_;
@@ -155,6 +160,38 @@ private:
 // costs threads, so modules without parallel kernels never create one).
 void use_kernel_threads(ev_context ctx) {
     if (ctx->manifest.kernel_threads) ev::use_kernel_threads(ctx->num_threads);
+}
+
+// Tracked bytes: the weights once (however many VMs share them) plus the VMs' working buffers.
+uint64_t memory_in_use(ev_context ctx) {
+    if (!ctx->model) return 0;
+    return (ctx->weights ? ctx->weights->bytes() : 0) + ctx->model->working_bytes();
+}
+
+// Must hold ctx->mu. Copies what ev_status reports into the snapshot it reads without mu.
+void publish_status(ev_context ctx) {
+    ev::StatusSnapshot s;
+    {
+        std::lock_guard<std::mutex> g(ctx->status_mu);
+        s = ctx->status;  // keeps sample_rate and voice_count across an unload
+    }
+    s.weights_loaded = ctx->model != nullptr;
+    s.memory_used = memory_in_use(ctx);
+    s.weights_mapped = ctx->weights && ctx->weights->mapped();
+    s.weights_bytes = ctx->weights ? ctx->weights->bytes() : 0;
+    if (ctx->model) {
+        s.capabilities = ev::capabilities_of(*ctx->model);
+        if (ev::Synthesizer* tts = ev::find<ev::Synthesizer>(*ctx->model)) {
+            s.sample_rate = tts->sample_rate();
+            s.voice_count = static_cast<int32_t>(tts->voices().size());
+        }
+    } else {
+        s.capabilities = 0;
+    }
+    s.last_synthesis = ctx->last_synthesis;
+    s.has_frontend = ctx->frontend != nullptr;
+    std::lock_guard<std::mutex> g(ctx->status_mu);
+    ctx->status = s;
 }
 
 // Must hold ctx->mu. Creates the module, weights and model instance if a memory-pressure
@@ -173,49 +210,20 @@ ev::ModelInstance& loaded_model(ev_context ctx) {
     ctx->module = std::move(module);
     ctx->weights = std::move(weights);
     ctx->model = std::move(model);
-    ctx->sample_rate = ctx->model->sample_rate();
-    ctx->voice_count = static_cast<int32_t>(ctx->model->voices().size());
+    publish_status(ctx);
     return *ctx->model;
-}
-
-void after_call_memory_check(ev_context ctx);
-std::string checked_prompt(const char* prompt, int64_t max_chars, const std::string& what);
-
-// The caller holds ctx_->mu. Lock order: a TTS context, then its front end, here and in
-// ev_set_frontend. A callback that would invert it (a front end's callback calling its TTS
-// context) is refused by the CallLock instead of deadlocking (core/call_lock.h).
-std::vector<ev::PhonemizedToken> ContextCall::frontend_phonemize(const std::string& text) {
-    ev_context fe = ctx_->frontend;
-    if (fe == nullptr) return CallControl::frontend_phonemize(text);  // throws: no front end
-    CallScope scope(fe);
-    if (!scope.entered())
-        throw Error(EV_ERR_INVALID_STATE, "the front-end context is being freed",
-                    "call ev_set_frontend(ctx, NULL) before freeing the front end, or give it another one");
-    ContextCall call(fe, fe->cancel_epoch.load(std::memory_order_acquire), function_, this);
-    ev::CallLock::Guard g(fe->mu, function_, fe->manifest.name);
-    const std::string checked = checked_prompt(text.c_str(), fe->manifest.max_input_chars, "text (front end)");
-    use_kernel_threads(fe);
-    ev::ModelInstance& g2p = loaded_model(fe);
-    std::vector<ev::PhonemizedToken> tokens = g2p.phonemize(checked, ev::SamplingParams::from_abi(nullptr), call);
-    after_call_memory_check(fe);
-    return tokens;
 }
 
 void unload(ev_context ctx) {
     ctx->model.reset();
     ctx->weights.reset();
     ctx->module.reset();
-}
-
-// Tracked bytes: the weights once (however many VMs share them) plus the VMs' working buffers.
-uint64_t memory_in_use(ev_context ctx) {
-    if (!ctx->model) return 0;
-    return (ctx->weights ? ctx->weights->bytes() : 0) + ctx->model->working_bytes();
+    publish_status(ctx);
 }
 
 // Must hold ctx->mu. Fires the callback when tracked memory crosses the limit and unloads
-// the weights when asked to.
-void after_call_memory_check(ev_context ctx) {
+// the weights when asked to; publishes the status either way.
+void after_call(ev_context ctx) {
     const uint64_t used = memory_in_use(ctx);
     const bool over = ctx->memory_limit != 0 && used > ctx->memory_limit;
     if (over && !ctx->over_limit) {
@@ -225,17 +233,75 @@ void after_call_memory_check(ev_context ctx) {
                              static_cast<size_t>(ctx->memory_limit));
         }
         if (ctx->auto_unload) {
-            unload(ctx);
             ctx->over_limit = false;
+            unload(ctx);
             return;
         }
     }
     ctx->over_limit = over;
+    publish_status(ctx);
 }
 
-// The kind supports `capability`, or the call is EV_ERR_UNSUPPORTED_OPERATION.
-void require(ev_context ctx, ev::ModelInstance& model, uint32_t capability, const char* operation) {
-    if ((model.capabilities() & capability) == 0) ev::unsupported_operation(ctx->manifest.kind, operation);
+// The capability `Capability` of the loaded model, or the call is EV_ERR_UNSUPPORTED_OPERATION.
+template <typename Capability>
+Capability& require(ev_context ctx, ev::ModelInstance& model, const char* function) {
+    if (Capability* c = ev::find<Capability>(model)) return *c;
+    throw Error(EV_ERR_UNSUPPORTED_OPERATION,
+                std::string(function) + " is not an operation of model kind '" + ctx->manifest.kind + "'",
+                "ev_status_info.capabilities lists what this model supports (EV_CAP_* bits)");
+}
+
+// THE call path: everything a call on a model does around its work, once. Locks the context
+// for the call, honours a cancel that came before it, checks its inputs (`check_inputs`, before
+// anything is loaded), sizes the calling thread's kernel threads, (re)loads the model, finds
+// the capability, runs `work(capability)`, honours a cancel that came during it, then checks
+// memory and publishes the status. Throws ev::Error; entry points wrap it in `guarded`.
+template <typename Capability, typename Check, typename Work>
+void on_model(ev_context ctx, ContextCall& call, Check&& check_inputs, Work&& work) {
+    ev::CallLock::Guard g(ctx->mu, call.function(), ctx->manifest.name);
+    call.check_cancel();
+    check_inputs();
+    use_kernel_threads(ctx);
+    Capability& capability = require<Capability>(ctx, loaded_model(ctx), call.function());
+    work(capability);
+    call.check_cancel();
+    after_call(ctx);
+}
+
+// An entry point's whole body after its argument checks: on_model inside `guarded`.
+template <typename Capability, typename Check, typename Work>
+ev_error_t model_call(ev_context ctx, const char* function, Check&& check_inputs, Work&& work) {
+    return guarded(ctx, [&]() -> ev_error_t {
+        ContextCall call(ctx, function);
+        on_model<Capability>(ctx, call, check_inputs, [&](Capability& c) { work(c, call); });
+        return EV_OK;
+    });
+}
+
+constexpr auto kNoInputs = [] {};
+
+std::string checked_prompt(const char* prompt, int64_t max_chars, const std::string& what);
+
+// The caller holds ctx_->mu. Lock order: a TTS context, then its front end, here and in
+// ev_set_frontend. A callback that would invert it (a front end's callback calling its TTS
+// context) is refused by the CallLock instead of deadlocking (core/call_lock.h).
+std::vector<ev::PhonemizedToken> ContextCall::frontend_phonemize(const std::string& text) {
+    ev_context fe = ctx_->frontend;
+    if (fe == nullptr)
+        throw Error(EV_ERR_INVALID_STATE, "text input needs a front end, and this context has none",
+                    "call ev_set_frontend(ctx, g2p_context) with a G2P model's context, or pass phonemes "
+                    "(EV_TTS_INPUT_PHONEMES)");
+    CallScope scope(fe);
+    if (!scope.entered())
+        throw Error(EV_ERR_INVALID_STATE, "the front-end context is being freed",
+                    "call ev_set_frontend(ctx, NULL) before freeing the front end, or give it another one");
+    ContextCall call(fe, fe->cancel_epoch.load(std::memory_order_acquire), function_, this);
+    std::string checked;
+    std::vector<ev::PhonemizedToken> tokens;
+    on_model<ev::Phonemizer>(
+        fe, call, [&] { checked = checked_prompt(text.c_str(), fe->manifest.max_input_chars, "text (front end)"); },
+        [&](ev::Phonemizer& g2p) { tokens = g2p.phonemize(checked, ev::SamplingParams::from_abi(nullptr), call); });
+    return tokens;
 }
 
 // A prompt the model accepts: valid UTF-8 of at most the model's limit in code points. The work
@@ -290,7 +356,7 @@ int32_t ev_abi_version(void) { return EV_ABI_VERSION; }
 
 int32_t ev_abi_minor(void) { return EV_ABI_MINOR; }
 
-const char* ev_runtime_version(void) { return EV_TVM_VERSION; }
+const char* ev_runtime_version(void) { return ev::tvm_version(); }
 
 const char* ev_error_string(ev_error_t code) {
     switch (code) {
@@ -354,7 +420,7 @@ ev_context ev_init(const ev_config* config, ev_error_t* out_error) {
                                std::to_string(EV_MAX_THREADS) + "; more are clamped)");
 
         std::unique_ptr<ev_context_s> ctx(new ev_context_s());
-        ctx->manifest = ev::Manifest::load(ev::Manifest::find_dir(config->model_path));
+        ctx->manifest = ev::Manifest::load(ev::Manifest::find_dir(config->model_path), kManifestReader);
         ctx->kind = ev::find_kind(ctx->manifest.kind);  // Manifest::parse refused unknown kinds
         ctx->device = device;
         const int32_t wanted = config->num_threads > 0
@@ -366,7 +432,10 @@ ev_context ev_init(const ev_config* config, ev_error_t* out_error) {
         ctx->auto_unload = config->auto_unload_on_memory_pressure != 0;
         ctx->rng = ev::Rng(config->seed);
         use_kernel_threads(ctx.get());
-        loaded_model(ctx.get());
+        {
+            ev::CallLock::Guard g(ctx->mu, "ev_init", ctx->manifest.name);
+            loaded_model(ctx.get());
+        }
         result = ctx.release();
         return EV_OK;
     });
@@ -404,46 +473,47 @@ void ev_free(ev_context ctx) {
 
 ev_error_t ev_warmup(ev_context ctx) {
     EV_ENTER(ctx);
-    return guarded(ctx, [&]() -> ev_error_t {
-        ContextCall call(ctx, ctx->cancel_epoch.load(std::memory_order_acquire));
-        ev::CallLock::Guard g(ctx->mu, "ev_warmup", ctx->manifest.name);
-        use_kernel_threads(ctx);
-        loaded_model(ctx).warmup(call);
-        after_call_memory_check(ctx);
-        return EV_OK;
-    });
+    return model_call<ev::ModelInstance>(ctx, "ev_warmup", kNoInputs,
+                                         [&](ev::ModelInstance& model, ContextCall& call) { model.warmup(call); });
 }
 
 ev_error_t ev_status(ev_context ctx, ev_status_info* out) {
+    // Never waits for a running call: it reads the snapshot the calls publish (context.h), so
+    // a host may poll it while a synthesis runs. From a callback of ctx it is still refused
+    // (the re-entrancy rule is one rule for every function that takes the context).
     EV_ENTER(ctx);
     if (out == nullptr) return invalid(ctx, "ev_status: out is NULL", "pass a pointer to an ev_status_info");
     if (out->struct_size < sizeof(uint32_t) || out->struct_size > (1u << 16))
         return invalid(ctx, "ev_status_info.struct_size is " + std::to_string(out->struct_size),
                        "set out->struct_size = sizeof(ev_status_info) before the call");
     return guarded(ctx, [&]() -> ev_error_t {
-        ev::CallLock::Guard g(ctx->mu, "ev_status", ctx->manifest.name);
+        ev::StatusSnapshot now;
+        {
+            std::lock_guard<std::mutex> g(ctx->status_mu);
+            now = ctx->status;
+        }
         ev_status_info s;
         std::memset(&s, 0, sizeof(s));
         s.struct_size = out->struct_size;
         s.initialized = 1;
-        s.weights_loaded = ctx->model ? 1 : 0;
+        s.weights_loaded = now.weights_loaded ? 1 : 0;
         s.num_threads = ctx->num_threads;
-        s.memory_used_bytes = memory_in_use(ctx);
+        s.memory_used_bytes = now.memory_used;
         s.memory_limit_bytes = ctx->memory_limit;
         s.device = ctx->device.c_str();
         s.artifact_path = ctx->manifest.dir.c_str();
         s.model_name = ctx->manifest.name.c_str();
         s.model_kind = ctx->manifest.kind.c_str();
-        s.capabilities = ctx->model ? ctx->model->capabilities() : 0;
-        s.weights_mapped = ctx->weights && ctx->weights->mapped() ? 1 : 0;
-        s.weights_bytes = ctx->weights ? ctx->weights->bytes() : 0;
+        s.capabilities = now.capabilities;
+        s.weights_mapped = now.weights_mapped ? 1 : 0;
+        s.weights_bytes = now.weights_bytes;
         s.max_input_chars = static_cast<int32_t>(ctx->manifest.max_input_chars);
-        s.sample_rate = ctx->sample_rate;
-        s.voice_count = ctx->voice_count;
-        s.last_frontend_ms = ctx->timings.frontend_ms;
-        s.last_durations_ms = ctx->timings.durations_ms;
-        s.last_audio_ms = ctx->timings.audio_ms;
-        s.has_frontend = ctx->frontend ? 1 : 0;
+        s.sample_rate = now.sample_rate;
+        s.voice_count = now.voice_count;
+        s.last_frontend_ms = now.last_synthesis.frontend_ms;
+        s.last_durations_ms = now.last_synthesis.durations_ms;
+        s.last_audio_ms = now.last_synthesis.audio_ms;
+        s.has_frontend = now.has_frontend ? 1 : 0;
         std::memcpy(out, &s, std::min<size_t>(out->struct_size, sizeof(s)));
         return EV_OK;
     });
@@ -454,21 +524,18 @@ namespace {
 // The shared body of ev_generate and ev_generate_stream.
 std::string run_generation(ev_context ctx, const char* prompt, const ev_generation_params* params,
                            ev_token_callback cb, void* user_data) {
-    ContextCall call(ctx, ctx->cancel_epoch.load(std::memory_order_acquire));
+    ContextCall call(ctx, cb ? "ev_generate_stream" : "ev_generate");
     const ev::SamplingParams sp = ev::SamplingParams::from_abi(params);
-    ev::CallLock::Guard g(ctx->mu, cb ? "ev_generate_stream" : "ev_generate", ctx->manifest.name);
-    call.check_cancel();
-    const std::string text = checked_prompt(prompt, ctx->manifest.max_input_chars, "prompt");
-    use_kernel_threads(ctx);
-    ev::ModelInstance& model = loaded_model(ctx);
-    require(ctx, model, ev::kCapGenerate, cb ? "ev_generate_stream" : "ev_generate");
-    ev::TokenSink sink = [&](const std::string& token, int32_t id) {
-        InCallback in_callback(ctx, &call);
-        cb(user_data, token.c_str(), id);
-    };
-    std::string out = model.generate(text, sp, call, cb ? &sink : nullptr);
-    call.check_cancel();
-    after_call_memory_check(ctx);
+    std::string text, out;
+    on_model<ev::Generator>(
+        ctx, call, [&] { text = checked_prompt(prompt, ctx->manifest.max_input_chars, "prompt"); },
+        [&](ev::Generator& model) {
+            ev::TokenSink sink = [&](const std::string& token, int32_t id) {
+                InCallback in_callback(ctx, &call);
+                cb(user_data, token.c_str(), id);
+            };
+            out = model.generate(text, sp, call, cb ? &sink : nullptr);
+        });
     return out;
 }
 
@@ -500,27 +567,23 @@ ev_error_t ev_generate_batch(ev_context ctx, const char* const* prompts, int32_t
         if (prompts[i] == nullptr)
             return invalid(ctx, "ev_generate_batch: prompts[" + std::to_string(i) + "] is NULL",
                            "every prompt must be a NUL-terminated UTF-8 string");
-    ev_error_t rc = guarded(ctx, [&]() -> ev_error_t {
-        ContextCall call(ctx, ctx->cancel_epoch.load(std::memory_order_acquire));
-        const ev::SamplingParams sp = ev::SamplingParams::from_abi(params);
-        ev::CallLock::Guard g(ctx->mu, "ev_generate_batch", ctx->manifest.name);
-        call.check_cancel();
-        // Every prompt is checked (UTF-8, length limit) before any runs.
-        std::vector<std::string> texts(static_cast<size_t>(count));
-        for (int32_t i = 0; i < count; ++i) {
-            call.check_cancel();
+    std::vector<std::string> texts(static_cast<size_t>(count));
+    std::vector<std::string> results;
+    // Every prompt is checked (UTF-8, length limit) before any runs.
+    auto check_prompts = [&] {
+        for (int32_t i = 0; i < count; ++i)
             texts[static_cast<size_t>(i)] =
                 checked_prompt(prompts[i], ctx->manifest.max_input_chars, "prompts[" + std::to_string(i) + "]");
-        }
-        use_kernel_threads(ctx);
-        ev::ModelInstance& model = loaded_model(ctx);
-        require(ctx, model, ev::kCapGenerateBatch, "ev_generate_batch");
-        std::vector<std::string> results = model.generate_batch(texts, sp, call);
-        call.check_cancel();
-        for (int32_t i = 0; i < count; ++i) outs[i] = copy_string(results[static_cast<size_t>(i)]);
-        after_call_memory_check(ctx);
-        return EV_OK;
+    };
+    ev_error_t rc = model_call<ev::BatchGenerator>(ctx, "ev_generate_batch", check_prompts,
+                                                   [&](ev::BatchGenerator& model, ContextCall& call) {
+        results = model.generate_batch(texts, ev::SamplingParams::from_abi(params), call);
     });
+    if (rc == EV_OK)
+        rc = guarded(ctx, [&]() -> ev_error_t {
+            for (int32_t i = 0; i < count; ++i) outs[i] = copy_string(results[static_cast<size_t>(i)]);
+            return EV_OK;
+        });
     if (rc != EV_OK && outs)
         for (int32_t i = 0; i < count; ++i) {
             std::free(outs[i]);
@@ -552,16 +615,14 @@ ev_error_t ev_stream_begin(ev_context ctx, const char* prompt, const ev_generati
         std::unique_ptr<ev_stream_s> s(new ev_stream_s());
         s->ctx = ctx;
         s->epoch = ctx->cancel_epoch.load(std::memory_order_acquire);
-        ContextCall call(ctx, s->epoch);
-        const ev::SamplingParams sp = ev::SamplingParams::from_abi(params);
-        ev::CallLock::Guard g(ctx->mu, "ev_stream_begin", ctx->manifest.name);
-        const std::string text = checked_prompt(prompt, ctx->manifest.max_input_chars, "prompt");
-        call.check_cancel();
-        use_kernel_threads(ctx);
-        ev::ModelInstance& model = loaded_model(ctx);
-        require(ctx, model, ev::kCapGenerate, "ev_stream_begin");
-        s->model = ctx->model;
-        s->tokens = model.stream(text, sp, call);
+        ContextCall call(ctx, s->epoch, "ev_stream_begin");
+        std::string text;
+        on_model<ev::Generator>(
+            ctx, call, [&] { text = checked_prompt(prompt, ctx->manifest.max_input_chars, "prompt"); },
+            [&](ev::Generator& model) {
+                s->model = ctx->model;
+                s->tokens = model.stream(text, ev::SamplingParams::from_abi(params), call);
+            });
         *out_stream = s.release();
         return EV_OK;
     });
@@ -576,12 +637,12 @@ ev_error_t ev_stream_next(ev_stream stream, const char** out_token, int32_t* out
     return guarded(ctx, [&]() -> ev_error_t {
         ev::CallLock::Guard g(ctx->mu, "ev_stream_next", ctx->manifest.name);
         if (stream->done) return EV_ERR_STREAM_END;
-        ContextCall call(ctx, stream->epoch);
+        ContextCall call(ctx, stream->epoch, "ev_stream_next");
         use_kernel_threads(ctx);
         int32_t id = 0;
         if (!stream->tokens->next(call, &stream->token, &id)) {
             stream->done = true;
-            after_call_memory_check(ctx);
+            after_call(ctx);
             return EV_ERR_STREAM_END;
         }
         *out_token = stream->token.c_str();
@@ -639,19 +700,16 @@ ev_error_t ev_phonemize(ev_context ctx, const char* text, const ev_generation_pa
     if (text == nullptr) return invalid(ctx, "ev_phonemize: text is NULL", "pass a NUL-terminated UTF-8 string");
     if (out == nullptr)
         return invalid(ctx, "ev_phonemize: out is NULL", "pass the address of an ev_phonemes* to receive the result");
+    std::string checked;
+    std::vector<ev::PhonemizedToken> tokens;
+    const ev_error_t rc = model_call<ev::Phonemizer>(
+        ctx, "ev_phonemize", [&] { checked = checked_prompt(text, ctx->manifest.max_input_chars, "text"); },
+        [&](ev::Phonemizer& model, ContextCall& call) {
+            tokens = model.phonemize(checked, ev::SamplingParams::from_abi(params), call);
+        });
+    if (rc != EV_OK) return rc;
     return guarded(ctx, [&]() -> ev_error_t {
-        ContextCall call(ctx, ctx->cancel_epoch.load(std::memory_order_acquire));
-        const ev::SamplingParams sp = ev::SamplingParams::from_abi(params);
-        ev::CallLock::Guard g(ctx->mu, "ev_phonemize", ctx->manifest.name);
-        call.check_cancel();
-        const std::string checked = checked_prompt(text, ctx->manifest.max_input_chars, "text");
-        use_kernel_threads(ctx);
-        ev::ModelInstance& model = loaded_model(ctx);
-        require(ctx, model, ev::kCapPhonemize, "ev_phonemize");
-        std::vector<ev::PhonemizedToken> tokens = model.phonemize(checked, sp, call);
-        call.check_cancel();
         *out = copy_phonemes(tokens);
-        after_call_memory_check(ctx);
         return EV_OK;
     });
 }
@@ -702,6 +760,20 @@ ev::SynthesisRequest synthesis_request(const ev_synthesis_params* params) {
     return r;
 }
 
+// Must hold ctx->mu. What a synthesis may hold beyond the weights under ev_config's
+// memory_limit_bytes (0: no limit); a limit the weights alone exceed leaves nothing to run with.
+uint64_t working_limit(ev_context ctx) {
+    if (ctx->memory_limit == 0) return 0;
+    const uint64_t weights = ctx->weights ? ctx->weights->bytes() : 0;
+    if (ctx->memory_limit <= weights)
+        throw Error(EV_ERR_OUT_OF_MEMORY,
+                    "memory_limit_bytes (" + std::to_string(ctx->memory_limit >> 20) + " MiB) is below the weights alone (" +
+                        std::to_string(weights >> 20) + " MiB): a synthesis cannot run within it",
+                    "raise ev_config.memory_limit_bytes above the weights plus what your longest sentence needs, or "
+                    "set it to 0 (no limit)");
+    return ctx->memory_limit - weights;
+}
+
 // One block: the struct, the samples, the word arrays, the word strings.
 ev_audio* copy_audio(const std::vector<float>& samples, const std::vector<ev::WordSpan>& words, int32_t rate) {
     const size_t n = words.size();
@@ -740,31 +812,26 @@ ev_audio* copy_audio(const std::vector<float>& samples, const std::vector<ev::Wo
     return out;
 }
 
-// The body both synthesis calls share: checks, lock, load, run; `sink` gets the pieces.
+// The body both synthesis calls share; `sink` gets the pieces.
 ev_error_t run_synthesis(ev_context ctx, const char* input, const ev_synthesis_params* params, bool stream,
                          const char* function, const ev::AudioSink& sink, std::vector<ev::WordSpan>* words,
                          int32_t* rate) {
-    return guarded(ctx, [&]() -> ev_error_t {
-        ContextCall call(ctx, ctx->cancel_epoch.load(std::memory_order_acquire), function);
-        ev::SynthesisRequest request = synthesis_request(params);
+    ev::SynthesisRequest request;
+    auto check_inputs = [&] {
+        request = synthesis_request(params);
         request.sentence_pieces = stream;
-        ev::CallLock::Guard g(ctx->mu, function, ctx->manifest.name);
-        call.check_cancel();
         request.input = checked_prompt(input, ctx->manifest.max_input_chars, "input");
-        use_kernel_threads(ctx);
-        ev::ModelInstance& model = loaded_model(ctx);
-        require(ctx, model, ev::kCapSynthesize, function);
+    };
+    return model_call<ev::Synthesizer>(ctx, function, check_inputs, [&](ev::Synthesizer& model, ContextCall& call) {
+        request.frontend = [&call](const std::string& text) { return call.frontend_phonemize(text); };
+        request.working_limit = working_limit(ctx);
         if (rate) *rate = model.sample_rate();
         // The sink may run the host's callback: ev_cancel there stops this call only.
         const ev::AudioSink framed = [&](const ev::AudioPiece& piece) {
             InCallback in_callback(ctx, &call);
             sink(piece);
         };
-        model.synthesize(request, call, framed, words);
-        ctx->timings = model.last_timings();
-        call.check_cancel();
-        after_call_memory_check(ctx);
-        return EV_OK;
+        ctx->last_synthesis = model.synthesize(request, call, framed, words);
     });
 }
 
@@ -819,16 +886,53 @@ ev_error_t ev_voices(ev_context ctx, char** out_names) {
     EV_ENTER(ctx);
     if (out_names == nullptr)
         return invalid(ctx, "ev_voices: out_names is NULL", "pass the address of a char* to receive the names");
-    return guarded(ctx, [&]() -> ev_error_t {
-        ev::CallLock::Guard g(ctx->mu, "ev_voices", ctx->manifest.name);
-        ev::ModelInstance& model = loaded_model(ctx);
-        require(ctx, model, ev::kCapSynthesize, "ev_voices");
+    return model_call<ev::Synthesizer>(ctx, "ev_voices", kNoInputs, [&](ev::Synthesizer& model, ContextCall&) {
         std::string joined;
         for (const std::string& v : model.voices()) joined += (joined.empty() ? "" : ",") + v;
         *out_names = copy_string(joined);
-        return EV_OK;
     });
 }
+
+namespace {
+
+// One malloc'd block: the struct, the pointer array, then the strings.
+ev_voice_list* copy_voice_list(const std::vector<std::string>& names) {
+    const size_t n = names.size();
+    if (n > static_cast<size_t>(INT32_MAX)) throw std::bad_alloc();
+    const size_t head = (sizeof(ev_voice_list) + alignof(std::max_align_t) - 1) / alignof(std::max_align_t) *
+                        alignof(std::max_align_t);
+    size_t strings = 0;
+    for (const std::string& name : names) strings += name.size() + 1;
+    unsigned char* block = static_cast<unsigned char*>(std::malloc(head + n * sizeof(char*) + strings));
+    if (block == nullptr) throw std::bad_alloc();
+    ev_voice_list* out = reinterpret_cast<ev_voice_list*>(block);
+    std::memset(out, 0, sizeof(ev_voice_list));
+    const char** ptrs = reinterpret_cast<const char**>(block + head);
+    char* text = reinterpret_cast<char*>(block + head + n * sizeof(char*));
+    for (size_t i = 0; i < n; ++i) {
+        std::memcpy(text, names[i].c_str(), names[i].size() + 1);
+        ptrs[i] = text;
+        text += names[i].size() + 1;
+    }
+    out->struct_size = sizeof(ev_voice_list);
+    out->count = static_cast<int32_t>(n);
+    out->names = ptrs;
+    return out;
+}
+
+}  // namespace
+
+ev_error_t ev_list_voices(ev_context ctx, ev_voice_list** out) {
+    if (out) *out = nullptr;
+    EV_ENTER(ctx);
+    if (out == nullptr)
+        return invalid(ctx, "ev_list_voices: out is NULL", "pass the address of an ev_voice_list* to receive the list");
+    return model_call<ev::Synthesizer>(ctx, "ev_list_voices", kNoInputs, [&](ev::Synthesizer& model, ContextCall&) {
+        *out = copy_voice_list(model.voices());
+    });
+}
+
+void ev_voice_list_free(ev_voice_list* list) { std::free(list); }
 
 ev_error_t ev_set_frontend(ev_context ctx, ev_context frontend) {
     EV_ENTER(ctx);
@@ -841,8 +945,7 @@ ev_error_t ev_set_frontend(ev_context ctx, ev_context frontend) {
         if (frontend != nullptr) {
             // The front end must phonemize; ask it (under its own lock) before taking it.
             ev::CallLock::Guard fg(frontend->mu, "ev_set_frontend", frontend->manifest.name);
-            ev::ModelInstance& fm = loaded_model(frontend);
-            if ((fm.capabilities() & ev::kCapPhonemize) == 0)
+            if (ev::find<ev::Phonemizer>(loaded_model(frontend)) == nullptr)
                 throw Error(EV_ERR_UNSUPPORTED_OPERATION,
                             "ev_set_frontend: model '" + frontend->manifest.name + "' (kind " +
                                 frontend->manifest.kind + ") cannot phonemize text",
@@ -852,6 +955,7 @@ ev_error_t ev_set_frontend(ev_context ctx, ev_context frontend) {
                             "pass a G2P model's context");
         }
         ctx->frontend = frontend;
+        publish_status(ctx);
         return EV_OK;
     });
 }

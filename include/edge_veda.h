@@ -15,8 +15,9 @@
  *   - no C++ exception, abort or crash crosses this boundary: every entry point checks its
  *     arguments and reports failure through an ev_error_t.
  *
- * OWNERSHIP (the one rule): what the library allocates, the library frees (ev_free_string,
- * ev_free, ev_stream_free); what the caller allocates, the caller frees. Input pointers are
+ * OWNERSHIP (the one rule): what the library allocates, the library frees (ev_free,
+ * ev_free_string, ev_stream_free, ev_phonemes_free, ev_audio_free, ev_voice_list_free); what
+ * the caller allocates, the caller frees. Input pointers are
  * borrowed only for the duration of the call unless a function says otherwise.
  *
  * ERRORS: functions return EV_OK (0) or a negative ev_error_t. The detailed message of the
@@ -66,7 +67,7 @@
  * incompatible way. Appending a field to a struct or adding a function does not bump it.
  * A host checks `ev_abi_version() == EV_ABI_VERSION` at start-up (as with sqlite3's
  * sqlite3_libversion_number() == SQLITE_VERSION_NUMBER), and `ev_abi_minor() >= EV_ABI_MINOR`
- * (see EV_ABI_MINOR at the end of this header).
+ * (EV_ABI_MINOR is defined in the "Appended in ABI minor 1" section, with what each minor added).
  */
 #define EV_ABI_VERSION 1
 
@@ -116,15 +117,20 @@ typedef struct ev_config {
     int32_t num_threads;        /* worker threads; 0 = library default; > EV_MAX_THREADS is clamped */
     const char* model_path;     /* artifact directory (holding manifest.json); required */
     const char* device;         /* "cpu"; NULL means "cpu" */
-    uint64_t memory_limit_bytes; /* 0 = no limit; crossing it fires the pressure callback */
+    uint64_t memory_limit_bytes; /* 0 = no limit; see below */
     uint64_t seed;              /* seed of the context's sampling RNG */
     int32_t auto_unload_on_memory_pressure; /* 1: release weights under pressure, reload lazily */
-    int32_t use_mmap;           /* 1: map the model file instead of reading it (hint only) */
+    int32_t use_mmap;           /* 1: map the weights file instead of reading it */
 } ev_config;
 
 /* num_threads: the threads of TVM's kernel thread pool (parallel loops in compiled kernels) and
  * of ev_generate_batch's workers. use_mmap: 1 maps the artifact's weights file read-only, once
  * per context, shared by every thread's VM; 0 reads it into memory instead.
+ * memory_limit_bytes: tracked memory (weights + working buffers, ev_status_info) above it after
+ * a call fires the memory pressure callback (and with auto_unload_on_memory_pressure releases
+ * the weights). Kinds whose working memory grows with the input (tts) also keep each call
+ * within it: a synthesis that would hold more than the limit at once stops with
+ * EV_ERR_OUT_OF_MEMORY before it uses that memory (split the text, or raise the limit).
  * (ev_generation_params.max_tokens above the model's limit, manifest limits.max_output_tokens,
  * is clamped to it.)
  *
@@ -221,7 +227,9 @@ typedef struct ev_status_info {
 /*
  * Fills *out with the context's status. out->struct_size must be set by the caller; fields
  * beyond it are not written. The strings are owned by the context: do not free them; they
- * stay valid until ev_free(ctx). Thread-safe (serialized).
+ * stay valid until ev_free(ctx). Thread-safe, and since ABI minor 6 it never waits for a
+ * running call: it answers at once with what the last finished call (or load) left, so a host
+ * may poll it while a long synthesis runs on another thread.
  */
 EV_API ev_error_t ev_status(ev_context ctx, ev_status_info* out);
 
@@ -267,7 +275,7 @@ EV_API void ev_free_string(char* str);
  * RE-ENTRANCY RULE (token, audio and memory-pressure callbacks): a callback must not call back
  * into its own context. Such a call returns EV_ERR_INVALID_STATE at once (every ev_* function
  * that takes the context, e.g. ev_generate*, ev_stream_*, ev_status, ev_warmup, ev_phonemize,
- * ev_synthesize*, ev_voices, ev_set_frontend, ev_set_memory_pressure_callback,
+ * ev_synthesize*, ev_voices, ev_list_voices, ev_set_frontend, ev_set_memory_pressure_callback,
  * ev_notify_memory_pressure); ev_free of the callback's own context does nothing (free it after
  * the call returns). ev_cancel is allowed: from a callback it stops the call running that
  * callback, and only that one. Other contexts may be called, with one limit that keeps every
@@ -313,7 +321,8 @@ EV_API void ev_stream_free(ev_stream stream);
 
 /*
  * Asks the call running on ctx to stop; it returns EV_ERR_CANCELLED within one decode step
- * (generation) or one kernel of the model (synthesis: milliseconds, BENCHMARKS.md). Calls that
+ * (generation, phonemization) or one kernel of the model (synthesis, in either stage:
+ * milliseconds, BENCHMARKS.md). Calls that
  * other threads have already started on ctx and that wait for it are cancelled too; from inside
  * a token or audio callback only the call running that callback is. Safe from any thread,
  * including signal-free callbacks; never blocks. A cancel that arrives when no call is running
@@ -390,15 +399,17 @@ EV_API const char* ev_runtime_version(void);
  * Minor 5 appended: EV_CAP_SYNTHESIZE, EV_TTS_INPUT_*, ev_synthesis_params,
  * ev_synthesis_params_default, ev_audio, ev_synthesize, ev_audio_free, ev_audio_chunk,
  * ev_audio_callback, ev_synthesize_stream, ev_voices, ev_set_frontend.
+ * Minor 6 appended: ev_voice_list, ev_list_voices, ev_voice_list_free; and fixed: ev_status no
+ * longer waits for a running call.
  */
-#define EV_ABI_MINOR 5
+#define EV_ABI_MINOR 6
 
 /* Returns the EV_ABI_MINOR the library was built with. Thread-safe. */
 EV_API int32_t ev_abi_minor(void);
 
-/* Largest effective ev_config.num_threads: each thread of ev_generate_batch owns a runtime
- * with its own copy of the weights, so larger values are clamped to this (ev_status reports
- * the effective value). */
+/* Largest effective ev_config.num_threads: each thread of ev_generate_batch owns a VM with
+ * its own working buffers (the weights are shared, held once), so larger values are clamped to
+ * this (ev_status reports the effective value). */
 #define EV_MAX_THREADS 64
 
 /* ------------------------------------------------------------------------------------------
@@ -564,9 +575,10 @@ EV_API ev_error_t ev_synthesize_stream(ev_context ctx, const char* input, const 
                                        ev_audio_callback callback, void* user_data);
 
 /*
- * Stores the model's voice names, comma-separated, the default first, in *out_names.
- * Ownership: *out_names is allocated by the library; free it with ev_free_string(). Thread-safe.
- * Kinds without voices return EV_ERR_UNSUPPORTED_OPERATION.
+ * Stores the model's voice names, comma-separated, the default first, in *out_names (a name
+ * holding a comma cannot be told apart here: ev_list_voices, ABI minor 6, returns an array).
+ * Ownership: *out_names is allocated by the library; free it with ev_free_string(). Thread-safe
+ * (serialized per context). Kinds without voices return EV_ERR_UNSUPPORTED_OPERATION.
  */
 EV_API ev_error_t ev_voices(ev_context ctx, char** out_names);
 
@@ -581,6 +593,29 @@ EV_API ev_error_t ev_voices(ev_context ctx, char** out_names);
  * re-entrancy rule).
  */
 EV_API ev_error_t ev_set_frontend(ev_context ctx, ev_context frontend);
+
+/* ------------------------------------------------------------------------------------------
+ * Appended in ABI minor 6: the voices as an array
+ * ------------------------------------------------------------------------------------------ */
+
+/* A model's voices. Allocated by the library as one block; every pointer points inside it.
+ * Fields are appended only; read those struct_size covers. */
+typedef struct ev_voice_list {
+    uint32_t struct_size;         /* sizeof(ev_voice_list) as the library filled it */
+    int32_t count;                /* number of voices */
+    const char* const* names;     /* count NUL-terminated UTF-8 names, the default first */
+} ev_voice_list;
+
+/*
+ * Stores the model's voices in *out. Ownership: on EV_OK, *out is allocated by the library;
+ * free it with ev_voice_list_free(). On failure *out is NULL. Thread-safe (serialized per
+ * context). Kinds without voices return EV_ERR_UNSUPPORTED_OPERATION.
+ */
+EV_API ev_error_t ev_list_voices(ev_context ctx, ev_voice_list** out);
+
+/* Frees a result of ev_list_voices. Accepts NULL. Thread-safe, once per result, before or
+ * after ev_free of its context. */
+EV_API void ev_voice_list_free(ev_voice_list* list);
 
 EV_END_DECLS
 

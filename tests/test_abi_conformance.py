@@ -154,8 +154,8 @@ MOVED_FIELD = edited(
 CHANGED_ENUM = edited("#define EV_ERR_CANCELLED -7", "#define EV_ERR_CANCELLED -70")
 RETYPED_FIELD = edited("    int32_t top_k;              /* keep", "    int64_t top_k;              /* keep")
 REMOVED_FUNCTION = edited("EV_API ev_error_t ev_cancel(ev_context ctx);", "")
-APPENDED = edited("    int32_t use_mmap;           /* 1: map the model file instead of reading it (hint only) */\n",
-                  "    int32_t use_mmap;           /* 1: map the model file instead of reading it (hint only) */\n"
+APPENDED = edited("    int32_t use_mmap;           /* 1: map the weights file instead of reading it */\n",
+                  "    int32_t use_mmap;           /* 1: map the weights file instead of reading it */\n"
                   "    int32_t new_field_at_the_end;\n") + "\nEV_API int32_t ev_new_function(void);\n"
 
 

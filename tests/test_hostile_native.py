@@ -126,7 +126,7 @@ def test_sha256_matches_hashlib(tmp_path):
     import hashlib
 
     exe = tmp_path / "sha256_digest"
-    proc = subprocess.run(["g++", "-std=c++17", "-O1", "-Wall", "-Wextra", "-Werror", f"-I{ROOT}/csrc/core",
+    proc = subprocess.run(["g++", "-std=c++17", "-O1", "-Wall", "-Wextra", "-Werror", f"-I{ROOT}/csrc",
                            f"{ROOT}/tests/c/sha256_digest.cpp", f"{ROOT}/csrc/core/sha256.cpp", "-o", str(exe)],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

@@ -117,7 +117,9 @@ def test_front_end_pressure_callback_inside_a_synthesis_calling_the_tts_context(
         def on_pressure(user, current, limit):
             info = ffi.new("ev_status_info*")
             info.struct_size = ffi.sizeof("ev_status_info")
-            inner.append([int(lib.ev_status(tts, info)), last_error(tts)])
+            names = ffi.new("char**")
+            rc = int(lib.ev_voices(tts, names))  # needs the TTS context's lock
+            inner.append([rc, last_error(tts), int(lib.ev_status(tts, info)), int(info.sample_rate)])
 
         assert lib.ev_set_memory_pressure_callback(fe, on_pressure, ffi.NULL) == lib.EV_OK
         outer = synthesize(tts, "Hi.")
@@ -128,9 +130,11 @@ def test_front_end_pressure_callback_inside_a_synthesis_calling_the_tts_context(
     """, kokoro_dir, g2p_artifact_dir)
     assert r["outer"][0] == lib.EV_OK and r["outer"][1] > 0
     assert r["inner"], "the front end's pressure callback did not fire"
-    rc, msg = r["inner"][0]
+    rc, msg, status_rc, rate = r["inner"][0]
     assert rc == lib.EV_ERR_INVALID_STATE, msg
     assert "model 'kokoro' is in use by the call that runs this callback" in msg, msg
+    # ev_status takes no lock since ABI minor 6: it answers even here, with the TTS's status.
+    assert status_rc == lib.EV_OK and rate == 24000
 
 
 def test_lock_order_inversion_across_two_threads_finishes(kokoro_dir, g2p_artifact_dir):

@@ -159,8 +159,27 @@ def test_null_and_invalid_arguments_of_every_new_entry_point(tts, model):
     g2p = native(model)
     assert lib.ev_synthesize(g2p, b"hello", ffi.NULL, out) == lib.EV_ERR_UNSUPPORTED_OPERATION
     assert lib.ev_voices(g2p, names) == lib.EV_ERR_UNSUPPORTED_OPERATION
+    # ABI minor 6: the voices as an array, the same names as the comma-joined string
+    listed = ffi.new("ev_voice_list**")
+    assert lib.ev_list_voices(ffi.NULL, listed) == lib.EV_ERR_INVALID_ARGUMENT and listed[0] == ffi.NULL
+    assert lib.ev_list_voices(ctx, ffi.NULL) == lib.EV_ERR_INVALID_ARGUMENT
+    assert lib.ev_list_voices(g2p, listed) == lib.EV_ERR_UNSUPPORTED_OPERATION and listed[0] == ffi.NULL
+    lib.ev_voice_list_free(ffi.NULL)
+    assert lib.ev_list_voices(ctx, listed) == lib.EV_OK
+    try:
+        v = listed[0]
+        assert v.struct_size == ffi.sizeof("ev_voice_list")
+        array = [ffi.string(v.names[i]).decode() for i in range(v.count)]
+    finally:
+        lib.ev_voice_list_free(listed[0])
+    assert lib.ev_voices(ctx, names) == lib.EV_OK
+    try:
+        joined = ffi.string(names[0]).decode()
+    finally:
+        lib.ev_free_string(names[0])
+    assert array == joined.split(",") and len(array) >= 5
     # the context is still usable after all of that
-    assert tts.voices[0] == "jf_alpha"
+    assert tts.voices[0] == "jf_alpha" and tts.voices == array
 
 
 @pytest.mark.slow

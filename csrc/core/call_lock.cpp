@@ -1,8 +1,8 @@
-#include "call_lock.h"
+#include "core/call_lock.h"
 
 #include <mutex>
 
-#include "errors.h"
+#include "core/errors.h"
 
 namespace ev {
 

@@ -1,6 +1,10 @@
-#include "errors.h"
+#include "core/errors.h"
 
 namespace ev {
+
+const char* const kRebuildHint =
+    "rebuild the artifact with `edge-veda compile NAME -o DIR` for this library version (or pull it again)";
+
 namespace {
 
 struct LastError {

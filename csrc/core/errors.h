@@ -22,6 +22,10 @@ private:
     std::string hint_;
 };
 
+// The hint of every "this artifact does not match what reads it" error (manifest, weights,
+// module, kind section): one sentence, so that every layer says the same thing.
+extern const char* const kRebuildHint;
+
 // Records the calling thread's last error for `ctx` (nullptr: ev_init) and returns `code`.
 ev_error_t set_last_error(const void* ctx, ev_error_t code, const std::string& message,
                           const std::string& hint);

@@ -1,4 +1,4 @@
-#include "files.h"
+#include "core/files.h"
 
 #include <cerrno>
 #include <climits>
@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "errors.h"
-#include "sha256.h"
+#include "core/errors.h"
+#include "core/sha256.h"
 
 namespace ev {
 

@@ -1,11 +1,9 @@
-#include "json.h"
+#include "core/json.h"
 
-#include "errors.h"
+#include "core/errors.h"
 
 namespace ev {
 namespace {
-
-const char* kRebuildHint = "rebuild the artifact with `edge-veda compile` for this library version";
 
 }  // namespace
 

@@ -1,5 +1,6 @@
-// JSON for manifests: strict parsing (runtime/json.cpp, over tvm-ffi's parser behind a lexical
-// check) into a plain value tree, and typed, bounded reading that names the field in errors.
+// JSON for manifests: a plain value tree, and typed, bounded reading that names the field in
+// errors. The parser is the runtime layer's (runtime/json.cpp: tvm-ffi's, behind a strict
+// lexical check); core receives it as a JsonParser, since core cannot include TVM.
 #pragma once
 
 #include <cstdint>
@@ -13,10 +14,6 @@ namespace ev {
 class Json {
 public:
     enum class Type { Null, Bool, Int, Float, String, Array, Object };
-
-    // Parses strict JSON (no NaN/Infinity, no leading zeros, valid UTF-8, nesting <= 32
-    // levels, at most `max_bytes`). Throws ev::Error (EV_ERR_MODEL_INVALID) naming `where`.
-    static Json parse(const std::string& text, const std::string& where, size_t max_bytes);
 
     Type type() const { return type_; }
     bool is(Type t) const { return type_ == t; }
@@ -45,6 +42,10 @@ public:
 private:
     Type type_ = Type::Null;
 };
+
+// Parses strict JSON text of at most `max_bytes` into a tree; throws ev::Error
+// (EV_ERR_MODEL_INVALID) naming `where`. The runtime's parse_json is one.
+using JsonParser = Json (*)(const std::string& text, const std::string& where, size_t max_bytes);
 
 // Typed access to one JSON object: every value checked for type and bounds; errors say
 // "<where>: field '<path>' ..." with a rebuild hint (EV_ERR_MODEL_INVALID).

@@ -1,4 +1,4 @@
-#include "manifest.h"
+#include "core/manifest.h"
 
 #include <sys/stat.h>
 
@@ -8,17 +8,16 @@
 #include <cstring>
 
 #include "edge_veda.h"
-#include "errors.h"
-#include "kind.h"
-#include "sha256.h"
+#include "core/cpu_features.h"
+#include "core/errors.h"
+#include "core/sha256.h"
 
 namespace ev {
 namespace {
 
-const char* kFixHint = "rebuild the artifact with `edge-veda compile` for this library version";
 const char* kDigestFile = "manifest.json.sha256";
 
-[[noreturn]] void invalid(const std::string& where, const std::string& what, const char* hint = kFixHint) {
+[[noreturn]] void invalid(const std::string& where, const std::string& what, const char* hint = kRebuildHint) {
     throw Error(EV_ERR_MODEL_INVALID, where + ": " + what, hint);
 }
 
@@ -129,11 +128,11 @@ Fields Manifest::kind_config() const {
     return Fields(*section, path(), kind);
 }
 
-Manifest Manifest::parse(const std::string& text, const std::string& dir) {
+Manifest Manifest::parse(const std::string& text, const std::string& dir, const ManifestReader& reader) {
     Manifest m;
     m.dir = dir;
     const std::string where = m.path();
-    m.root = std::make_shared<const Json>(Json::parse(text, where, kMaxManifestBytes));
+    m.root = std::make_shared<const Json>(reader.parse_json(text, where, kMaxManifestBytes));
     Fields root(*m.root, where);
 
     // Versions first: a future format may change everything else.
@@ -150,14 +149,19 @@ Manifest Manifest::parse(const std::string& text, const std::string& dir) {
         throw Error(EV_ERR_MODEL_INVALID,
                     where + ": built for EV ABI " + std::to_string(abi) + ", library has ABI " +
                         std::to_string(EV_ABI_VERSION),
-                    kFixHint);
+                    kRebuildHint);
     m.name = root.string("name", 128);
     m.version = root.string("version", 128, "");
     m.kind = root.string("kind", 64);
-    if (find_kind(m.kind) == nullptr)
+    if (!reader.kind_supported(m.kind))
         throw Error(EV_ERR_MODEL_INVALID, where + ": model kind '" + m.kind + "' is not supported by this build",
-                    "supported kinds (this build): " + supported_kinds() + "; upgrade libedge_veda for other kinds");
+                    "supported kinds (this build): " + reader.supported_kinds() +
+                        "; upgrade libedge_veda for other kinds");
     m.tvm_version = root.string("tvm_version", 64, "");
+    if (auto target = root.optional_object("target")) {
+        m.target_cpu = target->string("mcpu", 64, "");
+        if (target->has("features")) m.target_features = target->strings("features", kMaxTargetFeatures, 64);
+    }
     parse_module(root, m);
     parse_weights(root, m);
     parse_functions(root, m);
@@ -188,7 +192,7 @@ std::string Manifest::find_dir(const std::string& root) {
                 "tried, in order: " + tried + "; pass the directory that holds manifest.json");
 }
 
-Manifest Manifest::load(const std::string& dir) {
+Manifest Manifest::load(const std::string& dir, const ManifestReader& reader) {
     struct stat st;
     if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
         throw Error(EV_ERR_MODEL_NOT_FOUND, "no artifact directory at '" + dir + "'",
@@ -234,11 +238,27 @@ Manifest Manifest::load(const std::string& dir) {
                     ": the manifest was edited after it was sealed",
                 kResealHint);
 
-    Manifest m = parse(text, dir);
+    Manifest m = parse(text, dir, reader);
+    m.check_cpu();  // before hashing: a module this CPU cannot run is not worth verifying
     m.real_dir = real_dir;
     if (!m.module.is_system_lib()) m.module.location = real_dir + "/" + m.module_file;
     m.verify_files();
     return m;
+}
+
+void Manifest::check_cpu() const {
+    const std::vector<std::string> missing = missing_cpu_features(target_features);
+    if (missing.empty()) return;
+    std::string names;
+    for (const std::string& f : missing) names += (names.empty() ? "" : ", ") + f;
+    const std::string built_for = target_cpu.empty() ? "another CPU" : "CPU '" + target_cpu + "'";
+    throw Error(EV_ERR_MODEL_INVALID,
+                path() + ": the module was compiled for " + built_for + " and needs " + names +
+                    ", which this " + cpu_architecture() +
+                    " CPU lacks; running it would stop the process with an illegal instruction",
+                "compile the model for this CPU (`edge-veda compile " + name +
+                    " -o DIR`, or load it by name: local builds match the CPU), or use an artifact "
+                    "built for a CPU that has these features");
 }
 
 void Manifest::verify_files() const {

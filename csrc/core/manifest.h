@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "files.h"
-#include "json.h"
-#include "runtime/runtime.h"
-#include "runtime/weights.h"
+#include "core/files.h"
+#include "core/json.h"
+#include "core/module_source.h"
+#include "core/weights.h"
 
 namespace ev {
 
@@ -30,6 +30,17 @@ constexpr int64_t kMaxInputCharsBound = 4096;  // encoding 4096 characters of g2
 constexpr int64_t kDefaultMaxOutputTokens = 1024;
 constexpr int64_t kMaxOutputTokensBound = 1 << 16;
 
+constexpr size_t kMaxTargetFeatures = 512;
+
+// What reading a manifest needs from the layers above core, which core does not include: the
+// runtime's JSON parser (runtime/runtime.h: parse_json) and the model registry's kinds
+// (models/kind.h). api.cpp passes them; so does the fuzzer.
+struct ManifestReader {
+    JsonParser parse_json;
+    bool (*kind_supported)(const std::string& kind);
+    std::string (*supported_kinds)();  // "g2p, tts, ..." for messages
+};
+
 struct FunctionSpec {
     std::string name;                  // the VM function
     std::vector<std::string> weights;  // weights tensors passed after the data inputs, in order
@@ -42,6 +53,8 @@ struct Manifest {
     std::string version;
     std::string kind;
     std::string tvm_version;
+    std::string target_cpu;                    // target.mcpu ("znver5"), for messages
+    std::vector<std::string> target_features;  // target.features: LLVM names the module needs
     ModuleSource module;   // library: `location` is the file name (the loader joins real_dir)
     std::string module_file;  // the library or archive file ("" for a system-lib without one)
     bool kernel_threads = false;  // module.kernel_threads: its kernels run on TVM's thread pool
@@ -61,11 +74,12 @@ struct Manifest {
 
     // Validates manifest text: strict JSON, typed and bounded values, a kind this build supports,
     // files that are plain names; no file I/O (a fuzzer drives it). Throws ev::Error.
-    static Manifest parse(const std::string& json_text, const std::string& dir);
+    static Manifest parse(const std::string& json_text, const std::string& dir, const ManifestReader& reader);
 
     // Reads DIR/manifest.json (a regular file, size-capped), checks its seal
-    // DIR/manifest.json.sha256, parses it and verifies every listed file. Throws ev::Error.
-    static Manifest load(const std::string& dir);
+    // DIR/manifest.json.sha256, parses it, refuses a module compiled for instruction-set
+    // features this CPU lacks (check_cpu) and verifies every listed file. Throws ev::Error.
+    static Manifest load(const std::string& dir, const ManifestReader& reader);
     // The artifact directory for `root`: root itself, or the first of root/tvm_output,
     // root/Resources, root/Contents/Resources holding manifest.json (app bundles). Throws
     // EV_ERR_MODEL_NOT_FOUND listing every path tried when root is a directory without one.
@@ -74,6 +88,9 @@ struct Manifest {
     // Every listed file is a regular file inside real_dir with the recorded size and SHA-256
     // (cached per inode: see files.h). Throws ev::Error.
     void verify_files() const;
+    // EV_ERR_MODEL_INVALID naming the target features this CPU lacks (core/cpu_features.h):
+    // such a module would die with SIGILL in its first kernel.
+    void check_cpu() const;
 };
 
 }  // namespace ev

@@ -1,10 +1,10 @@
-#include "sampling.h"
+#include "core/sampling.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 
-#include "errors.h"
+#include "core/errors.h"
 
 namespace ev {
 

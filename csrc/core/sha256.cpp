@@ -1,5 +1,5 @@
 // SHA-256 as specified in FIPS 180-4, section 6.2; written for this library.
-#include "sha256.h"
+#include "core/sha256.h"
 
 #include <cstring>
 

@@ -1,9 +1,9 @@
-#include "system_lib.h"
+#include "core/system_lib.h"
 
 #include <mutex>
 
 #include "edge_veda.h"
-#include "errors.h"
+#include "core/errors.h"
 
 namespace ev {
 namespace {

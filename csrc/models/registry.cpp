@@ -1,10 +1,10 @@
 // The kinds this build supports: a new kind is a folder under csrc/models/ plus one line here
 // (an explicit table, not self-registration, because static initializers of an object nobody
 // references are dropped when libedge_veda is linked statically).
-#include "kind.h"
-#include "g2p/g2p.h"
-#include "seq2seq_gru/seq2seq_gru.h"
-#include "tts/tts.h"
+#include "models/kind.h"
+#include "models/g2p/g2p.h"
+#include "models/seq2seq_gru/seq2seq_gru.h"
+#include "models/tts/tts.h"
 
 namespace ev {
 namespace {
@@ -22,6 +22,8 @@ const KindEntry* find_kind(const std::string& name) {
         if (name == k.name) return &k;
     return nullptr;
 }
+
+bool kind_supported(const std::string& name) { return find_kind(name) != nullptr; }
 
 std::string supported_kinds() {
     std::string out;

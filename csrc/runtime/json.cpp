@@ -1,4 +1,4 @@
-// ev::Json::parse over tvm-ffi's JSON parser (libtvm_ffi is linked anyway), behind a strict
+// ev::parse_json (runtime/runtime.h) over tvm-ffi's JSON parser (libtvm_ffi is linked anyway), behind a strict
 // lexical check, converted into the plain value tree the rest of the library reads.
 #include <optional>
 #include <string>
@@ -9,8 +9,9 @@
 #include <tvm/ffi/extra/json.h>
 #include <tvm/ffi/string.h>
 
-#include "errors.h"
-#include "json.h"
+#include "core/errors.h"
+#include "core/json.h"
+#include "runtime/runtime.h"
 
 namespace ev {
 namespace {
@@ -140,7 +141,7 @@ Json convert(const ffi::Any& v, const std::string& where) {
 
 }  // namespace
 
-Json Json::parse(const std::string& text, const std::string& where, size_t max_bytes) {
+Json parse_json(const std::string& text, const std::string& where, size_t max_bytes) {
     if (text.size() > max_bytes)
         invalid(where, "is " + std::to_string(text.size()) + " bytes, more than the " + std::to_string(max_bytes) +
                            " allowed");

@@ -1,5 +1,6 @@
-// The runtime layer: the only part of libedge_veda that includes TVM (runtime/tvm_runtime.cpp).
-// Everything above it speaks in plain pointers, shapes and dtypes.
+// The runtime layer: the only part of libedge_veda that includes TVM (runtime/tvm_runtime.cpp,
+// runtime/json.cpp). It sits on core/ (errors, weights, the module source); the model kinds and
+// the ABI boundary sit on it. Everything above it speaks in plain pointers, shapes and dtypes.
 //
 //   Module   one compiled Relax VM executable, loaded once per context from a ModuleSource:
 //            a shared-library file, or a system-lib prefix linked into the process (iOS).
@@ -16,19 +17,11 @@
 #include <string>
 #include <vector>
 
-#include "weights.h"
+#include "core/json.h"
+#include "core/module_source.h"
+#include "core/weights.h"
 
 namespace ev {
-
-struct ModuleSource {
-    // "library": `location` is the path of a shared library; "system-lib": `location` is the
-    // prefix of a model archive linked into the process.
-    std::string type = "library";
-    std::string location;
-
-    bool is_system_lib() const { return type == "system-lib"; }
-    std::string describe() const;  // for messages: the path, or "system-lib prefix 'g2p_'"
-};
 
 // A tensor in caller memory (read-only input, or output buffer of `capacity` elements).
 struct TensorRef {
@@ -86,6 +79,11 @@ public:
                                           bool interruptible = false) = 0;
 };
 
+// Bytes the VMs of BufferPolicy::Released hold right now, across the process (TVM's naive
+// allocator counts them). Sampled before every kernel of an interruptible function, it is what
+// a synthesis holds at once beyond its host buffers (models/tts: WorkingMemory). Thread-safe.
+uint64_t released_buffer_bytes();
+
 // Loads the compiled module. A system-lib prefix that is not linked into the process is
 // EV_ERR_MODEL_NOT_FOUND whose hint lists the prefixes that are. Out of memory while loading
 // is EV_ERR_OUT_OF_MEMORY; any other runtime failure EV_ERR_RUNTIME. Throws ev::Error.
@@ -103,5 +101,15 @@ void use_kernel_threads(int32_t num_threads);
 // runs alone on the calling thread. Kernels run inside `body` must not be parallel themselves
 // (TVM cannot nest its pool).
 void run_on_kernel_threads(int32_t num_threads, const std::function<void(int32_t worker, int32_t workers)>& body);
+
+// The TVM version this library was built against (ev_runtime_version): a system-lib archive
+// built for another TVM major.minor is refused.
+const char* tvm_version();
+
+// Strict JSON (no NaN/Infinity, no leading zeros, valid UTF-8, nesting <= 32 levels, at most
+// `max_bytes`), over tvm-ffi's parser behind a lexical check (runtime/json.cpp). Core reads
+// manifests with it through ManifestReader (core/manifest.h), since core cannot include TVM.
+// Throws ev::Error (EV_ERR_MODEL_INVALID) naming `where`.
+Json parse_json(const std::string& text, const std::string& where, size_t max_bytes);
 
 }  // namespace ev

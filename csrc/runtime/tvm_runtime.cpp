@@ -21,10 +21,16 @@
 #include <tvm/ffi/error.h>
 #include <tvm/ffi/extra/module.h>
 #include <tvm/ffi/function.h>
+#include <tvm/runtime/memory/memory_manager.h>
 
-#include "errors.h"
-#include "runtime.h"
-#include "system_lib.h"
+#include "runtime/runtime.h"
+
+#include "core/errors.h"
+#include "core/system_lib.h"
+
+#ifndef EV_TVM_VERSION
+#define EV_TVM_VERSION "unknown"
+#endif
 
 // TVM's C backend API (libtvm_runtime): its thread pool, which also runs parallel kernels.
 extern "C" {
@@ -65,8 +71,6 @@ ffi::Tensor borrow(const void* data, const int64_t* shape, int ndim, DType dtype
                                     ffi::ShapeView(shape, static_cast<size_t>(ndim)), to_dl(dtype),
                                     DLDevice{kDLCPU, 0});
 }
-
-const char* kRebuildHint = "the manifest does not describe this compiled module; rebuild the artifact with `edge-veda compile`";
 
 bool looks_like_out_of_memory(const std::string& what) {
     // Not "failed to map segment" alone: dlopen says that for a corrupt library too; an
@@ -375,8 +379,21 @@ void run_on_kernel_threads(int32_t num_threads, const std::function<void(int32_t
     if (rc != 0) throw Error(EV_ERR_RUNTIME, "TVM's thread pool failed", "run the call again; report it if it persists");
 }
 
-std::string ModuleSource::describe() const {
-    return is_system_lib() ? "system-lib prefix '" + location + "'" : "'" + location + "'";
+const char* tvm_version() { return EV_TVM_VERSION; }
+
+uint64_t released_buffer_bytes() {
+    // The allocator of BufferPolicy::Released (created on first use; UsedMemory is an atomic).
+    static tvm::runtime::memory::Allocator* naive = nullptr;
+    static std::once_flag once;
+    try {
+        std::call_once(once, [] {
+            naive = tvm::runtime::memory::MemoryManager::GetOrCreateAllocator(
+                DLDevice{kDLCPU, 0}, tvm::runtime::memory::AllocatorType::kNaive);
+        });
+    } catch (...) {
+        return 0;  // no count is better than a failed call: the limit then holds for host buffers
+    }
+    return naive ? static_cast<uint64_t>(naive->UsedMemory()) : 0;
 }
 
 std::shared_ptr<Module> load_module(const ModuleSource& source) {
@@ -385,7 +402,7 @@ std::shared_ptr<Module> load_module(const ModuleSource& source) {
         if (!source.is_system_lib()) return ffi::Module::LoadFromFile(source.location);
         // ffi.SystemLib never fails: an unlinked prefix yields an empty module. Our own
         // registry knows which archives are linked and what they were built with; ask it first.
-        check_system_lib_model(source.location, ev_runtime_version());
+        check_system_lib_model(source.location, tvm_version());
         ffi::Function system_lib = ffi::Function::GetGlobal("ffi.SystemLib").value();
         ffi::Module m = system_lib(source.location).cast<ffi::Module>();
         if (!m->GetFunction("vm_load_executable").has_value())

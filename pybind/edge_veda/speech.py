@@ -85,9 +85,9 @@ def _audio(out) -> Audio:
 
 
 def _voice_names(out) -> list[str]:
-    """ev_voices' answer: the names joined with commas."""
-    text = ffi.string(out[0]).decode()
-    return text.split(",") if text else []
+    """ev_list_voices' answer (ev_voice_list**): the names, the default first."""
+    voices = out[0]
+    return [ffi.string(voices.names[i]).decode() for i in range(voices.count)]
 
 
 class SpeechModel(ModelBase):
@@ -143,9 +143,9 @@ class SpeechModel(ModelBase):
 
     @property
     def voices(self) -> list[str]:
-        """The model's voices, the default first (ev_voices: the one place they are fetched)."""
-        return self._native.call_out("SpeechModel.voices", lib.ev_voices, "char**", copy=_voice_names,
-                                     free=lambda out: lib.ev_free_string(out[0]))
+        """The model's voices, the default first (ev_list_voices: the one place they are fetched)."""
+        return self._native.call_out("SpeechModel.voices", lib.ev_list_voices, "ev_voice_list**", copy=_voice_names,
+                                     free=lambda out: lib.ev_voice_list_free(out[0]))
 
     @property
     def sample_rate(self) -> int:

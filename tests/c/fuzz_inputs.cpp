@@ -22,9 +22,11 @@
 #include <vector>
 
 #include "edge_veda.h"
-#include "errors.h"
-#include "manifest.h"
-#include "sha256.h"
+#include "core/errors.h"
+#include "core/manifest.h"
+#include "core/sha256.h"
+#include "models/kind.h"
+#include "runtime/runtime.h"
 
 namespace {
 
@@ -150,7 +152,7 @@ uint64_t fuzz_manifest_parser(const std::string& dir, const std::string& seed, R
     while (Clock::now() < until) {
         const std::string input = mutate(seed, rng);
         try {
-            ev::Manifest::parse(input, dir);
+            ev::Manifest::parse(input, dir, {&ev::parse_json, &ev::kind_supported, &ev::supported_kinds});
             ++*accepted;
         } catch (const ev::Error&) {
         } catch (const std::bad_alloc&) {

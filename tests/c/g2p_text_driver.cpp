@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-#include "errors.h"
+#include "core/errors.h"
 #include "models/g2p/lexicon.h"
 #include "models/g2p/text.h"
 

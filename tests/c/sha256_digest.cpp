@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "sha256.h"
+#include "core/sha256.h"
 
 int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {

@@ -1,24 +1,22 @@
 // Kind "g2p": see g2p.h for the behaviour and output format.
-#include "g2p.h"
+#include "models/g2p/g2p.h"
 
 #include <algorithm>
 #include <deque>
 #include <utility>
 
-#include "errors.h"
-#include "files.h"
-#include "json.h"
-#include "lexicon.h"
-#include "runtime/weights.h"
+#include "core/errors.h"
+#include "core/files.h"
+#include "core/json.h"
+#include "models/g2p/lexicon.h"
+#include "core/weights.h"
 #include "models/seq2seq_gru/seq2seq_gru.h"
-#include "text.h"
+#include "models/g2p/text.h"
 
 namespace ev {
 namespace {
 
 const char* kWordSeparator = "|";
-const char* kRebuildHint = "rebuild the artifact with `edge-veda compile g2p-en` (or pull it again)";
-
 uint64_t word_seed(uint64_t prompt_seed, size_t token_index) {
     return prompt_seed ^ (static_cast<uint64_t>(token_index) * UINT64_C(0x9E3779B97F4A7C15));
 }
@@ -70,7 +68,7 @@ private:
     bool done_ = false;
 };
 
-class G2p final : public ModelInstance {
+class G2p final : public ModelInstance, public Generator, public BatchGenerator, public Phonemizer {
 public:
     explicit G2p(const KindInputs& in) : manifest_(in.manifest) {
         Fields section = in.manifest.kind_config();
@@ -95,10 +93,8 @@ public:
         network_ = create_seq2seq_gru_from(in, network);
     }
 
-    uint32_t capabilities() const override { return kCapGenerate | kCapGenerateBatch | kCapPhonemize; }
     // The network's buffers plus the lexicon mapping (read-only, shared with the page cache).
     uint64_t working_bytes() const override { return network_->working_bytes() + lexicon_file_->bytes(); }
-    int64_t max_input_chars() const override { return manifest_.max_input_chars; }
 
     void warmup(CallControl& call) override {
         network_->warmup(call);
@@ -279,7 +275,7 @@ private:
     std::shared_ptr<const Weights> lexicon_file_;  // the lexicon file's read-only mapping
     std::unique_ptr<g2p::Lexicon> lexicon_;        // reads lexicon_file_ in place
     std::vector<std::string> output_vocab_;
-    std::unique_ptr<ModelInstance> network_;
+    std::unique_ptr<Seq2SeqGruNetwork> network_;
 };
 
 bool G2pStream::next(CallControl& call, std::string* token, int32_t* id) {

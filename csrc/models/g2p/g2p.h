@@ -24,7 +24,7 @@
 // uses seed ^ (k * 0x9E3779B97F4A7C15), so a one-word prompt uses the prompt's seed itself.
 #pragma once
 
-#include "kind.h"
+#include "models/kind.h"
 
 namespace ev {
 

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <string>
 
-#include "errors.h"
+#include "core/errors.h"
 
 namespace ev {
 namespace g2p {

@@ -8,7 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "errors.h"
+#include "core/errors.h"
+#include "core/utf8.h"
 
 namespace ev {
 namespace g2p {
@@ -312,38 +313,9 @@ std::string expand_digit_runs(const std::string& s) {
 
 // ---- UTF-8 and the per-character filter ----------------------------------------------------
 
-// Decodes one code point at s[i]; returns its length, or 0 for an invalid sequence
-// (truncated, overlong, surrogate, above U+10FFFF).
+// Decodes one code point at s[i] (core/utf8.h); returns its length, or 0 for an invalid sequence.
 size_t utf8_decode(const std::string& s, size_t i, uint32_t* cp) {
-    const unsigned char c0 = static_cast<unsigned char>(s[i]);
-    if (c0 < 0x80) {
-        *cp = c0;
-        return 1;
-    }
-    size_t len;
-    uint32_t v;
-    if ((c0 & 0xE0) == 0xC0) {
-        len = 2;
-        v = c0 & 0x1F;
-    } else if ((c0 & 0xF0) == 0xE0) {
-        len = 3;
-        v = c0 & 0x0F;
-    } else if ((c0 & 0xF8) == 0xF0) {
-        len = 4;
-        v = c0 & 0x07;
-    } else {
-        return 0;
-    }
-    if (s.size() - i < len) return 0;
-    for (size_t k = 1; k < len; ++k) {
-        const unsigned char c = static_cast<unsigned char>(s[i + k]);
-        if ((c & 0xC0) != 0x80) return 0;
-        v = (v << 6) | (c & 0x3F);
-    }
-    static const uint32_t kMin[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (v < kMin[len] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
-    *cp = v;
-    return len;
+    return ev::utf8_decode(reinterpret_cast<const unsigned char*>(s.data()) + i, s.size() - i, cp);
 }
 
 void validate_utf8(const std::string& s) {

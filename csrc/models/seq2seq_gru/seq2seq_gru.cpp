@@ -4,22 +4,20 @@
 // One decode loop (DecodeRun::step) serves every path: generate, the token callback, pull
 // streams, batches and warmup. Plain greedy decoding may instead run the module's fused
 // `greedy` function, which computes the same tokens in one call.
-#include "seq2seq_gru.h"
+#include "models/seq2seq_gru/seq2seq_gru.h"
 
 #include <algorithm>
 #include <atomic>
 
-#include "errors.h"
-#include "json.h"
-#include "utf8.h"
+#include "core/errors.h"
+#include "core/json.h"
+#include "core/utf8.h"
 
 namespace ev {
 namespace {
 
 const DType kI32{0, 32};
 const DType kF32{2, 32};
-const char* kRebuildHint = "the manifest does not describe this compiled module; rebuild the artifact with `edge-veda compile`";
-
 // The model's facts, from its manifest section, checked against the compiled module.
 struct GruConfig {
     int32_t hidden_size = 0;
@@ -102,7 +100,7 @@ private:
     DecodeRun run_;
 };
 
-class Seq2SeqGru final : public ModelInstance {
+class Seq2SeqGru final : public Seq2SeqGruNetwork {
 public:
     Seq2SeqGru(const KindInputs& in, const Fields& section)
         : manifest_(in.manifest), cfg_(GruConfig::parse(section, in.manifest)), module_(in.module), weights_(in.weights) {
@@ -117,9 +115,7 @@ public:
         check_functions_run(*vms_[0]);
     }
 
-    uint32_t capabilities() const override { return kCapGenerate | kCapGenerateBatch; }
     uint64_t working_bytes() const override { return cfg_.workspace_bytes * vms_.size(); }
-    int64_t max_input_chars() const override { return cfg_.max_input_chars; }
 
     void warmup(CallControl& call) override {
         SamplingParams p;
@@ -427,8 +423,8 @@ std::unique_ptr<ModelInstance> create_seq2seq_gru(const KindInputs& inputs) {
     return std::unique_ptr<ModelInstance>(new Seq2SeqGru(inputs, inputs.manifest.kind_config()));
 }
 
-std::unique_ptr<ModelInstance> create_seq2seq_gru_from(const KindInputs& inputs, const Fields& section) {
-    return std::unique_ptr<ModelInstance>(new Seq2SeqGru(inputs, section));
+std::unique_ptr<Seq2SeqGruNetwork> create_seq2seq_gru_from(const KindInputs& inputs, const Fields& section) {
+    return std::unique_ptr<Seq2SeqGruNetwork>(new Seq2SeqGru(inputs, section));
 }
 
 std::vector<std::string> seq2seq_gru_output_vocab(const Fields& section) {

@@ -1,4 +1,4 @@
-#include "arpabet.h"
+#include "models/tts/arpabet.h"
 
 #include <cstring>
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "kind.h"
+#include "models/kind.h"
 
 namespace ev {
 namespace tts {

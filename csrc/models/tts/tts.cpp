@@ -1,5 +1,5 @@
 // Kind "tts": see tts.h for the pipeline and docs/tts.md for the manifest section.
-#include "tts.h"
+#include "models/tts/tts.h"
 
 #include <algorithm>
 #include <chrono>
@@ -7,16 +7,15 @@
 #include <unordered_map>
 #include <utility>
 
-#include "arpabet.h"
-#include "errors.h"
-#include "json.h"
-#include "runtime/weights.h"
-#include "utf8.h"
+#include "models/tts/arpabet.h"
+#include "core/errors.h"
+#include "core/json.h"
+#include "core/weights.h"
+#include "core/utf8.h"
 
 namespace ev {
 namespace {
 
-const char* kRebuildHint = "rebuild the artifact with `edge-veda compile kokoro` (or pull it again)";
 const DType kI32{0, 32};
 const DType kI64{0, 64};
 const DType kF32{2, 32};
@@ -112,7 +111,42 @@ uint8_t boundary_strength(const std::string& symbol) {
     return 0;
 }
 
-class Tts final : public ModelInstance {
+// The bytes one synthesis holds at once beyond the weights: its host buffers plus the VM's
+// intermediates (runtime/runtime.h: released_buffer_bytes, sampled before every kernel, counted
+// from what was in use when the call began). Over `limit` (0 = none) the call stops with
+// EV_ERR_OUT_OF_MEMORY before the kernel that would write the memory runs.
+class WorkingMemory {
+public:
+    explicit WorkingMemory(uint64_t limit) : limit_(limit), vm_base_(released_buffer_bytes()) {}
+    void set_host(uint64_t bytes) {
+        host_ = bytes;
+        check();
+    }
+    void sample_vm() {
+        const uint64_t now = released_buffer_bytes();
+        vm_ = now > vm_base_ ? now - vm_base_ : 0;
+        check();
+    }
+    uint64_t peak() const { return peak_; }
+
+private:
+    void check() {
+        const uint64_t now = host_ + vm_;
+        peak_ = std::max(peak_, now);
+        if (limit_ != 0 && now > limit_)
+            throw Error(EV_ERR_OUT_OF_MEMORY,
+                        "synthesizing this input needs more than ev_config.memory_limit_bytes allows (" +
+                            std::to_string(limit_ >> 20) + " MiB beyond the weights; this piece reached " +
+                            std::to_string(now >> 20) + " MiB)",
+                        "pass shorter text (memory grows with the length of a sentence), or raise "
+                        "memory_limit_bytes (0 = no limit)");
+    }
+    uint64_t limit_;
+    uint64_t vm_base_;
+    uint64_t host_ = 0, vm_ = 0, peak_ = 0;
+};
+
+class Tts final : public ModelInstance, public Synthesizer {
 public:
     explicit Tts(const KindInputs& in) : manifest_(in.manifest), weights_(in.weights) {
         cfg_ = parse_config(in.manifest.kind_config());
@@ -134,11 +168,8 @@ public:
         for (const auto& [name, tensor_name] : cfg_.voices) voices_.push_back(voice_table(name, tensor_name));
     }
 
-    uint32_t capabilities() const override { return kCapSynthesize; }
     uint64_t working_bytes() const override { return working_bytes_; }
-    int64_t max_input_chars() const override { return manifest_.max_input_chars; }
     int32_t sample_rate() const override { return static_cast<int32_t>(cfg_.sample_rate); }
-    StageTimings last_timings() const override { return timings_; }
 
     std::vector<std::string> voices() const override {
         std::vector<std::string> names;
@@ -156,19 +187,22 @@ public:
         std::vector<float> style = blend("", static_cast<int64_t>(ids.size()));
         std::vector<float> samples;
         std::vector<int64_t> frames;
-        run_piece(ids, style, 1.0f, call, &samples, &frames);
+        SynthesisReport report;
+        WorkingMemory memory(0);
+        run_piece(ids, style, 1.0f, call, memory, report, &samples, &frames);
     }
 
-    void synthesize(const SynthesisRequest& request, CallControl& call, const AudioSink& sink,
-                    std::vector<WordSpan>* words) override {
-        timings_ = StageTimings();
+    SynthesisReport synthesize(const SynthesisRequest& request, CallControl& call, const AudioSink& sink,
+                               std::vector<WordSpan>* words) override {
+        SynthesisReport report;
+        WorkingMemory memory(request.working_limit);
         std::string phonemes = request.input;
         std::vector<tts::WordOffsets> text_words;
         if (!request.phonemes) {
             const auto t0 = std::chrono::steady_clock::now();
-            std::vector<PhonemizedToken> tokens = call.frontend_phonemize(request.input);
+            std::vector<PhonemizedToken> tokens = request.frontend(request.input);
             phonemes = tts::tokens_to_kokoro(tokens, &text_words);
-            timings_.frontend_ms = ms_since(t0);
+            report.frontend_ms = ms_since(t0);
             call.check_cancel();
         }
         Tokenized tok = tokenize(phonemes, request.phonemes ? nullptr : &text_words);
@@ -190,7 +224,7 @@ public:
             std::vector<float> style = blend(request.voice, static_cast<int64_t>(ids.size()));
             std::vector<float> samples;
             std::vector<int64_t> frames;  // per token of [pad, ids..., pad]
-            run_piece(ids, style, request.speed, call, &samples, &frames);
+            run_piece(ids, style, request.speed, call, memory, report, &samples, &frames);
             if (words) word_spans(tok, begin, end, frames, written, words);
             AudioPiece piece;
             piece.samples = samples.data();
@@ -202,6 +236,8 @@ public:
             sink(piece);
             written += piece.count;
         }
+        working_bytes_ = memory.peak();
+        return report;
     }
 
 private:
@@ -399,9 +435,13 @@ private:
 
     // Both stages on one piece: `frames` receives the frames of each token of [pad, ids, pad].
     void run_piece(const std::vector<int64_t>& ids, const std::vector<float>& style, float speed, CallControl& call,
-                   std::vector<float>* samples, std::vector<int64_t>* frames) {
+                   WorkingMemory& memory, SynthesisReport& report, std::vector<float>* samples,
+                   std::vector<int64_t>* frames) {
         const int64_t L = static_cast<int64_t>(ids.size()) + 2;
-        const Interrupt interrupt = [&call] { call.check_cancel(); };
+        const Interrupt interrupt = [&call, &memory] {
+            call.check_cancel();
+            memory.sample_vm();
+        };
         std::vector<int64_t> tokens;
         tokens.reserve(static_cast<size_t>(L));
         tokens.push_back(cfg_.pad_id);
@@ -419,7 +459,7 @@ private:
             if (out[0].written != dur.size() || out[1].written != d.size() || out[2].written != t_en.size())
                 throw Error(EV_ERR_MODEL_INVALID, "the durations stage returned tensors of other sizes", kRebuildHint);
         }
-        timings_.durations_ms += ms_since(t0);
+        report.durations_ms += ms_since(t0);
         call.check_cancel();
         frames->assign(static_cast<size_t>(L), 0);
         int64_t F = 0;
@@ -432,14 +472,15 @@ private:
             F += (*frames)[static_cast<size_t>(i)];
         }
         if (F == 0) throw Error(EV_ERR_RUNTIME, "the durations stage predicted no frames at all", "try other input");
+        // Host buffers of this piece, counted before they are touched.
+        memory.set_host(4 * (dur.size() + d.size() + t_en.size() + static_cast<uint64_t>(L * F) +
+                             static_cast<uint64_t>(F * cfg_.samples_per_frame)));
         std::vector<float> alignment(static_cast<size_t>(L * F), 0.0f);
         int64_t at = 0;
         for (int64_t i = 0; i < L; ++i)
             for (int64_t k = 0; k < (*frames)[static_cast<size_t>(i)]; ++k)
                 alignment[static_cast<size_t>(i * F + at++)] = 1.0f;
         samples->assign(static_cast<size_t>(F * cfg_.samples_per_frame), 0.0f);
-        working_bytes_ = std::max<uint64_t>(working_bytes_, 4 * (dur.size() + d.size() + t_en.size() + alignment.size() +
-                                                               samples->size()));
         t0 = std::chrono::steady_clock::now();
         {
             std::vector<TensorRef> in = {tensor(alignment.data(), kF32, {L, F}), tensor(d.data(), kF32, {1, L, cfg_.d_width}),
@@ -456,7 +497,7 @@ private:
             if (!std::isfinite(v))
                 throw Error(EV_ERR_MODEL_INVALID, manifest_.path() + ": the audio stage produced NaN or infinite samples",
                             "the weights are damaged; " + std::string(kRebuildHint));
-        timings_.audio_ms += ms_since(t0);
+        report.audio_ms += ms_since(t0);
     }
 
     // The words of ids [begin, end): samples from the frames of their tokens (token = id + 1).
@@ -478,8 +519,7 @@ private:
     std::unique_ptr<Vm> vm_;
     std::unique_ptr<Function> durations_, audio_;
     std::vector<Voice> voices_;
-    uint64_t working_bytes_ = 0;
-    StageTimings timings_;
+    uint64_t working_bytes_ = 0;  // the peak of the last synthesis
 };
 
 }  // namespace

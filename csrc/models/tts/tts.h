@@ -12,7 +12,7 @@
 
 #include <memory>
 
-#include "kind.h"
+#include "models/kind.h"
 
 namespace ev {
 

@@ -24,7 +24,7 @@ const String EV_DEVICE_CPU = 'cpu';
 const int EV_SEED_CONTEXT = -1; // 0xFFFFFFFFFFFFFFFF
 const int EV_MEMORY_PRESSURE_MODERATE = 1;
 const int EV_MEMORY_PRESSURE_CRITICAL = 2;
-const int EV_ABI_MINOR = 5;
+const int EV_ABI_MINOR = 6;
 const int EV_MAX_THREADS = 64;
 const int EV_ERR_UNSUPPORTED_OPERATION = -11;
 const int EV_CAP_GENERATE = 1;
@@ -202,6 +202,14 @@ final class ev_audio_chunk extends Struct {
   external double progress;
 }
 
+final class ev_voice_list extends Struct {
+  @Uint32()
+  external int struct_size;
+  @Int32()
+  external int count;
+  external Pointer<Pointer<Utf8>> names;
+}
+
 /// Every ev_* function, looked up once from the library.
 class EdgeVedaBindings {
   EdgeVedaBindings(this._lib);
@@ -300,4 +308,10 @@ class EdgeVedaBindings {
   late final ev_set_frontend = _lib.lookupFunction<
       ev_error_t Function(ev_context, ev_context),
       int Function(Pointer<ev_context_s>, Pointer<ev_context_s>)>('ev_set_frontend');
+  late final ev_list_voices = _lib.lookupFunction<
+      ev_error_t Function(ev_context, Pointer<Pointer<ev_voice_list>>),
+      int Function(Pointer<ev_context_s>, Pointer<Pointer<ev_voice_list>>)>('ev_list_voices');
+  late final ev_voice_list_free = _lib.lookupFunction<
+      Void Function(Pointer<ev_voice_list>),
+      void Function(Pointer<ev_voice_list>)>('ev_voice_list_free');
 }

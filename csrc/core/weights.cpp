@@ -1,4 +1,4 @@
-#include "weights.h"
+#include "core/weights.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -9,14 +9,12 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "errors.h"
+#include "core/errors.h"
 
 namespace ev {
 namespace {
 
 constexpr uint64_t kAlignment = 64;
-const char* kRebuildHint = "the weights do not match the manifest: rebuild the artifact with `edge-veda compile`";
-
 [[noreturn]] void invalid(const std::string& where, const std::string& what) {
     throw Error(EV_ERR_MODEL_INVALID, where + ": " + what, kRebuildHint);
 }
