@@ -18,6 +18,19 @@ def host_target() -> dict:
     return {"kind": "llvm", "mcpu": str(detected.attrs.get("mcpu", "generic"))}
 
 
+def target_features(tvm_target) -> list[str]:
+    """The LLVM features `tvm_target` lets the compiler use (avx2, avx512f, dotprod, ... and
+    tuning flags), recorded in the manifest so that the library refuses the module on a CPU
+    that lacks one (csrc/core/cpu_features.h) instead of dying with SIGILL in a kernel."""
+    from tvm.target import codegen
+
+    try:
+        features = codegen.llvm_get_cpu_features(tvm_target)
+    except Exception:  # noqa: BLE001 - a target LLVM cannot describe: record nothing, check nothing
+        return []
+    return sorted(str(name) for name in features if not hasattr(features, "get") or features.get(name))
+
+
 def build_artifact(name: str, out_dir: str, *, target: dict | None = None, cc: str | None = None,
                    static: bool = False, prefix: str | None = None) -> dict:
     """Builds model `name` into the (existing, empty) directory `out_dir`; returns the manifest.
@@ -51,7 +64,7 @@ def build_artifact(name: str, out_dir: str, *, target: dict | None = None, cc: s
         "format_version": artifact.FORMAT_VERSION,
         "ev_abi_version": int(lib.EV_ABI_VERSION),
         "tvm_version": tvm.__version__,
-        "target": target,
+        "target": {**target, "features": target_features(tvm_target)},
         "name": recipe.NAME,
         "version": build.version,
         "kind": recipe.KIND,
