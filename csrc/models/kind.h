@@ -168,6 +168,11 @@ Capability* find(ModelInstance& model) {
     return dynamic_cast<Capability*>(&model);
 }
 
+// The function the manifest binds to `role` ("functions" section), on `vm` with its weights;
+// null when the manifest has none and `required` is false. Throws EV_ERR_MODEL_INVALID naming
+// the kind and the role when a required one is missing.
+std::unique_ptr<Function> bind_role(Vm& vm, const Manifest& manifest, const char* role, bool required = true);
+
 // The EV_CAP_* bits of every capability `model` has.
 uint32_t capabilities_of(ModelInstance& model);
 

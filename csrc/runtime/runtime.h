@@ -32,6 +32,29 @@ struct TensorRef {
     uint64_t written = 0;        // outputs: elements the call wrote
 };
 
+// The element types the kinds pass (DLPack codes: 0 int, 2 float).
+constexpr DType kI32{0, 32};
+constexpr DType kI64{0, 64};
+constexpr DType kF32{2, 32};
+
+// An input of exactly `shape`, read from `data` (never written).
+inline TensorRef input_tensor(const void* data, DType dtype, std::vector<int64_t> shape) {
+    TensorRef t;
+    t.data = const_cast<void*>(data);
+    t.dtype = dtype;
+    t.shape = std::move(shape);
+    return t;
+}
+
+// An output buffer of `capacity` elements at `data`.
+inline TensorRef output_tensor(void* data, DType dtype, uint64_t capacity) {
+    TensorRef t;
+    t.data = data;
+    t.dtype = dtype;
+    t.capacity = capacity;
+    return t;
+}
+
 // Asked before each kernel of a function running on an interruptible VM (Module::create_vm):
 // whatever it throws ends the function, and Function::call rethrows that exception as it was.
 // A cancel check, so one long function (Kokoro's vocoder) stops within one kernel.

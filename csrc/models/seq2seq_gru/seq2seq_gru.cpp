@@ -16,8 +16,6 @@
 namespace ev {
 namespace {
 
-const DType kI32{0, 32};
-const DType kF32{2, 32};
 // The model's facts, from its manifest section, checked against the compiled module.
 struct GruConfig {
     int32_t hidden_size = 0;
@@ -211,38 +209,15 @@ public:
     GruVm& main_vm() { return *vms_[0]; }
 
 private:
-    static TensorRef tensor(void* data, DType dt, std::vector<int64_t> shape) {
-        TensorRef t;
-        t.data = data;
-        t.dtype = dt;
-        t.shape = std::move(shape);
-        return t;
-    }
-    static TensorRef output(void* data, DType dt, uint64_t capacity) {
-        TensorRef t;
-        t.data = data;
-        t.dtype = dt;
-        t.capacity = capacity;
-        return t;
-    }
+    static constexpr auto tensor = input_tensor;
+    static constexpr auto output = output_tensor;
 
     std::unique_ptr<GruVm> create_vm() const {
         std::unique_ptr<GruVm> g(new GruVm());
         g->vm = module_->create_vm(weights_);
-        auto bind = [&](const char* role, bool required) -> std::unique_ptr<Function> {
-            const FunctionSpec* spec = manifest_.function(role);
-            if (spec == nullptr) {
-                if (required)
-                    throw Error(EV_ERR_MODEL_INVALID,
-                                manifest_.path() + ": kind seq2seq-gru needs a function for role '" + role + "'",
-                                kRebuildHint);
-                return nullptr;
-            }
-            return g->vm->function(spec->name, spec->weights);
-        };
-        g->encode = bind("encode", true);
-        g->decode_step = bind("decode_step", true);
-        g->greedy = bind("greedy", false);
+        g->encode = bind_role(*g->vm, manifest_, "encode");
+        g->decode_step = bind_role(*g->vm, manifest_, "decode_step");
+        g->greedy = bind_role(*g->vm, manifest_, "greedy", /*required=*/false);
         if (g->greedy && cfg_.greedy_max_steps <= 0)
             throw Error(EV_ERR_MODEL_INVALID,
                         manifest_.path() + ": a 'greedy' function needs seq2seq-gru.greedy_max_steps > 0", kRebuildHint);

@@ -16,9 +16,6 @@
 namespace ev {
 namespace {
 
-const DType kI32{0, 32};
-const DType kI64{0, 64};
-const DType kF32{2, 32};
 // A piece's frames may not exceed this many per token (Kokoro predicts a few to a few dozen):
 // bounds the alignment and the audio buffers whatever the module returns.
 constexpr int64_t kMaxFramesPerToken = 256;
@@ -73,21 +70,8 @@ Config parse_config(const Fields& f) {
     return c;
 }
 
-TensorRef tensor(const void* data, DType dt, std::vector<int64_t> shape) {
-    TensorRef t;
-    t.data = const_cast<void*>(data);  // inputs are only read
-    t.dtype = dt;
-    t.shape = std::move(shape);
-    return t;
-}
-
-TensorRef output(void* data, DType dt, uint64_t capacity) {
-    TensorRef t;
-    t.data = data;
-    t.dtype = dt;
-    t.capacity = capacity;
-    return t;
-}
+constexpr auto tensor = input_tensor;
+constexpr auto output = output_tensor;
 
 float ms_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<float, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -155,16 +139,9 @@ public:
         // symbolic lengths: see BufferPolicy (a pool would grow with every new input length);
         // interruptible: one vocoder call runs for seconds, and a cancel must land within a kernel
         vm_ = in.module->create_vm(weights_, BufferPolicy::Released, /*interruptible=*/true);
-        auto bind = [&](const char* role) {
-            const FunctionSpec* spec = manifest_.function(role);
-            if (spec == nullptr)
-                throw Error(EV_ERR_MODEL_INVALID,
-                            manifest_.path() + ": kind tts needs a function for role '" + role + "'", kRebuildHint);
-            return vm_->function(spec->name, spec->weights);
-        };
-        durations_ = bind("durations");
-        audio_ = bind("audio");
-        check_model_info(*bind("model_info"));
+        durations_ = bind_role(*vm_, manifest_, "durations");
+        audio_ = bind_role(*vm_, manifest_, "audio");
+        check_model_info(*bind_role(*vm_, manifest_, "model_info"));
         for (const auto& [name, tensor_name] : cfg_.voices) voices_.push_back(voice_table(name, tensor_name));
     }
 
