@@ -5,6 +5,7 @@ code with a message and a "hint:" line, never in a crash or a hang; cases that c
 kill the process run in a subprocess with a timeout."""
 import json
 import os
+import pathlib
 import random
 import shutil
 import subprocess
@@ -479,25 +480,104 @@ def test_corrupt_library_with_matching_hashes_is_not_called_out_of_memory(art):
     assert "out of memory" not in msg.lower() and "\nhint: " in msg
 
 
-def test_old_artifact_without_model_info_is_refused(tmp_path, monkeypatch):
-    """An artifact from the compiler before model_info: the library cannot cross-check it."""
+def compile_g2p_with_model_info(tmp_path, monkeypatch, emit):
+    """The g2p-en artifact whose model_info function is whatever `emit(bb)` adds to a fresh
+    BlockBuilder (None: no model_info function at all)."""
     import tvm
+    from tvm import relax
 
     from edge_veda.compile import compile_model
     from edge_veda.compile.recipes import g2p_en
 
     real_build = g2p_en.build
 
-    def without_model_info(target):
+    def patched(target):
         build = real_build(target)
-        build.module = tvm.IRModule({gv: f for gv, f in build.module.functions.items()
-                                     if gv.name_hint != "model_info"}, attrs=build.module.attrs)
-        del build.functions["model_info"]
+        functions = {gv: f for gv, f in build.module.functions.items() if gv.name_hint != "model_info"}
+        if emit is None:
+            del build.functions["model_info"]
+        else:
+            bb = relax.BlockBuilder()
+            emit(bb)
+            functions.update(bb.get().functions)
+        build.module = tvm.IRModule(functions, attrs=build.module.attrs)
         return build
 
-    monkeypatch.setattr(g2p_en, "build", without_model_info)
-    path = compile_model("g2p-en", str(tmp_path / "old"))
-    assert_refused(path, lib.EV_ERR_MODEL_INVALID, ["no 'model_info' function", "rebuild the artifact"])
+    monkeypatch.setattr(g2p_en, "build", patched)
+    return compile_model("g2p-en", str(tmp_path / "art"))
+
+
+G2P_INFO = {"hidden_size": 256, "input_rows": 29, "output_rows": 74, "logits_size": 128,
+            "greedy_max_steps": 64, "output_bos": 2, "output_eos": 3}
+
+
+def test_model_info_is_read_by_name_not_position(tmp_path, monkeypatch, artifact_dir):
+    """A recipe may reorder its model_info values and add new ones: the kind looks them up by
+    name, so the artifact loads and gives the same phonemes as the one built as shipped."""
+    from edge_veda.compile.recipe import emit_model_info
+
+    shipped = dict(zip(*read_model_info(artifact_dir)))
+    assert shipped == G2P_INFO, shipped
+    reordered = {"added_later": 7, **dict(reversed(list(shipped.items())))}
+    path = compile_g2p_with_model_info(tmp_path, monkeypatch, lambda bb: emit_model_info(bb, reordered))
+    assert list(zip(*read_model_info(path))) == list(reordered.items())
+    outputs = []
+    for art in (artifact_dir, path):
+        ctx, rc = init(art)
+        assert ctx != ffi.NULL, last_error()
+        try:
+            outputs.append(generate(ctx, "phonemes"))
+        finally:
+            lib.ev_free(ctx)
+    assert outputs[0] == outputs[1] and outputs[0][0] == lib.EV_OK and outputs[0][1], outputs
+
+
+def read_model_info(art):
+    """(names, values) the artifact's module states, through TVM's own VM."""
+    import tvm
+    from tvm import relax
+
+    m = manifest_of(pathlib.Path(art))
+    vm = relax.VirtualMachine(tvm.runtime.load_module(os.path.join(art, m["module"]["library"])), tvm.cpu())
+    values, names = vm[m["functions"]["model_info"]["name"]]()
+    return bytes(names.numpy()).decode("ascii").split(","), values.numpy().tolist()
+
+
+def _named(info):
+    from edge_veda.compile.recipe import emit_model_info
+    return lambda bb: emit_model_info(bb, info)
+
+
+def _raw(values, names):
+    """A model_info returning exactly these tensors (bypassing emit_model_info's own checks)."""
+    def emit(bb):
+        import numpy as np
+        from tvm import relax
+        outputs = [relax.const(np.array(values, dtype="int32"))]
+        if names is not None:
+            outputs.append(relax.const(np.frombuffer(names.encode(), dtype="uint8")))
+        with bb.function("model_info", []):
+            bb.emit_func_output(relax.Tuple(outputs) if len(outputs) > 1 else outputs[0])
+    return emit
+
+
+@pytest.mark.parametrize("emit, expected", [
+    pytest.param(None, ["no 'model_info' function", "rebuild the artifact"], id="no-model-info"),
+    pytest.param(_raw(list(G2P_INFO.values()), None), ["does not return named values", "older compiler"],
+                 id="unnamed-values"),
+    pytest.param(_named({k: v for k, v in G2P_INFO.items() if k != "logits_size"}),
+                 ["does not state 'logits_size'"], id="name-missing"),
+    pytest.param(_raw(list(G2P_INFO.values()), ",".join(list(G2P_INFO)[:-1])),
+                 ["returns 7 values for 6 names"], id="fewer-names"),
+    pytest.param(_raw([1, 2], "hidden_size,hidden_size"), ["names 'hidden_size' twice"], id="name-twice"),
+    pytest.param(_raw([1], "Hidden Size"), ["not [a-z0-9_]"], id="bad-name"),
+])
+def test_model_info_that_cannot_be_read_by_name_is_refused(tmp_path, monkeypatch, emit, expected):
+    """An artifact whose module does not state its shapes by name (older compiler, damaged or
+    hand-made): the library cannot cross-check the manifest, so it refuses it at load."""
+    path = compile_g2p_with_model_info(tmp_path, monkeypatch, emit)
+    msg = assert_refused(path, lib.EV_ERR_MODEL_INVALID, expected)
+    assert "rebuild" in msg
 
 
 # ---- prompts ------------------------------------------------------------------------------------

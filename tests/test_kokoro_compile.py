@@ -118,7 +118,6 @@ def ort_sessions():
 @pytest.mark.slow
 def test_manifest_layout(manifest, kokoro_dir, tvm_stages):
     from edge_veda.compile.recipes import kokoro_graph as kg
-    from edge_veda.compile.recipes import kokoro as recipe
 
     assert manifest["kind"] == "tts"
     section = manifest["tts"]
@@ -133,7 +132,8 @@ def test_manifest_layout(manifest, kokoro_dir, tvm_stages):
     used = {w for f in manifest["functions"].values() for w in f["weights"]}
     assert used | set(section["voices"].values()) == set(tables)  # nothing else in the file
     assert all(t["dtype"] == "float32" for t in tables.values())
-    info = dict(zip(recipe.MODEL_INFO, tvm_stages["model_info"]().tolist()))
+    values, names = tvm_stages["model_info"]()
+    info = dict(zip(bytes(names).decode("ascii").split(","), values.tolist(), strict=True))
     assert info == {"style_dim": 256, "samples_per_frame": 600, "d_width": 640, "t_en_width": 512,
                     "max_phoneme_ids": 510, "sample_rate": 24000, "vocab_size": 178}
     # vocab_size is the rows of both token embedding tables: every id the kind accepts fits them

@@ -32,7 +32,8 @@ struct TensorRef {
     uint64_t written = 0;        // outputs: elements the call wrote
 };
 
-// The element types the kinds pass (DLPack codes: 0 int, 2 float).
+// The element types the kinds pass (DLPack codes: 0 int, 1 uint, 2 float).
+constexpr DType kU8{1, 8};
 constexpr DType kI32{0, 32};
 constexpr DType kI64{0, 64};
 constexpr DType kF32{2, 32};

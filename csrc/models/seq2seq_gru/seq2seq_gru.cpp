@@ -12,6 +12,7 @@
 #include "core/errors.h"
 #include "core/json.h"
 #include "core/utf8.h"
+#include "models/model_info.h"
 
 namespace ev {
 namespace {
@@ -224,41 +225,18 @@ private:
         return g;
     }
 
-    // The module states the shapes it was compiled with; a manifest that disagrees would make
-    // the kernels index outside their tables, so it is refused before any call.
+    // The module states the shapes it was compiled with (models/model_info.h); a manifest that
+    // disagrees would make the kernels index outside their tables, so it is refused before any call.
     void check_model_info(GruVm& g) const {
-        const FunctionSpec* spec = manifest_.function("model_info");
-        if (spec == nullptr)
-            throw Error(EV_ERR_MODEL_INVALID,
-                        manifest_.path() + ": no 'model_info' function (built by an older compiler)",
-                        "rebuild the artifact with `edge-veda compile` (or pull it again) so the library can "
-                        "check the manifest against the compiled module");
-        int32_t v[16] = {0};
-        std::vector<TensorRef> out = {output(v, kI32, 16)};
-        g.vm->function(spec->name, spec->weights)->call({}, out);
-        enum { kHidden, kInputRows, kOutputRows, kLogits, kGreedySteps, kBos, kEos, kCount };
-        if (out[0].written < kCount)
-            throw Error(EV_ERR_MODEL_INVALID, manifest_.path() + ": model_info returned too few values", kRebuildHint);
-        struct Check {
-            const char* field;
-            int64_t manifest, module;
-        };
-        const Check checks[] = {
-            {"hidden_size", cfg_.hidden_size, v[kHidden]},
-            {"vocab.input (entries)", static_cast<int64_t>(cfg_.input_vocab.size()), v[kInputRows]},
-            {"vocab.output (entries)", static_cast<int64_t>(cfg_.output_vocab.size()), v[kOutputRows]},
-            {"logits_size", cfg_.logits_size, v[kLogits]},
-            {"greedy_max_steps", g.greedy ? cfg_.greedy_max_steps : v[kGreedySteps], v[kGreedySteps]},
-            {"special_tokens.output_bos", cfg_.output_bos, v[kBos]},
-            {"special_tokens.output_eos", cfg_.output_eos, v[kEos]},
-        };
-        for (const Check& c : checks)
-            if (c.manifest != c.module)
-                throw Error(EV_ERR_MODEL_INVALID,
-                            manifest_.path() + ": seq2seq-gru." + c.field + " is " + std::to_string(c.manifest) +
-                                ", the compiled module has " + std::to_string(c.module),
-                            "the manifest does not describe this compiled module; rebuild the artifact with "
-                            "`edge-veda compile` or pull it again");
+        const ModelInfo info = ModelInfo::read(*g.vm, manifest_);
+        info.expect("hidden_size", cfg_.hidden_size, "seq2seq-gru.hidden_size");
+        info.expect("input_rows", static_cast<int64_t>(cfg_.input_vocab.size()), "seq2seq-gru.vocab.input (entries)");
+        info.expect("output_rows", static_cast<int64_t>(cfg_.output_vocab.size()),
+                    "seq2seq-gru.vocab.output (entries)");
+        info.expect("logits_size", cfg_.logits_size, "seq2seq-gru.logits_size");
+        if (g.greedy) info.expect("greedy_max_steps", cfg_.greedy_max_steps, "seq2seq-gru.greedy_max_steps");
+        info.expect("output_bos", cfg_.output_bos, "seq2seq-gru.special_tokens.output_bos");
+        info.expect("output_eos", cfg_.output_eos, "seq2seq-gru.special_tokens.output_eos");
     }
 
     // The model's default for max_tokens <= 0; the manifest's limit caps it (a sampled output

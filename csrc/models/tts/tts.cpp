@@ -12,6 +12,7 @@
 #include "core/json.h"
 #include "core/weights.h"
 #include "core/utf8.h"
+#include "models/model_info.h"
 
 namespace ev {
 namespace {
@@ -19,8 +20,6 @@ namespace {
 // A piece's frames may not exceed this many per token (Kokoro predicts a few to a few dozen):
 // bounds the alignment and the audio buffers whatever the module returns.
 constexpr int64_t kMaxFramesPerToken = 256;
-// model_info(), in this order (compile/recipes/kokoro.py MODEL_INFO; append only).
-enum { kInfoStyleDim, kInfoSamplesPerFrame, kInfoDWidth, kInfoTenWidth, kInfoMaxIds, kInfoSampleRate, kInfoVocabSize, kInfoCount };
 
 struct Config {
     int64_t sample_rate = 0;
@@ -141,7 +140,7 @@ public:
         vm_ = in.module->create_vm(weights_, BufferPolicy::Released, /*interruptible=*/true);
         durations_ = bind_role(*vm_, manifest_, "durations");
         audio_ = bind_role(*vm_, manifest_, "audio");
-        check_model_info(*bind_role(*vm_, manifest_, "model_info"));
+        check_model_info(ModelInfo::read(*vm_, manifest_));
         for (const auto& [name, tensor_name] : cfg_.voices) voices_.push_back(voice_table(name, tensor_name));
     }
 
@@ -247,25 +246,17 @@ private:
         return v;
     }
 
-    void check_model_info(Function& info) const {
-        int32_t v[16] = {0};
-        std::vector<TensorRef> out = {output(v, kI32, 16)};
-        info.call({}, out);
-        if (out[0].written < kInfoCount)
-            throw Error(EV_ERR_MODEL_INVALID, manifest_.path() + ": model_info returned too few values", kRebuildHint);
-        const std::pair<const char*, int64_t> checks[] = {
-            {"style_dim", cfg_.style_dim},          {"samples_per_frame", cfg_.samples_per_frame},
-            {"d_width", cfg_.d_width},              {"t_en_width", cfg_.t_en_width},
-            {"max_phoneme_ids", cfg_.max_phoneme_ids}, {"sample_rate", cfg_.sample_rate},
-        };
-        for (int k = 0; k < kInfoVocabSize; ++k)
-            if (checks[k].second != v[k])
-                throw Error(EV_ERR_MODEL_INVALID,
-                            manifest_.path() + ": tts." + checks[k].first + " is " + std::to_string(checks[k].second) +
-                                ", the compiled module has " + std::to_string(v[k]),
-                            "the manifest does not describe this compiled module; " + std::string(kRebuildHint));
+    // The module states the shapes it was compiled with (models/model_info.h); the manifest
+    // must agree with it before any call.
+    void check_model_info(const ModelInfo& info) const {
+        info.expect("style_dim", cfg_.style_dim, "tts.style_dim");
+        info.expect("samples_per_frame", cfg_.samples_per_frame, "tts.samples_per_frame");
+        info.expect("d_width", cfg_.d_width, "tts.d_width");
+        info.expect("t_en_width", cfg_.t_en_width, "tts.t_en_width");
+        info.expect("max_phoneme_ids", cfg_.max_phoneme_ids, "tts.max_phoneme_ids");
+        info.expect("sample_rate", cfg_.sample_rate, "tts.sample_rate");
         // Every id indexes the module's embedding tables: one past their rows reads past them.
-        const int64_t rows = v[kInfoVocabSize];
+        const int64_t rows = info.get("vocab_size");
         auto check_id = [&](const std::string& what, int64_t id) {
             if (id >= rows)
                 throw Error(EV_ERR_MODEL_INVALID,

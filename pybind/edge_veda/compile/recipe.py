@@ -34,3 +34,21 @@ class Build:
     # The Relax pipeline tvm.compile runs (a tvm.transform.Pass); None: TVM's default for the
     # target. For recipes whose module the default pipeline cannot build (kokoro).
     pipeline: object = None
+
+
+def emit_model_info(bb, info: dict[str, int]) -> None:
+    """Adds the module's `model_info` function to the BlockBuilder `bb`: the shapes it was
+    compiled with, as named values: () -> (i32[n] values, u8[m] names, ASCII, comma-separated,
+    same order). The C kind reads them by name (csrc/models/model_info.h) and refuses a manifest
+    that disagrees, so the recipe and the kind share names, never positions."""
+    from tvm import relax
+
+    for name, value in info.items():
+        if not name or not set(name) <= set("abcdefghijklmnopqrstuvwxyz0123456789_"):
+            raise ValueError(f"model_info name {name!r} is not [a-z0-9_]+")
+        if not -2**31 <= int(value) < 2**31:
+            raise ValueError(f"model_info {name}={value} does not fit int32")
+    values = np.array([int(v) for v in info.values()], dtype="int32")
+    names = np.frombuffer(",".join(info).encode("ascii"), dtype="uint8")
+    with bb.function("model_info", []):
+        bb.emit_func_output(relax.Tuple([relax.const(values), relax.const(names)]))

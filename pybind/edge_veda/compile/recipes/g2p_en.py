@@ -14,7 +14,7 @@ import numpy as np
 
 from ..kernels import gru_kernels
 from .lexicon import cmudict_entries, encode_lexicon
-from ..recipe import Build, Function
+from ..recipe import Build, Function, emit_model_info
 
 # The edge_veda.compile modules this recipe's build imports beyond the pipeline at compile/'s top
 # level: with this file they make g2p-en's compiler key (edge_veda.paths.compiler_sources), so
@@ -33,14 +33,6 @@ PHONEMES = ["<pad>", "<unk>", "<s>", "</s>"] + [
 MAX_DECODE_STEPS = 20  # g2p-en's predict(): `for i in range(20)`
 BOS, EOS = 2, 3        # <s>, </s> in PHONEMES
 MAX_INPUT_CHARS = 1024  # manifest limits.max_input_chars: encoding 1024 characters takes ~7 ms
-
-# The module's own statement of the shapes it was compiled with, returned by its `model_info`
-# function as an int32 vector in this order. libedge_veda compares it with the manifest at load
-# (csrc/models/seq2seq_gru/seq2seq_gru.cpp, check_model_info) so that an edited manifest cannot make a kernel index
-# outside its tables. Append only.
-MODEL_INFO = ("hidden_size", "input_rows", "output_rows", "logits_size", "greedy_max_steps",
-              "output_bos", "output_eos")
-
 
 def checkpoint_path() -> str:
     spec = importlib.util.find_spec("g2p_en")
@@ -141,11 +133,12 @@ def build(target) -> Build:
             out = bb.emit_output(res)
         bb.emit_func_output(out)
 
+    # What the module states about itself (recipe.emit_model_info); the C kind checks the
+    # manifest against these names (csrc/models/seq2seq_gru/seq2seq_gru.cpp, check_model_info).
     info = {"hidden_size": hidden, "input_rows": len(GRAPHEMES), "output_rows": n_out,
             "logits_size": logits_pad, "greedy_max_steps": gru_kernels.GREEDY_MAX_STEPS,
             "output_bos": BOS, "output_eos": EOS}
-    with bb.function("model_info", []):
-        bb.emit_func_output(relax.const(np.array([info[k] for k in MODEL_INFO], dtype="int32")))
+    emit_model_info(bb, info)
 
     network_config = {
         "hidden_size": int(hidden),

@@ -11,7 +11,8 @@ imported into Relax with symbolic lengths. Both become functions of ONE module:
 * role "audio" (part B): audio(alignment f32[L, F], d f32[1, L, 640], t_en f32[1, 512, L],
   style f32[1, 256], *weights) -> f32[F * 600]. The caller builds the alignment from the
   durations (row i is 1 on frames [sum(dur[:i]), sum(dur[:i+1])); kokoro_graph.alignment).
-* role "model_info": model_info() -> i32[len(MODEL_INFO)] (order: MODEL_INFO, append-only).
+* role "model_info": model_info() -> (i32 values, u8 names): the shapes above by name
+  (recipe.emit_model_info), which the C kind checks against the manifest section.
 
 Every float tensor of 16 elements or more (all weights, the 440-value STFT basis included) is a
 function parameter read from the weights file, never a constant of the module; what stays in
@@ -32,7 +33,7 @@ import numpy as np
 from . import kokoro_graph as kg
 from ..onnx_import.relax_import import (import_graph, initializers_to_parameters, merge_modules,
                                         parameter_weights)
-from ..recipe import Build, Function
+from ..recipe import Build, Function, emit_model_info
 
 # The edge_veda.compile modules this recipe's build imports beyond the pipeline at compile/'s top
 # level: with this file they make kokoro's compiler key (edge_veda.paths.compiler_sources), so
@@ -48,11 +49,6 @@ NAME = "kokoro"
 # the alignment on the host, "audio".
 KIND = "tts"
 DEFAULT_VOICE = "jf_alpha"
-
-# The module's statement of the shapes it was compiled with, returned by `model_info` as an
-# int32 vector in this order, for the C kind to compare with the manifest. Append only.
-MODEL_INFO = ("style_dim", "samples_per_frame", "d_width", "t_en_width", "max_phoneme_ids", "sample_rate",
-              "vocab_size")
 
 MIN_WEIGHT_ELEMENTS = 16     # float initializers this large are weights (parameters)
 MAX_CONSTANT_BYTES = 64 * 1024  # what may stay in the module as constants (checked)
@@ -119,8 +115,7 @@ def build(target) -> Build:
             "t_en_width": kg.T_EN_WIDTH, "max_phoneme_ids": kg.MAX_PHONEME_IDS, "sample_rate": kg.SAMPLE_RATE,
             "vocab_size": kg.VOCAB_SIZE}
     bb = relax.BlockBuilder()
-    with bb.function("model_info", []):
-        bb.emit_func_output(relax.const(np.array([info[k] for k in MODEL_INFO], dtype="int32")))
+    emit_model_info(bb, info)
     module = merge_modules({"durations": mod_a, "audio": mod_b}, bb.get())
     _ = tvm
 
