@@ -154,6 +154,23 @@ def test_progress_with_length_and_async_pull(toy, server):
     assert installed_blob_ok(mm)
 
 
+def test_leaving_async_pull_early_stops_it_and_a_later_pull_resumes(toy, server):
+    data, mm = toy
+    server.chunk_delay = 0.01  # ~0.6 s for the file
+
+    async def first_event():
+        async for p in mm.pull_async("toy"):
+            return p
+    first = asyncio.run(first_event())  # asyncio.run waits for the worker thread
+    assert not first.done and first.bytes_done < len(data)
+    assert mm.list() == []  # stopped: nothing installed
+    server.chunk_delay = 0
+    mm.pull("toy")
+    assert installed_blob_ok(mm)
+    ranges = [r["range"] for r in server.requests(TAR)]
+    assert ranges[0] is None and ranges[-1] is not None and ranges[-1].startswith("bytes="), ranges
+
+
 def test_free_disk_check_happens_before_any_request(tmp_path, server):
     data = make_artifact_tar(tmp_path, 1000)
     server.files[TAR] = data

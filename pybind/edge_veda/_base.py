@@ -149,7 +149,8 @@ class ModelBase:
     InvalidStateError instead of deadlocking. cancel() is allowed from a callback.
     """
 
-    _name = "Model"  # the class the messages of close() and warmup() name
+    _name = "Model"  # the class the messages name
+    _example = "g2p-en"  # a model name it loads, for hints
 
     def __init__(self, _native: NativeContext):
         self._native = _native
@@ -168,11 +169,11 @@ class ModelBase:
         and the CLI lower it to that count). memory_limit_bytes and seed: 0 to 2**64-1."""
         from .resolve import resolve
 
-        api = "Model.load"
+        api = f"{cls._name}.load"
         _refuse_unknown(api, unknown, LOAD_KEYWORDS)  # an EdgeVedaError (and TypeError) listing what is allowed
         if not isinstance(source, (str, os.PathLike)):
             raise InvalidArgumentTypeError(f"{api}: source must be a model name or a path, not {type(source).__name__}",
-                                           'e.g. Model.load("g2p-en") or Model.load("/path/to/artifact")')
+                                           f'e.g. {cls._name}.load("{cls._example}") or {cls._name}.load("/path/to/artifact")')
         source = os.fspath(source)
         if isinstance(source, bytes):
             source = os.fsdecode(source)
@@ -246,17 +247,17 @@ class ModelBase:
         call it interrupted)."""
         if callback is not None and not callable(callback):
             raise InvalidArgumentTypeError(
-                f"Model.set_memory_pressure_callback: callback must be callable or None, not {type(callback).__name__}",
+                f"{self._name}.set_memory_pressure_callback: callback must be callable or None, not {type(callback).__name__}",
                 "pass a function taking (current_bytes: int, limit_bytes: int)")
         handle = ffi.new_handle(callback) if callback is not None else None
         fn = _callbacks.MEMORY_CALLBACK if callback is not None else ffi.NULL
-        self._native.call("Model.set_memory_pressure_callback", lib.ev_set_memory_pressure_callback, fn,
+        self._native.call(f"{self._name}.set_memory_pressure_callback", lib.ev_set_memory_pressure_callback, fn,
                           handle if handle is not None else ffi.NULL)
         self._native.keep("memory_pressure", handle)
 
     def notify_memory_pressure(self, critical: bool = False) -> None:
         level = lib.EV_MEMORY_PRESSURE_CRITICAL if critical else lib.EV_MEMORY_PRESSURE_MODERATE
-        self._native.call("Model.notify_memory_pressure", lib.ev_notify_memory_pressure, level)
+        self._native.call(f"{self._name}.notify_memory_pressure", lib.ev_notify_memory_pressure, level)
 
     def _status_info(self, api: str, read: Callable):
         """read(ev_status_info*) of ev_status, while the context is held (its strings belong to
@@ -264,7 +265,7 @@ class ModelBase:
         return self._native.call_out(api, lib.ev_status, _status_struct(), copy=read)
 
     def status(self) -> Status:
-        return self._status_info("Model.status", lambda info: Status(
+        return self._status_info(f"{self._name}.status", lambda info: Status(
             initialized=bool(info.initialized),
             weights_loaded=bool(info.weights_loaded),
             device=_text(info.device),
@@ -282,9 +283,9 @@ class ModelBase:
 
     def __repr__(self) -> str:
         if self._native.closed:
-            return "<edge_veda.Model closed>"
+            return f"<edge_veda.{self._name} closed>"
         try:
             s = self.status()
         except EdgeVedaError:  # e.g. repr() from inside one of its callbacks
-            return "<edge_veda.Model>"
-        return f"<edge_veda.Model {s.model_name} on {s.device} from {s.artifact_path}>"
+            return f"<edge_veda.{self._name}>"
+        return f"<edge_veda.{self._name} {s.model_name} on {s.device} from {s.artifact_path}>"

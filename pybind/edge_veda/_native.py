@@ -36,7 +36,7 @@ from . import _callbacks
 from ._ffi import ffi, lib
 from .errors import InvalidStateError, error_from_code
 
-CLOSED_HINT = "load it again with Model.load()"
+CLOSED_HINT = "load it again (Model.load or SpeechModel.load) and call the new object"
 STREAM_CLOSED = ("the model was closed while this stream was open",
                  "close the model only after its streams are done")
 

@@ -97,6 +97,7 @@ class SpeechModel(ModelBase):
     close() also closes the front end it loaded."""
 
     _name = "SpeechModel"
+    _example = "kokoro"
     _frontend: Model | None = None  # the front end this model loaded (closed with it)
     _lent_frontend: ModelBase | None = None  # the front end whose context this model's C context holds
 

@@ -269,24 +269,19 @@ class ModelManager:
             return final
 
     async def pull_async(self, name: str) -> AsyncIterator[Progress]:
-        """Pulls on a worker thread, yielding progress events on the event loop."""
+        """Pulls on a worker thread, yielding progress events on the event loop (through the one
+        callback -> async iterator bridge, edge_veda._bridge). Leaving early (break, the task
+        cancelled) stops the pull at its next progress event; what was downloaded stays in the
+        cache's partial file, so a later pull resumes it. A failed pull's error is raised here."""
         import asyncio  # lazily: loading a model by name must not pay ~40 ms for it
 
+        from .. import _bridge
+
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue = asyncio.Queue()
-        done = object()
-
-        def report(p: Progress) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, p)
-
-        job = loop.run_in_executor(None, self.pull, name, report)
-        job.add_done_callback(lambda _f: queue.put_nowait(done))
-        while True:
-            item = await queue.get()
-            if item is done:
-                await job  # raises the pull's error, if any
-                return
-            yield item
+        async for event in _bridge.aiterate(lambda emit: self.pull(name, emit),
+                                            submit=lambda run: loop.run_in_executor(None, run),
+                                            cancel=lambda: None):  # the next event stops it
+            yield event
 
 
 def pack(artifact_dir: str, out_dir: str) -> str:
