@@ -3,7 +3,7 @@
 // ignore_for_file: camel_case_types, non_constant_identifier_names, constant_identifier_names
 import 'dart:ffi';
 
-import 'package:ffi/ffi.dart';
+import '../native_memory.dart';
 
 const int EV_VERSION_MAJOR = 0;
 const int EV_VERSION_MINOR = 1;
