@@ -11,7 +11,11 @@
  *   - every struct starts with `uint32_t struct_size` and grows only by appending fields:
  *     the library reads no field beyond what `struct_size` covers, so a host compiled against
  *     an older header keeps working with a newer library;
- *   - callbacks return void, so Dart's NativeCallable.listener can serve them;
+ *   - callbacks return void. Token and audio callbacks get pointers that are valid only until
+ *     they return, so they must run synchronously on the thread that made the call and copy
+ *     (Dart: NativeCallable.isolateLocal or Pointer.fromFunction on the isolate making the
+ *     call; a NativeCallable.listener runs after the memory is gone). The memory-pressure
+ *     callback gets values only, so a listener may serve it (dart/README.md);
  *   - no C++ exception, abort or crash crosses this boundary: every entry point checks its
  *     arguments and reports failure through an ev_error_t.
  *
@@ -270,7 +274,8 @@ EV_API void ev_free_string(char* str);
 /*
  * Token callback: called once per output token, synchronously, on the thread that called
  * ev_generate_stream. `token` is NUL-terminated UTF-8 owned by the library and valid only
- * during the callback (copy it to keep it). token_id is the model's output id, or -1 for a
+ * during the callback (copy it to keep it; a callback that runs later, such as Dart's
+ * NativeCallable.listener, would read freed memory). token_id is the model's output id, or -1 for a
  * token that is not one (model kind "g2p": the word separator "|" and punctuation tokens).
  * RE-ENTRANCY RULE (token, audio and memory-pressure callbacks): a callback must not call back
  * into its own context. Such a call returns EV_ERR_INVALID_STATE at once (every ev_* function
@@ -560,8 +565,10 @@ typedef struct ev_audio_chunk {
     float progress;               /* fraction of the input synthesized so far, 0 to 1 */
 } ev_audio_chunk;
 
-/* Receives each chunk on the calling thread. Must not call back into the same context (only
- * ev_cancel is allowed there). */
+/* Receives each chunk synchronously on the calling thread; the chunk and its samples are
+ * valid only until it returns (copy them; not for Dart's NativeCallable.listener, see the
+ * rules at the top). Must not call back into the same context (only ev_cancel is allowed
+ * there). */
 typedef void (*ev_audio_callback)(const ev_audio_chunk* chunk, void* user_data);
 
 /*

@@ -195,7 +195,24 @@ def test_tts_from_dart_equals_c_on_the_same_build(dart_vm, i686_lib, i686_models
             assert got["timings"][i] == c_words, (i, got["timings"][i], c_words)
             dart = np.fromfile(tmp_path / f"dart_{i}.f32", dtype=np.float32)
             c = np.fromfile(tmp_path / f"c_{i}.f32", dtype=np.float32)
-            assert len(dart) == len(c) > 0 and float(np.max(np.abs(dart - c))) <= 1e-6
+            assert len(dart) == len(c) > 0
+            diff = float(np.max(np.abs(dart - c)))
+            print(f"input {i}: {len(dart)} samples, max |dart - c| = {diff}")
+            assert diff <= 1e-6
             # and the same utterance as the x86_64 Python binding: the frame count exactly
             assert len(tts.synthesize(phonemes=TTS_INPUTS["phonemes"][i]).samples) == len(dart)
         assert got["voices"] == tts.voices
+
+
+@pytest.mark.slow
+def test_the_dart_example_speaks_a_sentence_into_a_wav(dart_vm, i686_lib, i686_models, tmp_path):
+    import wave
+
+    out = tmp_path / "hello.wav"
+    proc = run_i686([dart_vm, os.path.join("example", "speak.dart"), i686_lib, i686_models["kokoro"],
+                     i686_models["g2p-en"], "Hello from Dart.", str(out)], timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with wave.open(str(out)) as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 24000)
+        assert w.getnframes() > 24000 // 2  # over half a second of speech
+    assert "hello[" in proc.stdout and "dart[" in proc.stdout, proc.stdout
