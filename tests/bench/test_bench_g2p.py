@@ -18,7 +18,7 @@ import sys
 
 import pytest
 
-from conftest import cmudict_sample
+from conftest import bench_opted_in, cmudict_sample
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers"))
 import peers  # noqa: E402
@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.bench]
 
 @pytest.fixture(scope="module", autouse=True)
 def opted_in(request):  # module scope: decided before the module's fixtures build anything
-    if os.environ.get("EDGE_VEDA_BENCH") != "1" and "bench" not in (request.config.getoption("markexpr") or ""):
+    if not bench_opted_in(request.config):  # tests/conftest.py (it also skips each test)
         pytest.skip("opt-in benchmark: EDGE_VEDA_BENCH=1, or -m bench")
 
 ROUNDS = 3

@@ -20,13 +20,14 @@ import subprocess
 import sys
 
 import pytest
+from conftest import bench_opted_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.bench]
 
 
 @pytest.fixture(autouse=True)
 def opted_in(request):
-    if os.environ.get("EDGE_VEDA_BENCH") != "1" and "bench" not in (request.config.getoption("markexpr") or ""):
+    if not bench_opted_in(request.config):  # tests/conftest.py (it also skips each test)
         pytest.skip("opt-in benchmark: EDGE_VEDA_BENCH=1, or -m bench")
 
 ROUNDS = 3

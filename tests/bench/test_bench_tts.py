@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import bench_opted_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.bench]
 
@@ -27,7 +28,7 @@ PARAGRAPH = "Hello there, and welcome. The year 2025 had 365 days! Did you count
 
 @pytest.fixture(scope="module", autouse=True)
 def opted_in(request):  # module scope: decided before the module's fixtures compile anything
-    if os.environ.get("EDGE_VEDA_BENCH") != "1" and "bench" not in (request.config.getoption("markexpr") or ""):
+    if not bench_opted_in(request.config):  # tests/conftest.py (it also skips each test)
         pytest.skip("opt-in benchmark: EDGE_VEDA_BENCH=1, or -m bench")
 
 
