@@ -103,7 +103,11 @@ def test_cancel_during_a_long_synthesis_then_the_context_works(tts):
 
 @pytest.mark.slow
 def test_voices_blends_and_speed(tts):
-    assert tts.voices[0] == "jf_alpha" and len(tts.voices) == 5
+    # all 54 Kokoro v1.0 voices, the American English flagship first (the default)
+    assert tts.voices[0] == "af_heart" and len(tts.voices) == 54
+    assert {"af_heart", "am_michael", "bf_emma", "bm_george", "jf_alpha", "jm_kumo"} <= set(tts.voices)
+    english = tts.synthesize(phonemes="həlˈoʊ", voice="bf_emma")
+    assert len(english.samples) > 0
     ph = "kanakisɯ bozeɴko"
     a = tts.synthesize(phonemes=ph, voice="jf_alpha")
     b = tts.synthesize(phonemes=ph, voice="jm_kumo")
@@ -121,7 +125,7 @@ def test_voices_blends_and_speed(tts):
         with pytest.raises(edge_veda.InvalidArgumentError, match=match) as e:
             tts.synthesize(phonemes=ph, voice=bad)
         if bad == "nobody":
-            assert "jf_alpha" in e.value.hint
+            assert "af_heart" in e.value.hint
     for speed in (0.0, 0.1, 5.0, float("nan"), float("inf")):
         with pytest.raises(edge_veda.InvalidArgumentError, match="speed"):
             tts.synthesize(phonemes=ph, speed=speed)
@@ -179,7 +183,7 @@ def test_null_and_invalid_arguments_of_every_new_entry_point(tts, model):
         lib.ev_free_string(names[0])
     assert array == joined.split(",") and len(array) >= 5
     # the context is still usable after all of that
-    assert tts.voices[0] == "jf_alpha" and tts.voices == array
+    assert tts.voices[0] == "af_heart" and tts.voices == array
 
 
 @pytest.mark.slow
@@ -216,7 +220,7 @@ def test_async_twin_streams_on_its_worker_and_cancels(kokoro_dir, artifact_dir):
 
     async def main():
         async with await edge_veda.AsyncSpeechModel.load(kokoro_dir, frontend=artifact_dir, num_threads=2) as m:
-            assert (await m.voices())[0] == "jf_alpha"
+            assert (await m.voices())[0] == "af_heart"
             audio = await m.synthesize("Hello.")
             assert audio.sample_rate == 24000 and len(audio.samples) > 0
             chunks = [c async for c in m.stream("One. Two.")]
@@ -278,7 +282,7 @@ def test_memory_pressure_unloads_the_voice_model_and_the_next_call_reloads_it(ko
         m.notify_memory_pressure(critical=True)
         unloaded = m.status()
         assert not unloaded.weights_loaded and unloaded.memory_used_bytes == 0
-        assert m.voices[0] == "jf_alpha"  # answered from the manifest, no reload needed
+        assert m.voices[0] == "af_heart"  # answered from the manifest, no reload needed
         after = m.synthesize("Pressure test.")
         assert m.status().weights_loaded
         assert len(after.samples) == len(before.samples) and after.words == before.words

