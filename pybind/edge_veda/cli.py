@@ -228,27 +228,29 @@ def _cmd_say(args) -> int:
     out = args.output
     place = _WavOutput(out, args.force)  # refuses before the model is loaded, not after synthesis
     try:
-        audio = _synthesize(args, text)
-        place.write(audio)
+        samples, rate = _synthesize(args, text, place)
+        place.finish(rate)
     finally:
         place.discard()
-    print(f"{'stdout' if out == '-' else out}: {audio.duration:.2f} s at {audio.sample_rate} Hz", file=sys.stderr)
+    print(f"{'stdout' if out == '-' else out}: {samples / rate:.2f} s at {rate} Hz", file=sys.stderr)
     return EXIT_OK
 
 
-def _synthesize(args, text: str):
-    import numpy as np
-
-    from .speech import Audio, SpeechModel
+def _synthesize(args, text: str, place: "_WavOutput") -> tuple[int, int]:
+    """Synthesizes `text` of any length (SpeechModel splits it at sentence ends into parts the
+    model accepts) and hands each chunk to `place` as it is made; returns (samples, rate)."""
+    from .speech import SpeechModel
 
     frontend = None if args.phonemes else args.frontend
     progress = sys.stderr.isatty()
     with SpeechModel.load(args.model, frontend=frontend, num_threads=args.threads) as tts:
-        chunks = []
+        rate = tts.sample_rate
         kw = {"phonemes": text} if args.phonemes else {}
+        written = [0]
 
         def on_chunk(chunk) -> None:
-            chunks.append(chunk.samples)
+            place.write(chunk.samples, rate)
+            written[0] += len(chunk.samples)
             if progress:
                 print(f"\redge-veda: say: {chunk.progress:4.0%}", end="", file=sys.stderr, flush=True)
 
@@ -256,7 +258,23 @@ def _synthesize(args, text: str):
                                                                    voice=args.voice, speed=args.speed, **kw), text)
         if progress:
             print(file=sys.stderr)
-        return Audio(np.concatenate(chunks) if chunks else np.zeros(0, np.float32), tts.sample_rate)
+        return written[0], rate
+
+
+def _wav_header(rate: int, data_bytes: int) -> bytes:
+    """The 44-byte header of a 16-bit mono PCM WAV holding `data_bytes` of samples (sizes over
+    4 GiB, or a stream's unknown size given as 0xFFFFFFFF, are written as 0xFFFFFFFF)."""
+    import struct
+
+    riff = min(36 + data_bytes, 0xFFFFFFFF)
+    return struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", riff, b"WAVE", b"fmt ", 16, 1, 1, rate, 2 * rate, 2, 16,
+                       b"data", min(data_bytes, 0xFFFFFFFF))
+
+
+def _pcm16(samples) -> bytes:
+    import numpy as np
+
+    return (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2").tobytes()
 
 
 def _is_wav(path: str) -> bool:
@@ -314,31 +332,88 @@ class _WavOutput:
         os.chmod(self.tmp, mode)
         self.path = target
 
-    def write(self, audio) -> None:
-        try:
-            self._write(audio)
-        except OSError as e:
-            if e.filename is None and self.out != "-":  # name OUT, so the hint is about OUT's disk
-                raise OSError(e.errno, e.strerror, self.out) from None
-            raise
+    # To a pipe, a FIFO or a device (no seeking back), audio is held up to this many bytes
+    # (~22 s at 24 kHz): a WAV that fits is written with its exact sizes, a longer one is
+    # streamed with the sizes set to 0xFFFFFFFF (as streaming WAV writers do) once this is full.
+    HOLD_BYTES = 1 << 20
 
-    def _write(self, audio) -> None:
-        if self.out == "-":
-            audio.save_wav(sys.stdout.buffer)
-            sys.stdout.buffer.flush()
-        elif self.tmp is None:
-            with open(self.path, "wb") as f:  # a device or FIFO: opened for writing, not replaced
-                audio.save_wav(f)
-        else:
-            with open(self.tmp, "wb") as f:
-                audio.save_wav(f)
+    _file = None     # the open output: the temporary file, the device/FIFO, or stdout
+    _held = None     # audio not written yet (stream outputs only), or None once streaming
+    _rate = 0
+    _bytes = 0       # PCM bytes written or held
+
+    def write(self, samples, rate: int) -> None:
+        """Adds a chunk of float32 samples: written at once to a file, held or streamed otherwise."""
+        try:
+            self._write(_pcm16(samples), rate)
+        except OSError as e:
+            raise self._named(e) from None
+
+    def _named(self, e: OSError) -> OSError:
+        if e.filename is None and self.out != "-":  # name OUT, so the hint is about OUT's disk
+            return OSError(e.errno, e.strerror, self.out)
+        return e
+
+    def _write(self, data: bytes, rate: int) -> None:
+        if self._file is None:
+            self._rate = rate
+            if self.out == "-":
+                self._file = sys.stdout.buffer
+            else:  # a device or FIFO opened for writing (never replaced), or the temporary file
+                self._file = open(self.tmp if self.tmp is not None else self.path, "wb")
+            if self.tmp is not None:
+                self._file.write(_wav_header(rate, 0))  # sizes patched by finish()
+            else:
+                self._held = bytearray()
+        self._bytes += len(data)
+        if self._held is None:
+            self._file.write(data)
+            return
+        self._held += data
+        if len(self._held) > self.HOLD_BYTES:  # too long to hold: stream it from here on
+            self._file.write(_wav_header(self._rate, 0xFFFFFFFF))
+            self._file.write(self._held)
+            self._file.flush()
+            self._held = None
+
+    def finish(self, rate: int) -> None:
+        """Completes the WAV: exact sizes in the header where it can, then the file in place."""
+        try:
+            self._finish(rate)
+        except OSError as e:
+            raise self._named(e) from None
+
+    def _finish(self, rate: int) -> None:
+        if self._file is None:  # no audio at all: an empty WAV
+            self._write(b"", rate)
+        f = self._file
+        if self.tmp is None:
+            try:
+                if self._held is not None:
+                    f.write(_wav_header(self._rate, self._bytes) + self._held)
+                    self._held = None
                 f.flush()
-                os.fsync(f.fileno())  # complete on disk before it takes the old file's place
-            os.replace(self.tmp, self.path)
-            self.tmp = None
+            finally:
+                if f is not sys.stdout.buffer:
+                    f.close()
+            return
+        try:
+            f.seek(0)
+            f.write(_wav_header(self._rate, self._bytes))
+            f.flush()
+            os.fsync(f.fileno())  # complete on disk before it takes the old file's place
+        finally:
+            f.close()
+        os.replace(self.tmp, self.path)
+        self.tmp = None
 
     def discard(self) -> None:
         """Removes the temporary file after any failure (Ctrl-C included)."""
+        if self._file is not None and self._file is not sys.stdout.buffer and not self._file.closed:
+            try:
+                self._file.close()
+            except OSError:
+                pass
         if self.tmp is not None:
             try:
                 os.unlink(self.tmp)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import re
 import wave
 from typing import Iterator
 
@@ -82,6 +83,46 @@ def _audio(out) -> Audio:
     words = tuple((ffi.string(a.words[i]).decode("utf-8", "replace"), int(a.word_start[i]), int(a.word_end[i]))
                   for i in range(int(a.word_count)))
     return Audio(samples, int(a.sample_rate), words)
+
+
+# A sentence ends at . ! ? or an ellipsis (closing quotes or brackets may follow) before
+# whitespace, or at a blank line; a phrase at , ; : or a dash before whitespace.
+_SENTENCE_END = re.compile(r"(?<=[.!?\u2026])[\"'\u201d\u2019)\]]*\s+|\n\s*\n")
+_PHRASE_END = re.compile(r"[,;:\u2013\u2014]\s")
+
+
+def _cut(sentence: str, limit: int) -> Iterator[str]:
+    """`sentence` in pieces of at most `limit` code points: cut after the last phrase mark that
+    fits, else at the last space, else (one endless word) at the limit."""
+    while len(sentence) > limit:
+        head = sentence[:limit + 1]
+        marks = [m.end() for m in _PHRASE_END.finditer(head)]
+        cut = marks[-1] if marks else head.rfind(" ")
+        cut = cut if cut > 0 else limit
+        yield sentence[:cut].rstrip()
+        sentence = sentence[cut:].lstrip()
+    if sentence:
+        yield sentence
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """`text` as parts of at most `limit` code points (the model's limits.max_input_chars), each
+    made of whole sentences where a sentence fits, so that each part sounds as it would within
+    the whole text (the library starts every sentence at a sound). A sentence over the limit is
+    cut at phrase marks (, ; : dashes), then at spaces. Text within the limit is one part, as given."""
+    if limit <= 0 or len(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    part = ""
+    for sentence in _SENTENCE_END.split(text):
+        for piece in _cut(sentence.strip(), limit):
+            if part and len(part) + 1 + len(piece) > limit:
+                parts.append(part)
+                part = ""
+            part = f"{part} {piece}" if part else piece
+    if part or not parts:
+        parts.append(part)
+    return parts
 
 
 def _voice_names(out) -> list[str]:
@@ -188,24 +229,64 @@ class SpeechModel(ModelBase):
     def synthesize(self, text: str | None = None, *, phonemes: str | None = None, voice: str | None = None,
                    speed: float = 1.0, **unknown) -> Audio:
         """The audio of `text` (through the front end) or of `phonemes` (the model's symbols).
-        speed: 0.25 to 4."""
+        speed: 0.25 to 4. Input of any length: over the model's limit (status().max_input_chars)
+        it is synthesized part by part, split at sentence ends (split_text)."""
         api = "SpeechModel.synthesize"
         keep: list = []
         encoded, p = self._params(api, text, phonemes, voice, speed, keep, unknown)
-        return self._native.call_out(api, lib.ev_synthesize, "ev_audio**", encoded, p, copy=_audio,
-                                     free=lambda out: lib.ev_audio_free(out[0]))
+        parts = self._parts(text if phonemes is None else phonemes)
+        if len(parts) == 1:
+            return self._native.call_out(api, lib.ev_synthesize, "ev_audio**", encoded, p, copy=_audio,
+                                         free=lambda out: lib.ev_audio_free(out[0]))
+        pieces, words, start = [], [], 0
+        for part in parts:  # longer than the model's limit: part by part (split_text)
+            a = self._native.call_out(api, lib.ev_synthesize, "ev_audio**", part.encode("utf-8"), p, copy=_audio,
+                                      free=lambda out: lib.ev_audio_free(out[0]))
+            pieces.append(a.samples)
+            words += [(w, s + start, e + start) for w, s, e in a.words]
+            start += len(a.samples)
+        return Audio(np.concatenate(pieces), a.sample_rate, tuple(words))
+
+    def _parts(self, source: str) -> list[str]:
+        """`source` split into parts the model accepts (split_text at limits.max_input_chars)."""
+        limit = self.__dict__.get("_max_chars")
+        if limit is None:
+            limit = self.__dict__["_max_chars"] = self.status().max_input_chars
+        return split_text(source, limit)
 
     def synthesize_with_callback(self, text: str | None = None, on_chunk=None, *, phonemes: str | None = None,
                                  voice: str | None = None, speed: float = 1.0, **unknown) -> None:
         """ev_synthesize_stream on this thread: on_chunk(AudioChunk) per sentence, in order. If
-        on_chunk raises, the native call is cancelled and the exception re-raised here."""
+        on_chunk raises, the native call is cancelled and the exception re-raised here. Input of
+        any length: over the model's limit, one native stream per part (split_text), so memory
+        is bounded by a part's audio, not the text's."""
         api = "SpeechModel.synthesize_with_callback"
         if not callable(on_chunk):
             raise InvalidArgumentTypeError(f"{api}: on_chunk must be callable", "pass a function taking an AudioChunk")
         keep: list = []
         encoded, p = self._params(api, text, phonemes, voice, speed, keep, unknown)
-        self._native.call_relayed(api, lib.ev_synthesize_stream, encoded, p, callback=_callbacks.AUDIO_CALLBACK,
-                                  on_item=lambda fields: on_chunk(AudioChunk(**fields)))
+        parts = self._parts(text if phonemes is None else phonemes)
+        if len(parts) == 1:
+            self._native.call_relayed(api, lib.ev_synthesize_stream, encoded, p, callback=_callbacks.AUDIO_CALLBACK,
+                                      on_item=lambda fields: on_chunk(AudioChunk(**fields)))
+            return
+        # Longer than the model's limit: part by part (split_text), one native stream each, the
+        # chunks numbered, placed and measured as one utterance's.
+        total = sum(map(len, parts))
+        done = {"index": 0, "start": 0, "chars": 0}
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+
+            def relay(fields, part=part, last=last) -> None:
+                chunk = AudioChunk(fields["samples"], done["index"], done["start"], last and fields["is_final"],
+                                   (done["chars"] + fields["progress"] * len(part)) / total)
+                done["index"] += 1
+                done["start"] += len(chunk.samples)
+                on_chunk(chunk)
+
+            self._native.call_relayed(api, lib.ev_synthesize_stream, part.encode("utf-8"), p,
+                                      callback=_callbacks.AUDIO_CALLBACK, on_item=relay)
+            done["chars"] += len(part)
 
     def stream(self, text: str | None = None, *, phonemes: str | None = None, voice: str | None = None,
                speed: float = 1.0, **unknown) -> Iterator[AudioChunk]:
