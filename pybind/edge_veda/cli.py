@@ -213,6 +213,8 @@ def _cmd_g2p_text(args, skipped: _Skips) -> None:
 
 
 def _cmd_say(args) -> int:
+    if not 0.25 <= args.speed <= 4:  # the range of ev_synthesis_params.speed (NaN is outside it)
+        args.parser.error(f"--speed must be between 0.25 and 4 (1 = the model's own pace), not {args.speed:g}")
     if args.text == "-":
         raw = sys.stdin.buffer.read()
         try:
@@ -654,9 +656,7 @@ def _speed(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.25 <= value <= 4:  # the range of ev_synthesis_params.speed
-        raise argparse.ArgumentTypeError(f"{text} is outside 0.25 to 4 (1 = the model's own pace)")
-    return value
+    return value  # the range is checked by _cmd_say, in the words of the option's help
 
 
 class _VersionAction(argparse.Action):
@@ -774,8 +774,11 @@ def build_parser() -> argparse.ArgumentParser:
             "and SHA-256. NAME is an installed or locally built model; an argument with a '/' (./DIR, "
             "/path/to/DIR) or that is no valid model name is an artifact directory. Exit 0: ok; 1: "
             "corrupt or not found.") if action == "verify" else None)
-        ap_.add_argument("name", metavar="NAME_OR_DIR" if action == "verify" else "name",
-                         help="a model name, or an artifact directory (./DIR)" if action == "verify" else None)
+        ap_.add_argument("name", metavar="NAME_OR_DIR" if action == "verify" else "NAME", help={
+            "verify": "a model name, or an artifact directory (./DIR)",
+            "pull": "a model the catalog lists (g2p-en and kokoro are also compiled on first use)",
+            "rm": "an installed model, or a model built on this machine (`edge-veda models list` shows both)",
+            "path": "an installed or locally built model (`edge-veda models list` shows them)"}[action])
         if action == "pull":
             # SUPPRESS: a --catalog given before `pull` must not be reset by this one's default
             ap_.add_argument("--catalog", default=argparse.SUPPRESS,
@@ -787,10 +790,10 @@ def build_parser() -> argparse.ArgumentParser:
     pk.add_argument("artifact", help="artifact directory")
     pk.add_argument("-o", "--output", required=True, help="directory for the tarball and catalog.json")
     sv = msub.add_parser("serve", help="serve a packed directory over HTTP (with Range support)")
-    sv.add_argument("directory")
+    sv.add_argument("directory", help="a directory written by `edge-veda models pack`")
     sv.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 for the LAN: plain HTTP, "
                                                         "pull with the printed #sha256= pin)")
-    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000; 0: any free port)")
     mod.set_defaults(func=_cmd_models)
     return ap
 

@@ -1,7 +1,7 @@
 """Compiler flags for C/C++ programs that link the installed libedge_veda.
 
     cc app.c $(python -m edge_veda.config --cflags --libs)            # libedge_veda.so
-    cc app.c $(python -m edge_veda.config --cflags --static --libs) \
+    cc app.c $(python -m edge_veda.config --cflags --static --libs) \\
         -Wl,--whole-archive libg2p_en.a libkokoro.a -Wl,--no-whole-archive   # one static program
 
 --static links libedge_veda.a, which holds the TVM runtime and tvm-ffi too: the program needs
