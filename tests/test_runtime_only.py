@@ -65,7 +65,7 @@ def test_first_use_build_in_the_cache_runs_without_tvm_packages(no_tvm_env, edge
 def test_compile_without_the_extra_names_it(no_tvm_env, tmp_path):
     proc = cli(no_tvm_env, "compile", "g2p-en", "-o", str(tmp_path / "out"))
     assert proc.returncode == 1, proc.stderr
-    assert "pip install 'edge-veda[compile]'" in proc.stderr and "Traceback" not in proc.stderr
+    assert PIP_COMPILE in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "out").exists()
 
 
@@ -73,5 +73,35 @@ def test_first_use_compile_without_the_extra_names_it(no_tvm_env, tmp_path):
     env = dict(no_tvm_env, EDGE_VEDA_HOME=str(tmp_path / "empty-home"), EDGE_VEDA_CATALOG=str(tmp_path / "none.json"))
     proc = cli(env, "g2p", "hello")
     assert proc.returncode == 1, proc.stderr
-    assert "pip install 'edge-veda[compile]'" in proc.stderr and "models pull g2p-en" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert PIP_COMPILE in proc.stderr and "Traceback" not in proc.stderr
+    hint = proc.stderr.split("hint: ", 1)[1]
+    # `models pull g2p-en` from the built-in catalog fails (no download): named only with --catalog
+    assert "`edge-veda models pull g2p-en`" not in hint and "models pull g2p-en --catalog URL" in hint
+
+
+PIP_COMPILE = 'pip install "edge-veda[compile]" (from a source checkout: pip install ".[compile]")'
+PIP_KOKORO = 'pip install "edge-veda[kokoro]" (from a source checkout: pip install ".[kokoro]")'
+
+
+def test_pull_of_a_compiled_model_does_not_send_back_to_first_use(no_tvm_env, tmp_path):
+    """Issue 25: `g2p hello` said "models pull g2p-en", whose hint said "compiled on first use
+    (`edge-veda g2p WORD`)", which had just failed. Without the compiler the hint names the extra."""
+    env = dict(no_tvm_env, EDGE_VEDA_HOME=str(tmp_path / "empty-home"))
+    env.pop("EDGE_VEDA_CATALOG", None)
+    proc = cli(env, "models", "pull", "g2p-en")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    hint = proc.stderr.split("hint: ", 1)[1]
+    assert PIP_COMPILE in hint, hint
+    assert hint.index(PIP_COMPILE) < hint.index("`edge-veda g2p WORD`"), hint  # first use only after it
+    # with the compiler, first use is the way (and no extra is named)
+    proc = subprocess.run([sys.executable, "-m", "edge_veda", "models", "pull", "g2p-en"], capture_output=True,
+                          text=True, env=dict(os.environ, EDGE_VEDA_HOME=str(tmp_path / "empty-home")), timeout=120)
+    assert proc.returncode == 1 and "compiled on this machine on first use (`edge-veda g2p WORD`)" in proc.stderr
+    assert "pip install" not in proc.stderr
+
+
+def test_voices_without_kokoro_names_the_kokoro_extra(no_tvm_env, tmp_path):
+    env = dict(no_tvm_env, EDGE_VEDA_HOME=str(tmp_path / "empty-home"))
+    proc = cli(env, "voices")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert PIP_KOKORO in proc.stderr and "[compile]" not in proc.stderr, proc.stderr

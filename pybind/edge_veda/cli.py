@@ -507,8 +507,15 @@ def _cmd_compile(args) -> int:
             raise InvalidArgumentError(f"--target is not JSON ({e})", 'e.g. --target \'{"kind": "llvm", "mcpu": "znver4"}\'') from None
     if args.prefix and not args.static:
         raise InvalidArgumentError("--prefix names the symbol prefix of a static archive", "add --static")
-    path = compile_model(args.model, args.output, target=target, cc=args.cc, force=args.force,
-                         static=args.static, prefix=args.prefix)
+    from .errors import CompilerNotInstalledError, pip_extra
+
+    try:
+        path = compile_model(args.model, args.output, target=target, cc=args.cc, force=args.force,
+                             static=args.static, prefix=args.prefix)
+    except CompilerNotInstalledError as e:  # the extras named as every hint names them
+        extra = "kokoro" if args.model == "kokoro" else "compile"
+        raise CompilerNotInstalledError(e.message, f"install the compiler: {pip_extra(extra)}; or compile on "
+                                                   "a machine that has it and copy the directory here") from None
     print(path)
     return 0
 

@@ -77,6 +77,26 @@ class CompilerNotInstalledError(UnsupportedOperationError, ImportError):
     default install is the runtime only; `pip install 'edge-veda[compile]'` adds TVM."""
 
 
+def pip_extra(extra: str) -> str:
+    """The one way hints name an extra: the command for an install from PyPI and the one for a
+    source checkout (where "edge-veda[...]" would resolve from PyPI, not from the checkout)."""
+    return f'pip install "edge-veda[{extra}]" (from a source checkout: pip install ".[{extra}]")'
+
+
+def compiler_installed() -> bool:
+    """Whether this install has the TVM compiler (the [compile] extra): the default install is
+    the runtime only. Looked up without importing tvm."""
+    import importlib.util
+
+    for module in ("tvm", "tvm_ffi"):
+        try:
+            if importlib.util.find_spec(module) is None:
+                return False
+        except (ImportError, ValueError):  # a broken or blocked install counts as none
+            return False
+    return True
+
+
 _BY_CODE = {cls.code: cls for cls in (
     InvalidArgumentError, ModelNotFoundError, ModelInvalidError, UnsupportedDeviceError,
     OutOfMemoryError, RuntimeFailure, CancelledError, InvalidStateError, InternalError, UnsupportedOperationError)}

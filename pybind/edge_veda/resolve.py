@@ -7,7 +7,7 @@ import os
 import sys
 
 from . import _locking
-from .errors import InvalidArgumentError, ModelNotFoundError
+from .errors import CompilerNotInstalledError, InvalidArgumentError, ModelNotFoundError, pip_extra
 from .paths import is_built, local_build_dir
 
 
@@ -76,5 +76,15 @@ def resolve(source: str, *, announce=None) -> str:
         say(f"edge-veda: pulling {source} into {manager.path(source)}")
         return manager.pull(source)
     if source in MODELS:
-        return build_locally(source, say)
+        try:
+            return build_locally(source, say)
+        except CompilerNotInstalledError as e:
+            # The catalog offers no download (else it was pulled above): the hint must not send
+            # the user to `models pull`, which fails the same way, but to what works here.
+            extra = "kokoro" if source == "kokoro" else "compile"
+            raise CompilerNotInstalledError(
+                e.message, f"install what compiles {source} on first use: {pip_extra(extra)}; or pass an "
+                           f"artifact directory built elsewhere with --model DIR (`edge-veda compile {source} -o DIR` "
+                           "on a machine with the extra), or pull it from a catalog that offers a download "
+                           f"(`edge-veda models pull {source} --catalog URL`)") from None
     raise not_found

@@ -44,8 +44,19 @@ class InstalledModel:
 
 
 def _compile_hint(name: str) -> str:
-    return (f"{name} needs no download: it is compiled on this machine on first use "
-            f"(`edge-veda g2p WORD`), or build it now with `edge-veda compile {name} -o DIR`")
+    """What gets model `name` (one `edge-veda compile` builds) in this install: with the
+    compiler, the first use or `compile`; without it (the runtime-only default), the extra first:
+    never a command that fails the same way."""
+    from ..errors import compiler_installed, pip_extra
+
+    first_use = "`edge-veda say TEXT -o out.wav`" if name == "kokoro" else "`edge-veda g2p WORD`"
+    extra = "kokoro" if name == "kokoro" else "compile"
+    if compiler_installed():
+        return (f"{name} needs no download: it is compiled on this machine on first use ({first_use}), "
+                f"or build it now with `edge-veda compile {name} -o DIR`")
+    return (f"{name} is compiled on this machine, which needs the TVM compiler this install lacks: "
+            f"{pip_extra(extra)}, then {first_use} compiles it on first use; or pass an artifact "
+            f"directory built elsewhere (--model DIR), or a catalog that offers a download (--catalog URL)")
 
 
 class ModelManager:
