@@ -54,3 +54,51 @@ def test_config_help_keeps_the_static_example_on_two_lines():
 def test_g2p_of_an_empty_argument_is_an_empty_answer(artifact_dir):
     proc = cli("g2p", "--model", artifact_dir, "")
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "\t\n", "")
+
+
+# --- status and models rm see local builds as `models list` does ---------------------------------
+
+def fake_build(home, name: str) -> str:
+    """A local build of `name` as `models list` and `status` find it (a directory holding an
+    artifact manifest where edge_veda.paths.local_build_dir puts it)."""
+    import json
+
+    from edge_veda.paths import local_build_dir
+
+    built = local_build_dir(name, root=str(home))
+    os.makedirs(built)
+    with open(os.path.join(built, "manifest.json"), "w") as f:
+        json.dump({"name": name, "version": "test"}, f)
+    return built
+
+
+def test_status_and_rm_see_a_local_kokoro_build(tmp_path):
+    home = tmp_path / "home"
+    env = dict(os.environ, EDGE_VEDA_HOME=str(home))
+    built = fake_build(home, "kokoro")
+    assert f"kokoro\ttest\t{built}\t(local build)" in cli("models", "list", env=env).stdout
+    status = cli("status", env=env)
+    assert f"kokoro: compiled ({built})" in status.stdout, status.stdout
+    proc = cli("models", "rm", "kokoro", env=env)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert not os.path.exists(built) and os.listdir(os.path.dirname(built)) == []  # no trash left
+    assert "kokoro: not compiled yet (" in cli("status", env=env).stdout
+    proc = cli("models", "rm", "kokoro", env=env)
+    assert proc.returncode == 1 and "neither installed nor built on this machine" in proc.stderr
+
+
+def test_rm_never_deletes_what_a_local_build_path_points_at(tmp_path):
+    """A symlink where the local build goes (the user's directory behind it) is not our cache
+    entry: `models rm` leaves both alone."""
+    from edge_veda.paths import local_build_dir
+
+    home = tmp_path / "home"
+    mine = tmp_path / "my-artifact"
+    mine.mkdir()
+    (mine / "manifest.json").write_text("{}")
+    built = local_build_dir("kokoro", root=str(home))
+    os.makedirs(os.path.dirname(built))
+    os.symlink(mine, built)
+    proc = cli("models", "rm", "kokoro", env=dict(os.environ, EDGE_VEDA_HOME=str(home)))
+    assert proc.returncode == 1, proc.stderr
+    assert os.path.islink(built) and (mine / "manifest.json").read_text() == "{}"

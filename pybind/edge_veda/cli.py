@@ -488,10 +488,16 @@ def _cmd_status(args) -> int:
     print(f"tvm runtime: {runtime_version()}")
     print(f"library: {library_dir()}")
     print(f"cache: {cache_root()}")
-    for name in ("g2p-en", "kokoro"):  # the models `compile` builds, as `models list` shows them
-        built = local_build_dir(name)
-        state = "compiled" if os.path.isfile(os.path.join(built, "manifest.json")) else "not compiled yet"
-        print(f"{name}: {state} ({built})")
+    from .models import ModelManager
+
+    mm = ModelManager()
+    for name in ("g2p-en", "kokoro"):  # the models `compile` builds, found as `models list` finds them
+        if mm.is_installed(name):
+            print(f"{name}: installed ({mm.path(name)})")
+        elif mm.local_path(name):
+            print(f"{name}: compiled ({mm.local_path(name)})")
+        else:
+            print(f"{name}: not compiled yet ({local_build_dir(name)})")
     return 0
 
 
@@ -613,9 +619,8 @@ def _cmd_models(args) -> int:
         return 1
     if args.action == "rm":
         if not mm.remove(args.name):
-            built = mm.local_path(args.name)
-            where = f"; its local build is {built} (delete that directory to rebuild it)" if built else ""
-            print(f"{args.name} is not installed{where}", file=sys.stderr)
+            print(f"{args.name} is neither installed nor built on this machine (`edge-veda models list` "
+                  "shows what is)", file=sys.stderr)
             return 1
         return 0
     if args.action == "path":
@@ -773,7 +778,7 @@ def build_parser() -> argparse.ArgumentParser:
     msub.add_parser("list", help="installed models and models built on this machine")
     for action, text in (("pull", "download, verify and install"),
                          ("verify", "re-hash an installed or locally built model, or any artifact DIRECTORY"),
-                         ("rm", "remove an installed model"),
+                         ("rm", "remove an installed model and its build on this machine"),
                          ("path", "print an installed or locally built model's directory")):
         ap_ = msub.add_parser(action, help=text, description=(
             "Checks what ev_init checks before loading: manifest.json against manifest.json.sha256, "

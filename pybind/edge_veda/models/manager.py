@@ -185,12 +185,36 @@ class ModelManager:
         """Re-hashes the manifest and every file it lists (see verify_report)."""
         return not self.verify_report(name)[1]
 
-    def remove(self, name: str) -> bool:
+    def remove(self, name: str, include_local: bool = True) -> bool:
+        """Removes the installed model `name` and (include_local) its build on this machine;
+        False if there was neither."""
         path = self.path(name)
-        if not os.path.lexists(path):
+        removed = False
+        if os.path.lexists(path):
+            with self._lock(name), _workdir.locked_work_dir(self._dir("models"), f".trash-{name}-") as trash:
+                os.rename(path, os.path.join(trash, name))  # disappears atomically, then is deleted
+            removed = True
+        return (self.remove_local(name) if include_local else False) or removed
+
+    def remove_local(self, name: str) -> bool:
+        """Removes the build of `name` compiled on this machine (the next use compiles it again).
+        Only our own cache entry is touched: the directory paths.local_build_dir names under this
+        cache's local/, a real directory (never a symlink's target) holding an artifact."""
+        from ..compile import MODELS
+
+        if name not in MODELS:
             return False
-        with self._lock(name), _workdir.locked_work_dir(self._dir("models"), f".trash-{name}-") as trash:
-            os.rename(path, os.path.join(trash, name))  # disappears atomically, then is deleted
+        local = os.path.join(self.cache_dir, "local")
+        built = paths.local_build_dir(name, self.cache_dir)
+        if os.path.dirname(built) != local or os.path.islink(local) or os.path.islink(built) \
+                or not os.path.isdir(built) or not paths.is_built(built):
+            return False
+        # The lock a first-use compile holds (edge_veda.resolve): never removed while it writes.
+        lock = os.path.join(self._dir("locks"), f"local-{os.path.basename(built)}.lock")
+        with _locking.lock_file(lock), _workdir.locked_work_dir(local, f".trash-{name}-") as trash:
+            if not os.path.isdir(built) or os.path.islink(built):
+                return False
+            os.rename(built, os.path.join(trash, name))
         return True
 
     # -- pull -----------------------------------------------------------------------------
