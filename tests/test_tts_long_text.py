@@ -99,3 +99,20 @@ def test_say_streams_long_text_to_a_pipe_with_open_ended_sizes(kokoro_dir, artif
     assert head[:4] == b"RIFF" and head[8:16] == b"WAVEfmt " and head[36:40] == b"data"
     assert head[4:8] == head[40:44] == b"\xff\xff\xff\xff"
     assert len(pcm) > 2 * 24000 * 30 and len(pcm) % 2 == 0
+
+
+def test_voices_is_spelled_the_same_sync_and_async(tts, kokoro_dir):
+    """Issue 25: SpeechModel.voices was a property, AsyncSpeechModel.voices() a method. Both now
+    take the call form; the sync property form still works."""
+    import asyncio
+
+    import edge_veda
+
+    assert tts.voices() == list(tts.voices) and type(tts.voices()) is list
+    assert tts.voices()[0] == tts.voices[0]
+
+    async def main():
+        async with await edge_veda.AsyncSpeechModel.load(kokoro_dir, frontend=None, num_threads=1) as m:
+            return await m.voices()
+
+    assert asyncio.run(main()) == tts.voices()

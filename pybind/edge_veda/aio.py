@@ -254,7 +254,8 @@ class AsyncSpeechModel(_AsyncBase):
         return await self._run(self._model.synthesize, text, **params)
 
     async def voices(self) -> list[str]:
-        return await self._run(lambda: self._model.voices)
+        """SpeechModel.voices() on the worker thread: the names, the default first."""
+        return await self._run(lambda: self._model.voices())
 
     def stream(self, text: str | None = None, **params) -> AsyncIterator[AudioChunk]:
         """Yields AudioChunks (one per sentence) as the worker makes them. Cancelling the

@@ -125,10 +125,21 @@ def split_text(text: str, limit: int) -> list[str]:
     return parts
 
 
-def _voice_names(out) -> list[str]:
+class Voices(list):
+    """SpeechModel.voices: a list of voice names, the default first. Also callable, so that
+    `tts.voices()` reads as AsyncSpeechModel's `await m.voices()` does (one spelling for both);
+    `tts.voices`, the older form, stays a list."""
+
+    __slots__ = ()
+
+    def __call__(self) -> list[str]:
+        return list(self)
+
+
+def _voice_names(out) -> "Voices":
     """ev_list_voices' answer (ev_voice_list**): the names, the default first."""
     voices = out[0]
-    return [ffi.string(voices.names[i]).decode() for i in range(voices.count)]
+    return Voices(ffi.string(voices.names[i]).decode() for i in range(voices.count))
 
 
 class SpeechModel(ModelBase):
@@ -184,8 +195,10 @@ class SpeechModel(ModelBase):
             fe.close()
 
     @property
-    def voices(self) -> list[str]:
-        """The model's voices, the default first (ev_list_voices: the one place they are fetched)."""
+    def voices(self) -> Voices:
+        """The model's voices, the default first (ev_list_voices: the one place they are fetched).
+        `tts.voices()` and `tts.voices` both give them: the call form is the one AsyncSpeechModel
+        has (`await m.voices()`)."""
         return self._native.call_out("SpeechModel.voices", lib.ev_list_voices, "ev_voice_list**", copy=_voice_names,
                                      free=lambda out: lib.ev_voice_list_free(out[0]))
 
