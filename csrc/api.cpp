@@ -300,7 +300,9 @@ std::vector<ev::PhonemizedToken> ContextCall::frontend_phonemize(const std::stri
     std::vector<ev::PhonemizedToken> tokens;
     on_model<ev::Phonemizer>(
         fe, call, [&] { checked = checked_prompt(text.c_str(), fe->manifest.max_input_chars, "text (front end)"); },
-        [&](ev::Phonemizer& g2p) { tokens = g2p.phonemize(checked, ev::SamplingParams::from_abi(nullptr), call); });
+        [&](ev::Phonemizer& g2p) {
+            tokens = g2p.phonemize(checked, ev::SamplingParams::from_abi(nullptr), call, ev::FrontEnd());
+        });
     return tokens;
 }
 
@@ -705,7 +707,8 @@ ev_error_t ev_phonemize(ev_context ctx, const char* text, const ev_generation_pa
     const ev_error_t rc = model_call<ev::Phonemizer>(
         ctx, "ev_phonemize", [&] { checked = checked_prompt(text, ctx->manifest.max_input_chars, "text"); },
         [&](ev::Phonemizer& model, ContextCall& call) {
-            tokens = model.phonemize(checked, ev::SamplingParams::from_abi(params), call);
+            const ev::FrontEnd frontend = [&call](const std::string& t) { return call.frontend_phonemize(t); };
+            tokens = model.phonemize(checked, ev::SamplingParams::from_abi(params), call, frontend);
         });
     if (rc != EV_OK) return rc;
     return guarded(ctx, [&]() -> ev_error_t {
@@ -945,10 +948,11 @@ ev_error_t ev_set_frontend(ev_context ctx, ev_context frontend) {
         if (frontend != nullptr) {
             // The front end must phonemize; ask it (under its own lock) before taking it.
             ev::CallLock::Guard fg(frontend->mu, "ev_set_frontend", frontend->manifest.name);
-            if (ev::find<ev::Phonemizer>(loaded_model(frontend)) == nullptr)
+            ev::ModelInstance& fm = loaded_model(frontend);
+            if (ev::find<ev::Phonemizer>(fm) == nullptr || ev::find<ev::Synthesizer>(fm) != nullptr)
                 throw Error(EV_ERR_UNSUPPORTED_OPERATION,
                             "ev_set_frontend: model '" + frontend->manifest.name + "' (kind " +
-                                frontend->manifest.kind + ") cannot phonemize text",
+                                frontend->manifest.kind + ") is not a text front end",
                             "pass the context of a G2P model (kind g2p, e.g. g2p-en)");
             if (frontend->frontend != nullptr)
                 throw Error(EV_ERR_INVALID_ARGUMENT, "ev_set_frontend: the front end has a front end itself",

@@ -136,7 +136,8 @@ def package_copy(tmp_path, monkeypatch):
     ("compile/onnx_import/lstm.py", {"kokoro"}),          # generic, but only kokoro uses it now
     ("compile/kernels/microkernels.py", {"kokoro"}),
     ("compile/kernels/gru_kernels.py", {"g2p-en"}),
-    ("compile/recipes/lexicon.py", {"g2p-en"}),
+    ("compile/recipes/lexicon.py", {"g2p-en", "kokoro"}),  # both write lexicon files
+    ("compile/recipes/kokoro_lexicon.py", {"kokoro"}),
     ("compile/kernels/__init__.py", {"g2p-en", "kokoro"}),  # both import a module of kernels/
     ("compile/build.py", {"g2p-en", "kokoro"}),           # the pipeline
     ("compile/recipes/__init__.py", {"g2p-en", "kokoro"}),

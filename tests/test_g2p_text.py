@@ -1,4 +1,4 @@
-"""The G2P text front end (csrc/models/g2p/text.cpp) and lexicon (csrc/models/g2p/lexicon.cpp,
+"""The G2P text front end (csrc/models/g2p/text.cpp) and lexicon (csrc/models/lexicon.cpp,
 pybind/edge_veda/compile/recipes/lexicon.py) on their own, through tests/c/g2p_text_driver.cpp built
 with meson in a temporary directory.
 

@@ -98,17 +98,20 @@ public:
 };
 
 // ev_phonemize: one entry per word or punctuation token of `text`, in order.
+// Phonemizes text for a synthesis: the context's front end (ev_set_frontend), run as part of
+// the synthesis call (its cancel reaches it). Throws EV_ERR_INVALID_STATE when there is none.
+using FrontEnd = std::function<std::vector<PhonemizedToken>(const std::string& text)>;
+
 class Phonemizer {
 public:
     static constexpr uint32_t kBit = 1u << 2;  // EV_CAP_PHONEMIZE
     virtual ~Phonemizer() = default;
+    // `frontend`: the context's front end, for kinds that phonemize through another model (tts:
+    // the G2P front end's words in the model's own symbols); a G2P kind is its own front end and
+    // ignores it.
     virtual std::vector<PhonemizedToken> phonemize(const std::string& text, const SamplingParams& params,
-                                                   CallControl& call) = 0;
+                                                   CallControl& call, const FrontEnd& frontend) = 0;
 };
-
-// Phonemizes text for a synthesis: the context's front end (ev_set_frontend), run as part of
-// the synthesis call (its cancel reaches it). Throws EV_ERR_INVALID_STATE when there is none.
-using FrontEnd = std::function<std::vector<PhonemizedToken>(const std::string& text)>;
 
 // One synthesis (ev_synthesize / ev_synthesize_stream).
 struct SynthesisRequest {

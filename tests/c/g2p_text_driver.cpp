@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "core/errors.h"
-#include "models/g2p/lexicon.h"
+#include "models/lexicon.h"
 #include "models/g2p/text.h"
 
 namespace {
@@ -72,7 +72,7 @@ int main() {
     std::ios::sync_with_stdio(false);
     std::unique_ptr<unsigned char[]> image;  // the lexicon's bytes, alive while `lexicon` is
     size_t image_size = 0;
-    std::unique_ptr<ev::g2p::Lexicon> lexicon;
+    std::unique_ptr<ev::Lexicon> lexicon;
     std::string line, out;
     while (std::getline(std::cin, line)) {
         const size_t sp = line.find(' ');
@@ -108,11 +108,11 @@ int main() {
                     image.reset(new unsigned char[bytes.empty() ? 1 : bytes.size()]);
                     std::copy(bytes.begin(), bytes.end(), image.get());
                     image_size = bytes.size();
-                    lexicon = ev::g2p::Lexicon::open(image.get(), bytes.size());
+                    lexicon = ev::Lexicon::open(image.get(), bytes.size());
                     out = "OK " + std::to_string(lexicon->size()) + " " + std::to_string(lexicon->symbol_count());
                 }
             } else if (cmd == "lex") {
-                ev::g2p::PhonemeSpan span;
+                ev::PhonemeSpan span;
                 if (!lexicon) {
                     out = "ERR usage no lexicon open";
                 } else if (!lexicon->find(arg, &span)) {
@@ -141,7 +141,7 @@ int main() {
                 if (!lexicon) throw std::runtime_error("no lexicon open");
                 const int repeats = std::stoi(arg);
                 const auto t0 = std::chrono::steady_clock::now();
-                for (int r = 0; r < repeats; ++r) ev::g2p::Lexicon::open(image.get(), image_size);
+                for (int r = 0; r < repeats; ++r) ev::Lexicon::open(image.get(), image_size);
                 const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
                 out = "OK " + std::to_string(s / repeats * 1e3) + " ms";
             } else if (cmd == "bench-lex") {
@@ -152,7 +152,7 @@ int main() {
                 // A fixed stride through the sorted table: scattered, like words of running text.
                 for (size_t i = 0, k = 0; i < n; ++i, k = (k + 7919) % n) words.emplace_back(lexicon->word_at(k));
                 size_t found = 0;
-                ev::g2p::PhonemeSpan span;
+                ev::PhonemeSpan span;
                 const auto t0 = std::chrono::steady_clock::now();
                 for (long r = 0; r < repeats; ++r) found += lexicon->find(words[size_t(r) % n], &span);
                 const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

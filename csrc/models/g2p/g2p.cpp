@@ -8,7 +8,7 @@
 #include "core/errors.h"
 #include "core/files.h"
 #include "core/json.h"
-#include "models/g2p/lexicon.h"
+#include "models/lexicon_file.h"
 #include "core/weights.h"
 #include "models/seq2seq_gru/seq2seq_gru.h"
 #include "models/g2p/text.h"
@@ -75,15 +75,9 @@ public:
         Fields network = section.object("network");
         Fields lex = section.object("lexicon");
         const std::string file = lex.string("file", 255);
-        if (!plain_file_name(file)) lex.fail("file", "is not a plain file name");
-        if (in.manifest.file(file) == nullptr)
-            lex.fail("file", "'" + file + "' is not listed in the manifest's files (so it is not verified)");
-        // Verified with every listed file before the kind is created; mapped read-only once.
-        const std::string path = resolve_inside(in.manifest.real_dir, file, kRebuildHint);
-        WeightsSpec whole;
-        whole.file = file;
-        lexicon_file_ = Weights::open(path, whole, /*use_mmap=*/true);
-        lexicon_ = g2p::Lexicon::open(lexicon_file_->base(), static_cast<size_t>(lexicon_file_->bytes()));
+        MappedLexicon mapped = open_lexicon_file(in.manifest, lex);  // verified with the listed files
+        lexicon_file_ = std::move(mapped.file);
+        lexicon_ = std::move(mapped.lexicon);
         // Lexicon ids are the network's output ids: the symbol tables must be the same.
         output_vocab_ = seq2seq_gru_output_vocab(network);
         bool same = lexicon_->symbol_count() == output_vocab_.size();
@@ -104,7 +98,7 @@ public:
     }
 
     std::vector<PhonemizedToken> phonemize(const std::string& text, const SamplingParams& params,
-                                           CallControl& call) override {
+                                           CallControl& call, const FrontEnd& /*frontend*/) override {
         const uint64_t seed = call.seed_for(params);
         return phonemize_seeded(tokens_of(text), params, seed, call);
     }
@@ -123,7 +117,7 @@ public:
             cut_at_stop(text, params.stop_sequences);  // the stream stopped there already
             return text;
         }
-        std::string out = join(phonemize(prompt, params, call));
+        std::string out = join(phonemize(prompt, params, call, FrontEnd()));
         cut_at_stop(out, params.stop_sequences);
         return out;
     }
@@ -168,7 +162,7 @@ public:
     // Lexicon words' phonemes as (symbol, id) pairs, at most params.max_tokens of them.
     bool lexicon_tokens(const std::string& word, const SamplingParams& params,
                         std::vector<std::pair<std::string, int32_t>>* out) const {
-        g2p::PhonemeSpan span;
+        PhonemeSpan span;
         if (!lexicon_->find(word, &span)) return false;
         size_t n = span.size;
         if (params.max_tokens > 0) n = std::min(n, static_cast<size_t>(params.max_tokens));
@@ -206,7 +200,7 @@ private:
             if (c == ' ' || (c >= '\t' && c <= '\r') || (c >= '0' && c <= '9')) return tokens;
         std::string whole;
         for (const g2p::TextToken& t : tokens) whole += t.text;
-        g2p::PhonemeSpan span;
+        PhonemeSpan span;
         if (whole.size() > 255 || !lexicon_->find(whole, &span)) return tokens;
         return {g2p::TextToken{whole, false}};
     }
@@ -273,7 +267,7 @@ private:
 
     const Manifest& manifest_;
     std::shared_ptr<const Weights> lexicon_file_;  // the lexicon file's read-only mapping
-    std::unique_ptr<g2p::Lexicon> lexicon_;        // reads lexicon_file_ in place
+    std::unique_ptr<Lexicon> lexicon_;        // reads lexicon_file_ in place
     std::vector<std::string> output_vocab_;
     std::unique_ptr<Seq2SeqGruNetwork> network_;
 };

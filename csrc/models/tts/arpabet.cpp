@@ -69,18 +69,89 @@ std::string arpabet_to_kokoro(const std::string& arpabet) {
     return out;
 }
 
-std::string tokens_to_kokoro(const std::vector<PhonemizedToken>& tokens, std::vector<WordOffsets>* word_spans) {
+std::string kokoro_word(const PhonemizedToken& token, const WordLookup* own, bool* from_own) {
+    std::string word;
+    const bool found = own != nullptr && (*own)(token.token, &word);
+    if (from_own) *from_own = found;
+    return found ? word : arpabet_to_kokoro(token.phonemes);
+}
+
+namespace {
+
+// Does a word in Kokoro's symbols begin with a vowel sound (stress marks skipped)?
+bool starts_with_vowel(const std::string& word) {
+    static const char* const kVowels[] = {"a", "e", "i", "o", "u", "æ", "ɑ", "ɐ", "ɒ", "ɔ", "ə", "ɚ", "ɛ", "ɜ",
+                                          "ɪ", "ʊ", "ʌ", "A", "I", "O", "W", "Y", "ᵻ", "ᵊ"};
+    size_t at = 0;
+    for (const char* mark : {"ˈ", "ˌ"})
+        if (word.compare(at, std::strlen(mark), mark) == 0) at += std::strlen(mark);
+    for (const char* v : kVowels)
+        if (word.compare(at, std::strlen(v), v) == 0) return true;
+    return false;
+}
+
+// The weak forms English speech uses for function words inside a phrase (a lexicon gives each
+// word alone, i.e. its strong form): "the" ðə / ði before a vowel, "a" ɐ, "an" ən, "to" tə / tu
+// before a vowel, and the reduced vowel of of, and, for, at, from, as, was, are, can, but. A word
+// just before punctuation or at the end keeps its strong form ("where to?"), except the
+// articles, which are never phrase-final in practice.
+void apply_weak_forms(const std::vector<PhonemizedToken>& tokens, std::vector<std::string>& words) {
+    struct Weak {
+        const char* word;
+        const char* weak;    // before a consonant sound
+        const char* weak_v;  // before a vowel sound
+        bool even_phrase_final;
+    };
+    static const Weak kWeak[] = {
+        {"the", "ðə", "ði", true},   {"a", "ɐ", "ɐ", true},      {"an", "ən", "ən", true},
+        {"to", "tə", "tu", false},   {"of", "əv", "əv", false},  {"and", "ənd", "ənd", false},
+        {"for", "fəɹ", "fəɹ", false}, {"at", "ət", "ət", false},  {"from", "fɹəm", "fɹəm", false},
+        {"as", "əz", "əz", false},   {"was", "wəz", "wəz", false}, {"are", "əɹ", "əɹ", false},
+        {"can", "kən", "kən", false}, {"but", "bət", "bət", false},
+    };
+    for (size_t i = 0; i < tokens.size(); ++i) {
+        if (tokens[i].source == kSourcePunctuation) continue;
+        const Weak* w = nullptr;
+        for (const Weak& k : kWeak)
+            if (tokens[i].token == k.word) w = &k;
+        if (w == nullptr) continue;
+        size_t next = i + 1;  // the next token: a word, punctuation, or none
+        const bool phrase_final = next >= tokens.size() || tokens[next].source == kSourcePunctuation;
+        if (phrase_final && !w->even_phrase_final) continue;
+        words[i] = (!phrase_final && starts_with_vowel(words[next])) ? w->weak_v : w->weak;
+    }
+}
+
+}  // namespace
+
+std::vector<std::string> kokoro_words(const std::vector<PhonemizedToken>& tokens, const WordLookup* own,
+                                      std::vector<bool>* from_own) {
+    std::vector<std::string> words(tokens.size());
+    if (from_own) from_own->assign(tokens.size(), false);
+    for (size_t i = 0; i < tokens.size(); ++i) {
+        if (is_punctuation(tokens[i])) continue;
+        bool found = false;
+        words[i] = kokoro_word(tokens[i], own, &found);
+        if (from_own) (*from_own)[i] = found;
+    }
+    apply_weak_forms(tokens, words);
+    return words;
+}
+
+std::string tokens_to_kokoro(const std::vector<PhonemizedToken>& tokens, std::vector<WordOffsets>* word_spans,
+                             const WordLookup* own) {
+    const std::vector<std::string> words = kokoro_words(tokens, own, nullptr);
     std::string out;
-    for (const PhonemizedToken& t : tokens) {
+    for (size_t i = 0; i < tokens.size(); ++i) {
+        const PhonemizedToken& t = tokens[i];
         if (is_punctuation(t)) {
             out += t.token;  // attached to the word before it: "həlˈO, wˈɜɹld."
             continue;
         }
-        std::string word = arpabet_to_kokoro(t.phonemes);
-        if (word.empty()) continue;
+        if (words[i].empty()) continue;
         if (!out.empty()) out += ' ';
-        if (word_spans) word_spans->push_back({t.token, out.size(), out.size() + word.size()});
-        out += word;
+        if (word_spans) word_spans->push_back({t.token, out.size(), out.size() + words[i].size()});
+        out += words[i];
     }
     return out;
 }

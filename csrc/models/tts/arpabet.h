@@ -2,6 +2,7 @@
 // conventions, which Kokoro's English voices were trained on). docs/tts.md has the table.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -21,7 +22,19 @@ struct WordOffsets {
     std::string word;
     size_t begin = 0, end = 0;
 };
-std::string tokens_to_kokoro(const std::vector<PhonemizedToken>& tokens, std::vector<WordOffsets>* word_spans);
+// The model's own pronunciation of a word (its lexicon), if it has one: true and *out set.
+using WordLookup = std::function<bool(const std::string& word, std::string* out)>;
+// One word token in the model's symbols: `own` (may be null) first, else its ARPAbet mapped;
+// *from_own (may be null) says which.
+std::string kokoro_word(const PhonemizedToken& token, const WordLookup* own, bool* from_own);
+// Every token's word in the model's symbols ("" for punctuation), function words in their weak
+// forms within a phrase (the/a/to/of/and/...: "tə", "ðə"); *from_own (may be null) says per
+// token whether `own` gave it.
+std::vector<std::string> kokoro_words(const std::vector<PhonemizedToken>& tokens, const WordLookup* own,
+                                      std::vector<bool>* from_own);
+// `own` (may be null) is asked first for each word; the ARPAbet mapping serves the rest.
+std::string tokens_to_kokoro(const std::vector<PhonemizedToken>& tokens, std::vector<WordOffsets>* word_spans,
+                             const WordLookup* own = nullptr);
 
 }  // namespace tts
 }  // namespace ev

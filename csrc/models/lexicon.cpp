@@ -1,5 +1,5 @@
 // Lexicon file reader: docs/lexicon-format.md is the format's definition.
-#include "models/g2p/lexicon.h"
+#include "models/lexicon.h"
 
 #include <cstring>
 #include <string>
@@ -7,7 +7,6 @@
 #include "core/errors.h"
 
 namespace ev {
-namespace g2p {
 
 namespace {
 
@@ -160,5 +159,4 @@ bool Lexicon::lookup(std::string_view word, std::vector<int32_t>* out) const {
     return true;
 }
 
-}  // namespace g2p
 }  // namespace ev

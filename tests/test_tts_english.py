@@ -1,0 +1,173 @@
+"""English that sounds English: Kokoro's English voices (af_heart by default) and its own English
+pronunciations (misaki's us/gb lexicons, in the artifact as lexicon files whose ids are Kokoro's
+vocabulary ids), looked up before the G2P front end's ARPAbet is mapped; function words in their
+weak forms inside a phrase. ev_phonemize on the TTS context shows what a text synthesis says."""
+import json
+import random
+import re
+import zipfile
+
+import numpy as np
+import pytest
+
+from edge_veda._ffi import ffi, lib
+
+
+def _init(path):
+    cfg = ffi.new("ev_config*", lib.ev_config_default())
+    keep = ffi.new("char[]", str(path).encode())
+    cfg.model_path = keep
+    cfg.num_threads = 2
+    err = ffi.new("ev_error_t*")
+    ctx = lib.ev_init(cfg, err)
+    assert ctx != ffi.NULL, ffi.string(lib.ev_last_error_message(ffi.NULL)).decode()
+    return ctx
+
+
+@pytest.fixture(scope="module")
+def contexts(kokoro_dir, g2p_artifact_dir):
+    tts, g2p = _init(kokoro_dir), _init(g2p_artifact_dir)
+    assert lib.ev_set_frontend(tts, g2p) == lib.EV_OK
+    yield tts, g2p
+    lib.ev_free(tts)
+    lib.ev_free(g2p)
+
+
+def phonemize(ctx, text):
+    """[(token, phonemes as one string, source)] of ev_phonemize."""
+    out = ffi.new("ev_phonemes**")
+    rc = lib.ev_phonemize(ctx, text.encode(), ffi.NULL, out)
+    assert rc == lib.EV_OK, ffi.string(lib.ev_last_error_message(ctx)).decode()
+    try:
+        p = out[0]
+        return [(ffi.string(p.tokens[i]).decode(), ffi.string(p.phonemes[i]).decode().replace(" ", ""), p.sources[i])
+                for i in range(p.count)]
+    finally:
+        lib.ev_phonemes_free(out[0])
+
+
+@pytest.fixture(scope="module")
+def misaki():
+    from edge_veda.compile.recipes import kokoro_lexicon as kl
+    from edge_veda.compile.sources import fetch
+
+    with zipfile.ZipFile(fetch(kl.MISAKI_REQUIREMENT, kl.MISAKI_WHEEL, kl.MISAKI_SHA256)) as z:
+        return {name: json.loads(z.read(f"misaki/data/{name}.json")) for name in ("us_gold", "gb_gold")}
+
+
+FUNCTION_WORDS = {"the", "a", "an", "to", "of", "and", "for", "at", "from", "as", "was", "are", "can", "but"}
+
+
+def sample_words(table, n, seed):
+    """Plain lowercase words with one (DEFAULT) reading, every symbol Kokoro's."""
+    from edge_veda.compile.recipes import kokoro_graph as kg
+
+    vocab = kg.vocab()
+    words = sorted(w for w, v in table.items()
+                   if re.fullmatch(r"[a-z]{2,}", w) and w not in FUNCTION_WORDS
+                   and (isinstance(v, str) or isinstance(v, dict) and isinstance(v.get("DEFAULT"), str)))
+    words = [w for w in words if all(c in vocab for c in (table[w] if isinstance(table[w], str) else table[w]["DEFAULT"]))]
+    return random.Random(seed).sample(words, n)
+
+
+def reading(table, word):
+    v = table[word]
+    return v if isinstance(v, str) else v["DEFAULT"]
+
+
+@pytest.mark.slow
+def test_2000_us_gold_words_are_the_lexicons_default_reading(contexts, misaki):
+    tts, _ = contexts
+    table = misaki["us_gold"]
+    words = sample_words(table, 2000, seed=26)
+    checked, differ = 0, []
+    for start in range(0, len(words), 60):  # one call per 60 words, each its own phrase
+        batch = words[start:start + 60]
+        tokens = [t for t in phonemize(tts, ". ".join(batch) + ".") if t[2] != lib.EV_SOURCE_PUNCTUATION]
+        got = {t: p for t, p, _ in tokens}
+        for w in batch:
+            if w in got:  # the normalizer keeps plain words as they are
+                checked += 1
+                if got[w] != reading(table, w):
+                    differ.append((w, got[w], reading(table, w)))
+    assert checked >= 1990 and differ == [], (checked, differ[:20])
+
+
+@pytest.mark.slow
+def test_british_voices_speak_the_gb_lexicon(contexts, misaki):
+    """A b* voice reads words from the en-gb lexicon: the text's audio is the audio of the gb
+    reading given as phonemes (and differs from the us reading where the lexicons differ)."""
+    tts, _ = contexts
+    from edge_veda import SpeechModel  # noqa: F401 - the ABI below is what SpeechModel calls
+
+    gb, us = misaki["gb_gold"], misaki["us_gold"]
+    words = [w for w in sample_words(gb, 400, seed=5) if w in us and reading(us, w) != reading(gb, w)][:6]
+    assert len(words) == 6
+    for w in words:
+        assert _samples(tts, w, "bf_emma", text=True) == _samples(tts, reading(gb, w), "bf_emma", text=False), w
+
+
+def _samples(ctx, input_, voice, *, text):
+    params = ffi.new("ev_synthesis_params*", lib.ev_synthesis_params_default())
+    v = ffi.new("char[]", voice.encode())
+    params.voice = v
+    params.input = lib.EV_TTS_INPUT_TEXT if text else lib.EV_TTS_INPUT_PHONEMES
+    out = ffi.new("ev_audio**")
+    rc = lib.ev_synthesize(ctx, input_.encode(), params, out)
+    assert rc == lib.EV_OK, ffi.string(lib.ev_last_error_message(ctx)).decode()
+    try:
+        return np.frombuffer(ffi.buffer(out[0].samples, out[0].sample_count * 4), dtype=np.float32).tobytes()
+    finally:
+        lib.ev_audio_free(out[0])
+
+
+def test_words_outside_both_lexicons_still_get_phonemes(contexts):
+    tts, _ = contexts
+    tokens = phonemize(tts, "Zorblatt qwzxv hello")
+    assert [t[0] for t in tokens] == ["zorblatt", "qwzxv", "hello"]
+    assert all(p for _, p, _ in tokens)
+    assert [s for _, _, s in tokens] == [lib.EV_SOURCE_MODEL, lib.EV_SOURCE_MODEL, lib.EV_SOURCE_LEXICON]
+    assert tokens[2][1] == "həlˈO"  # Kokoro's own reading, not CMUdict's mapped
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("I want to go to the store.", {"to": ["tə", "tə"], "the": ["ðə"]}),
+    ("Give it to an owl.", {"to": ["tu"], "an": ["ən"]}),
+    ("Where are you going to?", {"are": ["əɹ"], "to": ["tu"]}),
+    ("The end of the day.", {"the": ["ði", "ðə"], "of": ["əv"]}),
+    ("A cup and a saucer for me.", {"a": ["ɐ", "ɐ"], "and": ["ənd"], "for": ["fəɹ"]}),
+    ("He was at home, but I can come from there as well.",
+     {"was": ["wəz"], "at": ["ət"], "but": ["bət"], "can": ["kən"], "from": ["fɹəm"], "as": ["əz"]}),
+    ("What are you looking at?", {"at": ["æt"], "are": ["əɹ"]}),  # phrase-final: the strong form
+])
+def test_function_words_take_their_weak_forms_in_a_phrase(contexts, text, expected):
+    tts, _ = contexts
+    got = {}
+    for token, phonemes, _ in phonemize(tts, text):
+        got.setdefault(token, []).append(phonemes)
+    for word, forms in expected.items():
+        assert got[word] == forms, (text, word, got[word])
+
+
+def test_text_synthesis_says_what_phonemize_shows(contexts):
+    tts, _ = contexts
+    text = "The water is cold."
+    shown = " ".join(p for _, p, s in phonemize(tts, text) if s != lib.EV_SOURCE_PUNCTUATION) + "."
+    assert _samples(tts, text, "af_heart", text=True) == _samples(tts, shown, "af_heart", text=False)
+
+
+def test_a_tts_context_is_not_a_front_end(contexts):
+    tts, g2p = contexts
+    assert lib.ev_set_frontend(g2p, tts) == lib.EV_ERR_UNSUPPORTED_OPERATION
+    assert "not a text front end" in ffi.string(lib.ev_last_error_message(g2p)).decode()
+
+
+def test_phonemize_on_a_tts_context_needs_its_front_end(kokoro_dir):
+    tts = _init(kokoro_dir)
+    try:
+        out = ffi.new("ev_phonemes**")
+        assert lib.ev_phonemize(tts, b"hello", ffi.NULL, out) == lib.EV_ERR_INVALID_STATE
+        assert "ev_set_frontend" in ffi.string(lib.ev_last_error_message(tts)).decode()
+        assert out[0] == ffi.NULL
+    finally:
+        lib.ev_free(tts)
