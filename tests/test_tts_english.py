@@ -171,3 +171,20 @@ def test_phonemize_on_a_tts_context_needs_its_front_end(kokoro_dir):
         assert out[0] == ffi.NULL
     finally:
         lib.ev_free(tts)
+
+
+def test_speech_model_phonemize_sync_and_async(kokoro_dir, g2p_artifact_dir):
+    import asyncio
+
+    import edge_veda
+
+    with edge_veda.SpeechModel.load(kokoro_dir, frontend=g2p_artifact_dir, num_threads=2) as tts:
+        assert tts.voices()[0] == "af_heart"
+        assert tts.phonemize("Hello, world.") == [("hello", list("həlˈO")), (",", []), ("world", list("wˈɜɹld")),
+                                                  (".", [])]
+        assert tts.phonemize("to the end", with_source=True)[0] == ("to", ["t", "ə"], "lexicon")
+
+    async def main():
+        async with await edge_veda.AsyncSpeechModel.load(kokoro_dir, frontend=g2p_artifact_dir, num_threads=2) as m:
+            return await m.phonemize("hello")
+    assert asyncio.run(main()) == [("hello", list("həlˈO"))]

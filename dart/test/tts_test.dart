@@ -26,6 +26,12 @@ Future<void> main(List<String> args) async {
     out['voices'] = voices;
   });
 
+  await test('phonemize shows what a text synthesis says (Kokoro\'s own English lexicon)', () async {
+    final tokens = await speech.phonemize('Hello, world.');
+    check(tokens.map((t) => t.token).join(' ') == 'hello , world .', '$tokens');
+    check(tokens.first.phonemes == 'h ə l ˈ O' && tokens.first.source == PhonemeSource.lexicon, '$tokens');
+  });
+
   await test('synthesize phoneme inputs', () async {
     final timings = <Object>[];
     final phonemes = (inputs['phonemes'] as List).cast<String>();

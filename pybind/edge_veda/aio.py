@@ -253,6 +253,10 @@ class AsyncSpeechModel(_AsyncBase):
         """SpeechModel.synthesize on the worker thread; returns an edge_veda.Audio."""
         return await self._run(self._model.synthesize, text, **params)
 
+    async def phonemize(self, text: str, **params) -> list[tuple]:
+        """SpeechModel.phonemize on the worker thread."""
+        return await self._run(self._model.phonemize, text, **params)
+
     async def voices(self) -> list[str]:
         """SpeechModel.voices() on the worker thread: the names, the default first."""
         return await self._run(lambda: self._model.voices())

@@ -120,6 +120,29 @@ def encode_texts(api: str, texts) -> list[bytes]:
     return encoded
 
 
+def phonemize_on(native, api: str, text: str, with_source: bool, params: dict) -> list[tuple]:
+    """ev_phonemize on `native` (a NativeContext): Model.phonemize's and SpeechModel.phonemize's
+    one implementation (the result copied while held, freed in finally)."""
+    prompt = _encode_prompt(api, text)
+    keep_alive: list = []
+    p = GenerationParams.pointer_of(api, params, keep_alive)
+
+    def copy(out) -> list[tuple]:
+        r = out[0]
+        result = []
+        for i in range(r.count):
+            token = ffi.string(r.tokens[i]).decode("utf-8", "replace")
+            phonemes = ffi.string(r.phonemes[i]).decode("utf-8", "replace").split()
+            if with_source:
+                result.append((token, phonemes, SOURCES.get(r.sources[i], "unknown")))
+            else:
+                result.append((token, phonemes))
+        return result
+
+    return native.call_out(api, lib.ev_phonemize, "ev_phonemes**", prompt, p, copy=copy,
+                           free=lambda out: lib.ev_phonemes_free(out[0]))
+
+
 def _string(out) -> str:
     return ffi.string(out[0]).decode("utf-8", "replace")
 
@@ -196,25 +219,7 @@ class Model(ModelBase):
             >>> model.phonemize("Hello, world.")
             [('hello', ['HH', 'AH0', 'L', 'OW1']), (',', []), ('world', ['W', 'ER1', 'L', 'D']), ('.', [])]
         """
-        api = "Model.phonemize"
-        prompt = _encode_prompt(api, text)
-        keep_alive: list = []
-        p = GenerationParams.pointer_of(api, params, keep_alive)
-
-        def copy(out) -> list[tuple]:
-            r = out[0]
-            result = []
-            for i in range(r.count):
-                token = ffi.string(r.tokens[i]).decode("utf-8", "replace")
-                phonemes = ffi.string(r.phonemes[i]).decode("utf-8", "replace").split()
-                if with_source:
-                    result.append((token, phonemes, SOURCES.get(r.sources[i], "unknown")))
-                else:
-                    result.append((token, phonemes))
-            return result
-
-        return self._native.call_out(api, lib.ev_phonemize, "ev_phonemes**", prompt, p, copy=copy,
-                                     free=lambda out: lib.ev_phonemes_free(out[0]))
+        return phonemize_on(self._native, "Model.phonemize", text, with_source, params)
 
     def stream(self, text: str, **params) -> Iterator[str]:
         """Yields the output tokens one by one (pull API: one native call per token).

@@ -24,7 +24,7 @@ from . import _bridge, _callbacks
 from ._base import ModelBase, _encode_prompt, _float_value, _refuse_unknown, usable_cpus
 from ._ffi import ffi, lib
 from .errors import InvalidArgumentError, InvalidArgumentTypeError, InvalidStateError
-from .model import Model
+from .model import Model, phonemize_on
 
 SYNTHESIS_KEYWORDS = ("phonemes", "voice", "speed")
 
@@ -201,6 +201,17 @@ class SpeechModel(ModelBase):
         has (`await m.voices()`)."""
         return self._native.call_out("SpeechModel.voices", lib.ev_list_voices, "ev_voice_list**", copy=_voice_names,
                                      free=lambda out: lib.ev_voice_list_free(out[0]))
+
+    def phonemize(self, text: str, *, with_source: bool = False, **params) -> list[tuple]:
+        """What a text synthesis says, word by word, in the model's own symbols (ev_phonemize on
+        the TTS context): Kokoro's English lexicon first, else the front end's ARPAbet mapped;
+        function words in their weak forms inside a phrase; the default voice's language.
+        Needs the front end. Same shape as Model.phonemize (with_source: lexicon/model/punctuation).
+
+            >>> tts.phonemize("Hello, world.")
+            [('hello', ['h', 'ə', 'l', 'ˈ', 'O']), (',', []), ('world', ['w', 'ˈ', 'ɜ', 'ɹ', 'l', 'd']), ('.', [])]
+        """
+        return phonemize_on(self._native, "SpeechModel.phonemize", text, with_source, params)
 
     @property
     def sample_rate(self) -> int:

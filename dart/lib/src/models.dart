@@ -285,6 +285,11 @@ class Speech extends ModelHost {
   Stream<AudioChunk> stream(String input, {String? voice, double speed = 1.0, bool phonemes = false}) =>
       _stream('stream', 'synthesizeStream', SynthesisArgs(input, voice, speed, phonemes));
 
+  /// What a text synthesis says, word by word, in the model's own symbols (its English lexicon,
+  /// else the front end's phonemes mapped), for the default voice's language.
+  Future<List<PhonemizedToken>> phonemize(String text) =>
+      _call<List<Object?>>('phonemize', 'phonemize', (text, null)).then((v) => v.cast<PhonemizedToken>());
+
   /// The voice names, the default first.
   Future<List<String>> voices() => _call<List<Object?>>('voices', 'voices', null).then((v) => v.cast<String>());
 }
