@@ -61,7 +61,9 @@ def test_cli_say_writes_a_wav_of_the_synthesized_length(tts, kokoro_dir, artifac
     assert frames % SAMPLES_PER_FRAME == 0 and f"{frames / 24000:.2f} s" in proc.stderr
     voices = subprocess.run([sys.executable, "-m", "edge_veda", "voices", "--model", kokoro_dir],
                             capture_output=True, text=True, timeout=120)
-    assert voices.returncode == 0 and voices.stdout.split() == tts.voices
+    rows = [line.split("\t") for line in voices.stdout.splitlines()]
+    assert voices.returncode == 0 and [r[0] for r in rows] == tts.voices()
+    assert rows[0] == ["af_heart", "en-us", "female"] and ["bm_george", "en-gb", "male"] in rows
 
 
 @pytest.mark.slow

@@ -445,9 +445,12 @@ class _WavOutput:
 def _cmd_voices(args) -> int:
     from .speech import SpeechModel
 
+    from .speech import voice_info
+
     with SpeechModel.load(args.model, frontend=None) as tts:
-        for v in tts.voices:
-            print(v)
+        for v in tts.voices():  # NAME<TAB>LANGUAGE<TAB>GENDER, the default first
+            language, gender = voice_info(v)
+            print(f"{v}\t{language or '-'}\t{gender or '-'}")
     return EXIT_OK
 
 
@@ -745,7 +748,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="WAV file to write ('-': stdout); an existing file that is not a WAV is "
                           "refused unless --force; a FIFO or device is written in place")
     say.add_argument("--force", action="store_true", help="replace OUTPUT even if it is not a WAV file")
-    say.add_argument("--voice", help="a voice (edge-veda voices) or a blend like 'jf_alpha:0.7,jm_kumo:0.3'")
+    say.add_argument("--voice", help="a voice (edge-veda voices; default af_heart) or a blend like "
+                                     "'af_heart:0.7,bf_emma:0.3'; a b* voice reads British English")
     say.add_argument("--speed", type=_speed, default=1.0, help="speaking rate, 0.25 to 4 (default 1)")
     say.add_argument("--phonemes", action="store_true", help="TEXT is phonemes in the model's symbols")
     say.add_argument("--model", default="kokoro", help="TTS model name or artifact directory")
@@ -754,7 +758,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="kernel threads (0 = one per core; at most the CPUs this process may use)")
     say.set_defaults(func=_cmd_say, parser=say)
 
-    voices = sub.add_parser("voices", help="list the voices of a TTS model")
+    voices = sub.add_parser("voices", help="list the voices of a TTS model: name, language, gender (default first)")
     voices.add_argument("--model", default="kokoro", help="TTS model name or artifact directory")
     voices.set_defaults(func=_cmd_voices, parser=voices)
 

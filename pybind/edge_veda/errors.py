@@ -74,7 +74,7 @@ class UnsupportedOperationError(EdgeVedaError):
 
 class CompilerNotInstalledError(UnsupportedOperationError, ImportError):
     """`edge-veda compile` (or a first-use compile) in an install without the compiler: the
-    default install is the runtime only; `pip install 'edge-veda[compile]'` adds TVM."""
+    default install is the runtime only; the [compile] extra adds TVM (pip_extra)."""
 
 
 def pip_extra(extra: str) -> str:

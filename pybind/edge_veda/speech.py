@@ -142,6 +142,21 @@ def _voice_names(out) -> "Voices":
     return Voices(ffi.string(voices.names[i]).decode() for i in range(voices.count))
 
 
+
+# Kokoro's voice names: a language letter, a gender letter, "_", a name (af_heart: American
+# English, female). What `edge-veda voices` says about each; the English front end reads the
+# British lexicon for b* voices.
+VOICE_LANGUAGES = {"a": "en-us", "b": "en-gb", "e": "es", "f": "fr", "h": "hi", "i": "it", "j": "ja",
+                   "p": "pt-br", "z": "zh"}
+
+
+def voice_info(name: str) -> tuple[str, str]:
+    """(language, gender) of a Kokoro voice name, e.g. ("en-gb", "female") for "bf_emma";
+    ("", "") for a name outside Kokoro's convention."""
+    if len(name) < 4 or name[2] != "_" or name[0] not in VOICE_LANGUAGES or name[1] not in "fm":
+        return "", ""
+    return VOICE_LANGUAGES[name[0]], "female" if name[1] == "f" else "male"
+
 class SpeechModel(ModelBase):
     """A loaded text-to-speech artifact: synthesize, synthesize_with_callback, stream (of
     AudioChunks), voices, sample_rate, timings. Lifetime, threads, callbacks, cancel(),

