@@ -220,6 +220,34 @@ def test_matches_onnxruntime(n, kokoro_dir, manifest, tvm_stages, ort_sessions, 
     assert aligned8 >= 0.95
 
 
+# English in Kokoro's own symbols (misaki's transcription, as the tts kind's lexicon gives it).
+ENGLISH = ("hˈɛlO ðɛɹ, ænd wˈɛlkəm tə ði ˈɛʤ vˈAdə dˈɛmO. "
+           "ðə kwˈɪk bɹˈWn fˈɑks ʤˈʌmps ˌOvəɹ ðə lˈAzi dˈɔɡ.")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("voice", ["af_heart", "bf_emma", "am_michael"])
+def test_english_voices_match_onnxruntime_int8(voice, kokoro_dir, manifest, ort_sessions, speech):
+    """The English voices (all 54 came with the kokoro sdist) through libedge_veda against
+    onnxruntime's int8 model on the same phonemes, style row and speed: frame counts within 3%,
+    log-mel cosine >= 0.95 after aligning frames (the int8 bar above)."""
+    from edge_veda.compile.weights import read_weights
+
+    vocab = manifest["tts"]["vocab"]
+    ids = [vocab[c] for c in ENGLISH]
+    table = read_weights(kokoro_dir, manifest["weights"])[manifest["tts"]["voices"][voice]]
+    style = np.array(table[len(ids) - 1:len(ids)])
+    feeds = {"tokens": np.array([[0, *ids, 0]], np.int64), "style": style, "speed": np.ones(1, np.float32)}
+    ref8 = ort_sessions["int8"].run(None, feeds)[0]
+    ours = speech.synthesize(phonemes=ENGLISH, voice=voice).samples
+    sr, spf = manifest["tts"]["sample_rate"], manifest["tts"]["samples_per_frame"]
+    frames, frames8 = len(ours) // spf, len(ref8) // spf
+    aligned = aligned_log_mel_cosine(ours, ref8, sr)
+    print(f"\n{voice}: frames libedge_veda {frames} ort-int8 {frames8}, aligned log-mel cosine {aligned:.4f}")
+    assert abs(frames - frames8) <= max(1, 0.03 * frames8)
+    assert aligned >= 0.95
+
+
 def test_missing_package_is_a_clear_error(monkeypatch):
     import importlib.util
 
