@@ -136,10 +136,17 @@ namespace {
 using FileKey = std::tuple<uint64_t, uint64_t, int64_t, int64_t, int64_t, int64_t, int64_t>;
 
 FileKey key_of(const struct stat& st) {
+#ifdef __APPLE__  // Darwin spells the timespec fields st_mtimespec / st_ctimespec
+    const struct timespec& mtime = st.st_mtimespec;
+    const struct timespec& ctime = st.st_ctimespec;
+#else
+    const struct timespec& mtime = st.st_mtim;
+    const struct timespec& ctime = st.st_ctim;
+#endif
     return FileKey(static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
-                   static_cast<int64_t>(st.st_size), static_cast<int64_t>(st.st_mtim.tv_sec),
-                   static_cast<int64_t>(st.st_mtim.tv_nsec), static_cast<int64_t>(st.st_ctim.tv_sec),
-                   static_cast<int64_t>(st.st_ctim.tv_nsec));
+                   static_cast<int64_t>(st.st_size), static_cast<int64_t>(mtime.tv_sec),
+                   static_cast<int64_t>(mtime.tv_nsec), static_cast<int64_t>(ctime.tv_sec),
+                   static_cast<int64_t>(ctime.tv_nsec));
 }
 
 std::mutex g_verified_mu;
