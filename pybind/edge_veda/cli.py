@@ -772,7 +772,8 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("-o", "--output", required=True, help="artifact directory to write")
     comp.add_argument("--target", help='TVM target as JSON, e.g. \'{"kind": "llvm", "mcpu": "znver4"}\' '
                                        "(default: this machine's CPU)")
-    comp.add_argument("--cc", help="C++ cross compiler linking the library, e.g. aarch64-linux-gnu-g++")
+    comp.add_argument("--cc", help="C++ cross compiler linking the library, e.g. aarch64-linux-gnu-g++, or a "
+                                   "command line: 'python3 -m ziglang cc -target aarch64-macos.12.0' (Mach-O)")
     comp.add_argument("--force", action="store_true",
                       help="replace an existing directory that is not an artifact of MODEL: an artifact "
                            "is replaced, anything else is moved aside to DIR.replaced-TIME (never deleted)")

@@ -249,9 +249,16 @@ def _build(name: str, staging: str, target: dict | None, cc: str | None, static:
             raise InvalidArgumentError(f"TVM does not accept the target {json.dumps(target)}: "
                                        f"{str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__}",
                                        'e.g. {"kind": "llvm", "mcpu": "znver4"}') from None
-    if cc and _sh.which(cc) is None:
-        raise InvalidArgumentError(f"the cross compiler {cc!r} is not installed (not on PATH)",
-                                   "install it (e.g. apt-get install g++-aarch64-linux-gnu) or fix --cc")
+    if cc:  # a program, or a command line with arguments (zig: "python3 -m ziglang cc -target ...")
+        from .export import command
+
+        try:
+            program = (command(cc) or [""])[0]
+        except ValueError as e:  # unbalanced quotes
+            raise InvalidArgumentError(f"--cc {cc!r} is not a command line ({e})", "fix --cc") from None
+        if _sh.which(program) is None:
+            raise InvalidArgumentError(f"the cross compiler {cc!r} is not installed ({program!r} is not on PATH)",
+                                       "install it (e.g. apt-get install g++-aarch64-linux-gnu) or fix --cc")
     try:
         build_artifact(name, staging, target=target, cc=cc, static=static, prefix=prefix)
     except ValueError as e:  # a bad --prefix

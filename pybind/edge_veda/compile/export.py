@@ -6,8 +6,10 @@ Returns the manifest's `module` object, which tells libedge_veda where to find t
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -67,10 +69,53 @@ def registration_object(work_dir: str, *, prefix: str, name: str, tvm_version: s
     with open(source, "w") as f:
         f.write(REGISTRATION_SOURCE.format(symbol=check_prefix(prefix), prefix=prefix, name=name,
                                            tvm_version=tvm_version))
-    compiler = cc or os.environ.get("CC") or shutil.which("cc") or "gcc"
-    subprocess.run([compiler, "-x", "c", "-std=c99", "-O2", "-fPIC", "-I", config.include_dir(), "-c", source,
+    compiler = command(cc) if cc else [os.environ.get("CC") or shutil.which("cc") or "gcc"]
+    subprocess.run([*compiler, "-x", "c", "-std=c99", "-O2", "-fPIC", "-I", config.include_dir(), "-c", source,
                     "-o", obj], check=True, capture_output=True, text=True)
     return obj
+
+
+def command(cc: str) -> list[str]:
+    """A compiler given as a command line: "aarch64-linux-gnu-g++", or with arguments, e.g. zig's
+    "python3 -m ziglang cc -target aarch64-macos.12.0" (Mach-O without an Apple SDK)."""
+    return shlex.split(cc)
+
+
+MACHO_MAGICS = (b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe")  # 64/32-bit little-endian Mach-O objects
+
+
+def archiver(cc: str | None, objects: list[str]) -> list[str]:
+    """The ar command for a model archive of `objects`, from the compiler that goes with them:
+    zig's own (`zig ar`, llvm-ar) for a zig command line, <triple>-ar for a GNU cross compiler,
+    else `ar`. Mach-O objects need an ar that writes a Mach-O symbol table (GNU ar indexes
+    nothing in them, and Apple's linker refuses such an archive): zig's, or llvm-ar."""
+    words = command(cc) if cc else []
+    for i, word in enumerate(words):  # "zig cc ..." / "python3 -m ziglang cc ..."
+        if os.path.basename(word) in ("zig", "ziglang"):
+            return words[: i + 1] + ["ar"]
+    macho = False
+    for obj in objects:
+        with open(obj, "rb") as f:
+            macho = macho or f.read(4) in MACHO_MAGICS
+    if macho:
+        llvm_ar = shutil.which("llvm-ar")
+        if not llvm_ar:
+            raise RuntimeError("a Mach-O model archive needs an ar that writes Mach-O symbol tables: install "
+                               "llvm-ar (apt-get install llvm) or compile with zig (--cc 'python3 -m ziglang cc "
+                               "-target aarch64-macos.12.0')")
+        return [llvm_ar]
+    if words and words[0].endswith("g++"):  # a cross toolchain: aarch64-linux-gnu-g++ -> aarch64-linux-gnu-ar
+        return [words[0][: -len("g++")] + "ar"]
+    return ["ar"]
+
+
+def create_archive(out: str, objects: list[str], cc: str | None) -> None:
+    """`ar crs OUT OBJECTS` with the archiver that goes with `cc`, into a new file."""
+    if os.path.exists(out):
+        os.remove(out)
+    proc = subprocess.run([*archiver(cc, objects), "crs", out, *objects], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"ar failed: {(proc.stdout + proc.stderr).strip()}")
 
 
 def export_module(executable, out_dir: str, name: str, *, cc: str | None = None,
@@ -80,18 +125,18 @@ def export_module(executable, out_dir: str, name: str, *, cc: str | None = None,
 
     if prefix is not None:
         file = f"lib{name.replace('-', '_')}.a"
-        kwargs = {}
-        if cc:  # a cross toolchain's archiver: aarch64-linux-gnu-g++ -> aarch64-linux-gnu-ar
-            kwargs["ar"] = cc[: -len("g++")] + "ar" if cc.endswith("g++") else None
         with tempfile.TemporaryDirectory(prefix="ev-register-") as tmp:
             registration = registration_object(tmp, prefix=prefix, name=name, tvm_version=tvm_version, cc=cc)
             executable.export_library(
                 os.path.join(out_dir, file),
-                fcompile=lambda out, objs, **_: tvm_cc.create_staticlib(out, list(objs) + [registration], **kwargs))
+                fcompile=lambda out, objs, **_: create_archive(out, list(objs) + [registration], cc))
         return file, {"source": "system-lib", "prefix": prefix, "archive": file}
     file = f"{name}.so"
     if cc:
-        executable.export_library(os.path.join(out_dir, file), fcompile=tvm_cc.cross_compiler(cc))
+        words = command(cc)
+        fcompile = tvm_cc.cross_compiler(words[0]) if len(words) == 1 else \
+            tvm_cc.cross_compiler(functools.partial(tvm_cc.create_shared, cc=words[0]), options=words[1:])
+        executable.export_library(os.path.join(out_dir, file), fcompile=fcompile)
     else:
         executable.export_library(os.path.join(out_dir, file))
     return file, {"source": "library", "library": file}
