@@ -185,6 +185,12 @@ def read_file(path: str, nm: str) -> FileSymbols:
         fs = parse_nm(out, path)
         if fs.symbols:
             break
+        unreadable = p.stderr.decode("utf-8", "replace")
+        if "format not recognized" in unreadable:  # GNU nm on Mach-O members: exit 0, no symbols
+            why = _readable(unreadable.strip().splitlines()[0])
+            raise LinkCheckError(f"{_readable(path)}: {nm} cannot read it: {why}",
+                                 "Mach-O archives (macOS, iOS) need an nm that reads Mach-O: --nm llvm-nm "
+                                 "(apt-get install llvm) or Apple's nm; " + FILE_HINT)
     return fs or FileSymbols(path)
 
 
