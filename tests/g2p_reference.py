@@ -91,3 +91,32 @@ class LexiconReference:
 
     def in_lexicon(self, word: str) -> bool:
         return self.normalize(word) in self.cmu
+
+    def token_in_lexicon(self, token: str) -> bool:
+        """Whether token() takes `token` from the lexicon (its source "lexicon")."""
+        parts = [p for p in token.split("-") if p]
+        return (token in self.cmu or (len(token) == 2 and token[1] == "." and token[0] in self.cmu)
+                or ("-" in token and bool(parts) and all(p in self.cmu for p in parts)))
+
+    def token(self, token: str) -> str:
+        """The phonemes of one word token as the g2p kind gives them (csrc/models/g2p/g2p.cpp,
+        lexicon_tokens): CMUdict's; a letter's name "x." by CMUdict's "x." (else "x"); a
+        hyphenated word CMUdict lacks by its parts when CMUdict has every part
+        ("thirty-four"); else the network's."""
+        if token in self.cmu:
+            return " ".join(self.cmu[token])
+        if len(token) == 2 and token[1] == "." and token[0] in self.cmu:
+            return " ".join(self.cmu[token[0]])
+        parts = [p for p in token.split("-") if p]
+        if "-" in token and parts and all(p in self.cmu for p in parts):
+            return " ".join(ph for p in parts for ph in self.cmu[p])
+        return self.network.predict(token)
+
+    def word_tokens(self, word: str) -> list[tuple[str, str]]:
+        """A plain lowercase word (no capitals, spaces or digits) as the g2p kind's tokens with
+        their phonemes: itself, or, for a hyphenated word neither CMUdict nor its parts cover,
+        each part as a word of its own (g2p.cpp, tokens_of)."""
+        parts = [p for p in word.split("-") if p]
+        if "-" not in word or word in self.cmu or all(p in self.cmu for p in parts):
+            return [(word, self.token(word))]
+        return [(p, self.token(p)) for p in parts]

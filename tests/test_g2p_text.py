@@ -45,11 +45,13 @@ def run_driver(driver, commands):
     return lines
 
 
-def tokenize(driver, texts):
-    """[(kind, text), ...] per text ('W' word, 'P' punctuation), or ('ERR', code)."""
+def tokenize(driver, texts, command="tok"):
+    """[(kind, text), ...] per text ('W' word, 'P' punctuation), or ('ERR', code). command "tok":
+    the front end the kinds use (the English reader first); "tokg": g2p-en's steps alone, what
+    the g2p-en references below describe."""
     out = []
-    for line in run_driver(driver, ["tok " + t.encode("utf-8", "surrogatepass").hex() if isinstance(t, str)
-                                    else "tok " + t.hex() for t in texts]):
+    for line in run_driver(driver, [f"{command} " + t.encode("utf-8", "surrogatepass").hex() if isinstance(t, str)
+                                    else f"{command} " + t.hex() for t in texts]):
         if line.startswith("ERR "):
             out.append(("ERR", int(line.split()[1])))
         else:
@@ -199,9 +201,16 @@ def test_tokens_match_g2p_en_pipeline_on_random_text(driver, ref_tokenize):
                                       "é", "Ü", "ñ", "ø", "ß", "😀", "\t", "\n", "@", "#", ":", "/", "&amp;",
                                       "----", "!!!!", "''''", "    ", "1,000", "21st", "3.5", "www.example.com"])
     texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 40))) for _ in range(3000)]
-    got = tokenize(driver, texts)
+    got = tokenize(driver, texts, "tokg")
     bad = [(t, g, ref_tokenize(t)) for t, g in zip(texts, got) if g != ref_tokenize(t)]
     assert not bad, bad[:5]
+    # The English reader on the same texts: never refused, and text it has no rule for (no
+    # digit, sign or capital) tokenizes as g2p-en's steps do.
+    english = tokenize(driver, texts)
+    assert all(e != ("ERR", EV_ERR_INVALID_ARGUMENT) for e in english)
+    plain = [(t, e) for t, e in zip(texts, english) if not re.search(r"[0-9$£&#+(A-Z]", t)]
+    assert len(plain) > 100
+    assert [e for _, e in plain] == [ref_tokenize(t) for t, _ in plain]
 
 
 def test_sentences(driver, ref_tokenize):
@@ -213,10 +222,28 @@ def test_sentences(driver, ref_tokenize):
         "In 1984, the 21st of May, we paid £1,000,000 (i.e. a lot) -- really!!! Wait... what?",
         "Don't you think it's 3.14? Mr. Smith's well-known café.",
     ]
-    got = tokenize(driver, texts)
+    got = tokenize(driver, texts, "tokg")
     assert got == [ref_tokenize(t) for t in texts]
     assert got[0] == [("W", "i"), ("W", "have"), ("W", "two"), ("W", "hundred"), ("W", "fifty"),
                       ("W", "dollars"), ("W", "in"), ("W", "my"), ("W", "pocket"), ("P", ".")]
+
+
+def test_the_english_reader_and_capitals(driver):
+    """The reader's output text (english.h) and the capitals tokens keep for the acronym rule;
+    tests/test_normalizer_table.py checks what the kinds say, word by word."""
+    got = run_driver(driver, ["read " + t.encode().hex() for t in [
+        "At 7:45 pm, pay $3.50.", "Price:$5", "no rule here", "\x01x"]])
+    assert [bytes.fromhex(g[3:]).decode() for g in got] == [
+        "At seven forty-five \x01p \x01m, pay three dollars, fifty cents.", "Price: five dollars", "no rule here", "x"]
+    got = run_driver(driver, ["tokc " + t.encode().hex() for t in [
+        "The GPU is fast", "I LOVE MY GPU", "BBC NEWS TODAY", "GPU RAM", "Well-Known HTML-ish", "7 PM"]])
+    assert [g.split("\t")[1:] for g in got] == [
+        ["Wthe/The", "Wgpu/GPU", "Wis/is", "Wfast/fast"],
+        ["Wi/i", "Wlove/love", "Wmy/my", "Wgpu/gpu"],           # shouted: lowercased (y counts as a vowel)
+        ["Wbbc/BBC", "Wnews/news", "Wtoday/today"],
+        ["Wgpu/GPU", "Wram/RAM"],                                # two words are not shouting
+        ["Wwell-known/Well-Known", "Whtml-ish/HTML-ish"],
+        ["Wseven/seven", "Wp./p.", "Wm./m."]]
 
 
 def test_empty_whitespace_emoji_symbols_give_no_tokens(driver):
@@ -269,21 +296,27 @@ def test_random_bytes_are_tokenized_or_refused(driver, ref_tokenize):
     rng = random.Random(17)
     alphabet = [bytes([b]) for b in range(256)] + [c.encode() for c in "é£$1,.' -aZ😀\u0301\u00a0"]
     blobs = [b"".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(3000)]
-    for blob, got in zip(blobs, tokenize(driver, blobs)):
+    for blob, got, english in zip(blobs, tokenize(driver, blobs, "tokg"), tokenize(driver, blobs)):
         try:
             text = blob.decode("utf-8")
         except UnicodeDecodeError:
-            assert got == ("ERR", EV_ERR_INVALID_ARGUMENT), blob
+            assert got == english == ("ERR", EV_ERR_INVALID_ARGUMENT), blob
             continue
         assert got == ref_tokenize(text), blob
+        assert english != ("ERR", EV_ERR_INVALID_ARGUMENT), blob
 
 
 def test_tokenizer_is_linear_on_hostile_input(driver):
     texts = ["a." * 100000, "a-" * 100000 + "a", "." * 200000, ". " * 100000, "1," * 100000, "$" + "1." * 50000,
-             "9" * 100000 + "st", "'" * 100000, "ab.cd-" * 30000, "é" * 100000]
+             "9" * 100000 + "st", "'" * 100000, "ab.cd-" * 30000, "é" * 100000,
+             # the English reader's rules, repeated or cut short
+             "1:" * 100000, "1:00 " * 40000, "(555) " * 40000, "+1 " * 70000, "555-" * 50000, "$1,000," * 30000,
+             "Dr. " * 50000, "St " * 70000, "U.S." * 50000, "A." * 100000, "5 km " * 40000, "7pm " * 50000,
+             "No. " * 50000, " " * 100000 + "Dr.", "Dr" + " " * 100000 + "Smith", "SHOUT " * 30000 + "now"]
     got = tokenize(driver, texts)
     assert all(g != ("ERR", EV_ERR_INVALID_ARGUMENT) for g in got)
     assert got[7] == [("P", "'")] * 3  # runs of 4+ of one non-letter shrink to 3 (TweetTokenizer)
+    assert got[11] == [("W", w) for w in ["one", "o'clock"] * 40000]
 
 
 # ---- lexicon ---------------------------------------------------------------------------------

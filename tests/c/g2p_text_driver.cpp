@@ -3,6 +3,9 @@
 //
 //   tok HEX            tokenize_text(bytes) -> "OK" then TAB + ("W"|"P") + token, per token;
 //                      or "ERR CODE MESSAGE"
+//   tokg HEX           the same with TextMode::kG2pEn (g2p-en's steps alone, no English reader)
+//   tokc HEX           as tok, each word followed by "/" and its `cased` form
+//   read HEX           read_english(bytes) -> "OK HEX"
 //   num HEX            normalize_numbers(bytes) -> "OK HEX"
 //   card DIGITS AND    cardinal_words(DIGITS, AND != 0) -> the words
 //   ord DIGITS         ordinal_words(DIGITS)
@@ -29,6 +32,7 @@
 
 #include "core/errors.h"
 #include "models/lexicon.h"
+#include "models/g2p/english.h"
 #include "models/g2p/text.h"
 
 namespace {
@@ -80,13 +84,17 @@ int main() {
         const std::string arg = sp == std::string::npos ? std::string() : line.substr(sp + 1);
         out.clear();
         try {
-            if (cmd == "tok") {
+            if (cmd == "tok" || cmd == "tokg" || cmd == "tokc") {
                 out = "OK";
-                for (const auto& t : ev::g2p::tokenize_text(from_hex(arg))) {
+                const auto mode = cmd == "tokg" ? ev::g2p::TextMode::kG2pEn : ev::g2p::TextMode::kEnglish;
+                for (const auto& t : ev::g2p::tokenize_text(from_hex(arg), mode)) {
                     out += '\t';
                     out += t.is_punctuation ? 'P' : 'W';
                     out += t.text;
+                    if (cmd == "tokc" && !t.is_punctuation) out += "/" + t.cased;
                 }
+            } else if (cmd == "read") {
+                out = "OK " + to_hex(ev::g2p::read_english(from_hex(arg)));
             } else if (cmd == "num") {
                 out = "OK " + to_hex(ev::g2p::normalize_numbers(from_hex(arg)));
             } else if (cmd == "card") {

@@ -11,6 +11,7 @@
 #include "models/lexicon_file.h"
 #include "core/weights.h"
 #include "models/seq2seq_gru/seq2seq_gru.h"
+#include "models/g2p/english.h"
 #include "models/g2p/text.h"
 
 namespace ev {
@@ -159,16 +160,37 @@ public:
         return out;
     }
 
-    // Lexicon words' phonemes as (symbol, id) pairs, at most params.max_tokens of them.
+    // Lexicon words' phonemes as (symbol, id) pairs, at most params.max_tokens of them. A
+    // word the lexicon lacks is still a lexicon word when it is a letter's name ("x.", CMUdict's
+    // spelling; else the letter alone) or hyphenated with every part in the lexicon
+    // ("thirty-four": the parts' phonemes in order; tokens_of() leaves only such hyphenated
+    // words whole).
     bool lexicon_tokens(const std::string& word, const SamplingParams& params,
                         std::vector<std::pair<std::string, int32_t>>* out) const {
-        PhonemeSpan span;
-        if (!lexicon_->find(word, &span)) return false;
-        size_t n = span.size;
-        if (params.max_tokens > 0) n = std::min(n, static_cast<size_t>(params.max_tokens));
         out->clear();
-        for (size_t i = 0; i < n; ++i)
-            out->emplace_back(std::string(lexicon_->symbol(span.ids[i])), static_cast<int32_t>(span.ids[i]));
+        PhonemeSpan span;
+        auto append = [&](const PhonemeSpan& sp) {
+            for (size_t i = 0; i < sp.size; ++i)
+                out->emplace_back(std::string(lexicon_->symbol(sp.ids[i])), static_cast<int32_t>(sp.ids[i]));
+        };
+        if (lexicon_->find(word, &span)) {
+            append(span);
+        } else if (word.size() == 2 && word[1] == '.' && lexicon_->find(word.substr(0, 1), &span)) {
+            append(span);
+        } else if (word.find('-') != std::string::npos) {
+            for (const std::string& part : hyphen_parts(word)) {
+                if (!lexicon_->find(part, &span)) {
+                    out->clear();
+                    return false;
+                }
+                append(span);
+            }
+            if (out->empty()) return false;
+        } else {
+            return false;
+        }
+        if (params.max_tokens > 0 && out->size() > static_cast<size_t>(params.max_tokens))
+            out->resize(static_cast<size_t>(params.max_tokens));
         return true;
     }
 
@@ -190,19 +212,76 @@ public:
     }
 
 private:
+    static std::vector<std::string> hyphen_parts(const std::string& word) {
+        std::vector<std::string> parts;
+        size_t b = 0;
+        for (size_t i = 0; i <= word.size(); ++i) {
+            if (i < word.size() && word[i] != '-') continue;
+            if (i > b) parts.push_back(word.substr(b, i - b));
+            b = i + 1;
+        }
+        return parts;
+    }
+
+    bool in_lexicon(const std::string& word) const {
+        PhonemeSpan span;
+        return lexicon_->find(word, &span);
+    }
+
+    // One word as tokens: letter by letter ("g." "p." "u.") when read_as_letters() says so
+    // (english.h: all capitals, 2-5 letters, the lexicon lacks it, or AI/AM/ID/PM/US), else itself.
+    void add_word(const std::string& text, const std::string& cased, std::vector<g2p::TextToken>& out) const {
+        if (!g2p::read_as_letters(cased, in_lexicon(text))) {
+            out.push_back(g2p::TextToken{text, false, cased});
+            return;
+        }
+        for (char c : text) out.push_back(g2p::TextToken{std::string{c, '.'}, false, std::string{c, '.'}});
+    }
+
     // The text front end's tokens, except that a whole input with no space and no digit that
     // the tokenizer splits ("a.m.", "'bout", "students'") but that is a lexicon word as a whole
-    // is that one word: ev_generate on any dictionary word gives its pronunciation.
+    // is that one word: ev_generate on any dictionary word gives its pronunciation. Then each
+    // word: acronyms spelled (add_word); a hyphenated word the lexicon lacks stays one word when
+    // every part is a lexicon word read as such ("thirty-four", looked up part by part in
+    // lexicon_tokens()), else becomes its parts, each a word of its own ("covid-nineteen",
+    // "GPU-based"), so that the network guesses only the parts no lexicon has.
     std::vector<g2p::TextToken> tokens_of(const std::string& text) const {
         std::vector<g2p::TextToken> tokens = g2p::tokenize_text(text);
-        if (tokens.size() < 2) return tokens;
+        if (tokens.size() >= 2 && whole_input_is_one_word(text, tokens)) {
+            std::string whole;
+            for (const g2p::TextToken& t : tokens) whole += t.text;
+            return {g2p::TextToken{whole, false, whole}};
+        }
+        std::vector<g2p::TextToken> out;
+        out.reserve(tokens.size());
+        for (g2p::TextToken& t : tokens) {
+            if (t.is_punctuation || t.text.find('-') == std::string::npos || in_lexicon(t.text)) {
+                if (t.is_punctuation) out.push_back(std::move(t));
+                else add_word(t.text, t.cased, out);
+                continue;
+            }
+            const std::vector<std::string> parts = hyphen_parts(t.text), cased = hyphen_parts(t.cased);
+            bool known = !parts.empty();
+            for (size_t k = 0; known && k < parts.size(); ++k)
+                known = in_lexicon(parts[k]) && !g2p::read_as_letters(cased[k], true);
+            if (known) {
+                out.push_back(std::move(t));
+                continue;
+            }
+            for (size_t k = 0; k < parts.size(); ++k) add_word(parts[k], cased[k], out);
+        }
+        return out;
+    }
+
+    bool whole_input_is_one_word(const std::string& text, const std::vector<g2p::TextToken>& tokens) const {
         for (const unsigned char c : text)
-            if (c == ' ' || (c >= '\t' && c <= '\r') || (c >= '0' && c <= '9')) return tokens;
+            if (c == ' ' || (c >= '\t' && c <= '\r') || (c >= '0' && c <= '9')) return false;
+        size_t size = 0;
+        for (const g2p::TextToken& t : tokens) size += t.text.size();
+        if (size > 255) return false;
         std::string whole;
         for (const g2p::TextToken& t : tokens) whole += t.text;
-        PhonemeSpan span;
-        if (whole.size() > 255 || !lexicon_->find(whole, &span)) return tokens;
-        return {g2p::TextToken{whole, false}};
+        return in_lexicon(whole);
     }
 
     std::vector<PhonemizedToken> look_up(const std::vector<g2p::TextToken>& tokens, const SamplingParams& params) const {

@@ -6,10 +6,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/errors.h"
 #include "core/utf8.h"
+#include "models/g2p/english.h"
 
 namespace ev {
 namespace g2p {
@@ -374,38 +376,50 @@ char filter_char(uint32_t cp) {
     return c == '_' ? 0 : c;
 }
 
-std::string replace_all(const std::string& s, const char* from, const char* to) {
+// Filtered text with, per byte, 1 where the source had an ASCII capital (TextToken::cased).
+struct Marked {
+    std::string text, upper;
+};
+
+void replace_all(Marked& m, const char* from, const char* to) {
+    const std::string& s = m.text;
     const size_t from_len = std::char_traits<char>::length(from);
-    std::string out;
-    out.reserve(s.size());
+    if (s.find(from, 0, from_len) == std::string::npos) return;
+    const size_t to_len = std::char_traits<char>::length(to);
+    Marked out;
+    out.text.reserve(s.size());
+    out.upper.reserve(s.size());
     size_t i = 0;
     for (;;) {
         const size_t hit = s.find(from, i, from_len);
         if (hit == std::string::npos) break;
-        out.append(s, i, hit - i);
-        out += to;
+        out.text.append(s, i, hit - i);
+        out.upper.append(m.upper, i, hit - i);
+        out.text += to;
+        out.upper.append(to_len, '\0');
         i = hit + from_len;
     }
-    out.append(s, i, std::string::npos);
-    return out;
+    out.text.append(s, i, std::string::npos);
+    out.upper.append(m.upper, i, std::string::npos);
+    m = std::move(out);
 }
 
 // TweetTokenizer's HANG_RE: a run of four or more of the same non-letter shrinks to three.
-std::string shorten_runs(const std::string& s) {
-    std::string out;
-    out.reserve(s.size());
+void shorten_runs(Marked& m) {
+    const std::string& s = m.text;
+    Marked out;
+    out.text.reserve(s.size());
+    out.upper.reserve(s.size());
     size_t i = 0;
     while (i < s.size()) {
         size_t j = i + 1;
         while (j < s.size() && s[j] == s[i]) ++j;
-        if (j - i == 1) {
-            out += s[i];
-        } else {
-            out.append((!is_lower(s[i]) && j - i > 3) ? 3 : j - i, s[i]);
-        }
+        const size_t keep = (!is_lower(s[i]) && j - i > 3) ? 3 : j - i;
+        out.text.append(keep, s[i]);
+        out.upper.append(m.upper, i, keep);  // letters keep their flags; other runs have none
         i = j;
     }
-    return out;
+    m = std::move(out);
 }
 
 // End of the letter run starting at i.
@@ -431,13 +445,27 @@ size_t url_end(const std::string& s, size_t i) {
     return best;
 }
 
-// TweetTokenizer on text made only of a-z, space, apostrophe and . , ? ! -
-void tokenize_filtered(const std::string& s, std::vector<TextToken>& tokens) {
+// TweetTokenizer on text made only of a-z, space, apostrophe and . , ? ! - (and the English
+// reader's kLetterNameMark before a letter: the word "<letter>.").
+void tokenize_filtered(const Marked& m, std::vector<TextToken>& tokens) {
+    const std::string& s = m.text;
     const size_t n = s.size();
     size_t i = 0;
     while (i < n) {
         const char c = s[i];
         if (c == ' ') {
+            ++i;
+            continue;
+        }
+        if (c == kLetterNameMark) {
+            if (i + 1 < n && is_lower(s[i + 1])) {
+                TextToken tok;
+                tok.text = {s[i + 1], '.'};
+                tok.is_punctuation = false;
+                tok.cased = tok.text;
+                tokens.push_back(std::move(tok));
+                ++i;
+            }
             ++i;
             continue;
         }
@@ -470,6 +498,9 @@ void tokenize_filtered(const std::string& s, std::vector<TextToken>& tokens) {
         TextToken tok;
         tok.text.assign(s, i, end - i);
         tok.is_punctuation = !is_lower(c);
+        tok.cased = tok.text;
+        for (size_t k = i; k < end; ++k)
+            if (m.upper[k]) tok.cased[k - i] = static_cast<char>(s[k] - 'a' + 'A');
         tokens.push_back(std::move(tok));
         i = end;
     }
@@ -498,31 +529,44 @@ std::string normalize_numbers(const std::string& utf8) {
     return expand_digit_runs(s);
 }
 
-std::vector<TextToken> tokenize_text(const std::string& utf8) {
+std::vector<TextToken> tokenize_text(const std::string& utf8, TextMode mode) {
     validate_utf8(utf8);
-    const std::string numbers = normalize_numbers(utf8);
-    std::string kept;
-    kept.reserve(numbers.size());
+    const bool english = mode == TextMode::kEnglish;
+    const std::string numbers = normalize_numbers(english ? read_english(utf8) : utf8);
+    Marked kept;
+    kept.text.reserve(numbers.size());
+    kept.upper.reserve(numbers.size());
     uint32_t cp = 0;
     for (size_t i = 0; i < numbers.size();) {
         const unsigned char b = static_cast<unsigned char>(numbers[i]);
         if (b < 0x80) {
             ++i;
-            if (const char c = filter_char(b)) kept += c;
+            // The reader's marks (it drops any the input had); g2p-en drops control characters.
+            if (english && b == static_cast<unsigned char>(kLetterNameMark)) {
+                kept.text += kLetterNameMark;
+                kept.upper += '\0';
+            } else if (const char c = filter_char(b)) {
+                kept.text += c;
+                kept.upper += static_cast<char>(b >= 'A' && b <= 'Z');
+            }
             continue;
         }
         size_t len = utf8_decode(numbers, i, &cp);
-        if (len == 0) {  // cannot happen: normalize_numbers keeps valid UTF-8 valid
+        if (len == 0) {  // cannot happen: the reader and normalize_numbers keep valid UTF-8 valid
             ++i;
             continue;
         }
         i += len;
-        if (const char c = filter_char(cp)) kept += c;
+        if (const char c = filter_char(cp)) {
+            kept.text += c;
+            kept.upper += '\0';
+        }
     }
-    kept = replace_all(kept, "i.e.", "that is");
-    kept = replace_all(kept, "e.g.", "for example");
+    replace_all(kept, "i.e.", "that is");
+    replace_all(kept, "e.g.", "for example");
+    shorten_runs(kept);
     std::vector<TextToken> tokens;
-    tokenize_filtered(shorten_runs(kept), tokens);
+    tokenize_filtered(kept, tokens);
     return tokens;
 }
 

@@ -3,7 +3,10 @@
 // with no dependencies. Text in, tokens out; each token is a word (to look up or to predict)
 // or a punctuation token that passes through.
 //
-// Steps, in g2p-en's order:
+// Step 0 (not g2p-en's): the English reader (english.h) writes out what g2p-en misreads: times,
+// money, percent, units, phone numbers, numbers with thousands separators, decimals,
+// abbreviations by context (TextMode::kG2pEn skips it, for the reference tests).
+// Then g2p-en's steps, in its order:
 //   1. numbers expanded as g2p-en's normalize_numbers does with inflect (normalize_numbers());
 //   2. accents stripped (NFD, combining marks dropped), lowercased;
 //   3. only a-z, apostrophe, space and . , ? ! - kept; everything else dropped;
@@ -24,12 +27,20 @@ namespace ev {
 namespace g2p {
 
 struct TextToken {
-    std::string text;     // lowercase ASCII: a word ("don't", "well-known") or punctuation
+    std::string text;     // lowercase ASCII: a word ("don't", "well-known") or punctuation; a
+                          // letter said by its name is "<letter>." ("p." in "7 pm")
     bool is_punctuation;  // true when the token has no letter (g2p-en passes it through)
+    std::string cased;    // words: `text` with the source's ASCII capitals ("GPU"), those of
+                          // shouted sentences dropped (english.h); what read_as_letters() reads
+};
+
+enum class TextMode {
+    kEnglish,  // the English reader first (english.h), then g2p-en's steps: what the kinds use
+    kG2pEn,    // g2p-en's steps alone (the reference tests compare them with g2p-en)
 };
 
 // The whole front end. Throws ev::Error(EV_ERR_INVALID_ARGUMENT) on invalid UTF-8.
-std::vector<TextToken> tokenize_text(const std::string& utf8);
+std::vector<TextToken> tokenize_text(const std::string& utf8, TextMode mode = TextMode::kEnglish);
 
 // Step 1 alone: g2p-en's normalize_numbers on UTF-8 text (bytes other than the ASCII digits,
 // ',', '.', '$', "st"/"nd"/"rd"/"th" and the pound sign pass through unchanged).
