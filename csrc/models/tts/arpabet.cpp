@@ -69,9 +69,47 @@ std::string arpabet_to_kokoro(const std::string& arpabet) {
     return out;
 }
 
+namespace {
+
+// The model's own reading of a word its lexicon lacks as written but has in parts: a letter's
+// name "x." (the front end's spelling: the letter alone, which misaki's lexicons read by its
+// name when the reading is stressed; "a" is the article ɐ/A there, and CMUdict's "a." EY1 serves),
+// or a hyphenated word whose every part it has ("thirty-four"), read as one word with
+// the stress of a compound when its last part carries a primary stress: the earlier parts'
+// primary stresses become secondary, as in misaki's own hyphenated entries ("forty-five"
+// fˌɔɹɾifˈIv).
+bool own_in_parts(const std::string& token, const WordLookup& own, std::string* out) {
+    static const std::string kPrimary = "ˈ", kSecondary = "ˌ";
+    if (token.size() == 2 && token[1] == '.' && token[0] >= 'a' && token[0] <= 'z')
+        return own(token.substr(0, 1), out) && out->find(kPrimary) != std::string::npos;
+    if (token.find('-') == std::string::npos) return false;
+    std::vector<std::string> parts;
+    std::string part;
+    for (size_t b = 0, i = 0; i <= token.size(); ++i) {
+        if (i < token.size() && token[i] != '-') continue;
+        if (i > b) {
+            if (!own(token.substr(b, i - b), &part)) return false;
+            parts.push_back(part);
+        }
+        b = i + 1;
+    }
+    if (parts.empty()) return false;
+    const bool last_primary = parts.back().find(kPrimary) != std::string::npos;
+    out->clear();
+    for (size_t k = 0; k < parts.size(); ++k) {
+        if (last_primary && k + 1 < parts.size())
+            for (size_t at = parts[k].find(kPrimary); at != std::string::npos; at = parts[k].find(kPrimary, at))
+                parts[k].replace(at, kPrimary.size(), kSecondary);
+        *out += parts[k];
+    }
+    return !out->empty();
+}
+
+}  // namespace
+
 std::string kokoro_word(const PhonemizedToken& token, const WordLookup* own, bool* from_own) {
     std::string word;
-    const bool found = own != nullptr && (*own)(token.token, &word);
+    const bool found = own != nullptr && ((*own)(token.token, &word) || own_in_parts(token.token, *own, &word));
     if (from_own) *from_own = found;
     return found ? word : arpabet_to_kokoro(token.phonemes);
 }
