@@ -572,9 +572,14 @@ typedef struct ev_audio_chunk {
 typedef void (*ev_audio_callback)(const ev_audio_chunk* chunk, void* user_data);
 
 /*
- * Like ev_synthesize, but delivers the audio as it is made: one chunk per sentence (pieces are
- * also cut at sentence ends, so the first chunk comes after the first sentence), in order, the
- * last with is_final = 1. The chunks joined are the utterance. Returns EV_OK, EV_ERR_CANCELLED
+ * Like ev_synthesize, but delivers the audio as it is made, in order, the last chunk with
+ * is_final = 1: pieces are also cut at sentence ends, and a piece is vocoded in parts, each ending
+ * between two words, when that brings audio sooner: the stream's first part is its first word or
+ * two (first audio after a fraction of the first sentence's time), and no later part is longer
+ * than twice the audio before it. The parts of a sentence share its durations (the joined audio
+ * has the sentence's length and timing exactly) and are crossfaded over 100 ms at each cut; their
+ * sound differs slightly from the sentence vocoded whole (docs/tts.md, "Streaming"). The chunks
+ * joined are the utterance. Returns EV_OK, EV_ERR_CANCELLED
  * (ev_cancel from any thread or from the callback: no further chunks), or an error.
  * user_data is passed through untouched. Thread-safe (serialized per context).
  */

@@ -18,6 +18,10 @@ two frames' log-mel vectors. Steps (1,1), (1,2), (2,1) (symmetric, slopes betwee
 frame may be skipped or stretched more than twofold; a (1,2) step pairs both skipped-over frames),
 path from the first frames to the last frames of both. The cosine is then taken over the
 flattened matrices of the paired frames (every pair once).
+
+longest_pause(audio, sample_rate, around, radius): the longest run of silence (10 ms windows whose
+RMS is under 1% of the loudest window's, -40 dB) that overlaps [around - radius, around + radius)
+samples, in milliseconds: the pause a listener hears at a seam between two streamed parts.
 """
 from __future__ import annotations
 
@@ -110,3 +114,25 @@ def aligned_log_mel_cosine(a: np.ndarray, b: np.ndarray, sample_rate: int) -> fl
     pairs = dtw_path(1.0 - unit_a @ unit_b.T)
     x, y = ma[pairs[:, 0]].reshape(-1), mb[pairs[:, 1]].reshape(-1)
     return float(x @ y / (np.linalg.norm(x) * np.linalg.norm(y)))
+
+
+def longest_pause(audio: np.ndarray, sample_rate: int, around: int, radius: int) -> float:
+    x = np.asarray(audio, dtype=np.float64).reshape(-1)
+    win = sample_rate // 100
+    n = x.size // win
+    rms = np.sqrt((x[:n * win].reshape(n, win) ** 2).mean(axis=1))
+    silent = rms < 0.01 * rms.max()
+    lo, hi = max(0, (around - radius) // win), min(n, (around + radius) // win + 1)
+    best = 0
+    i = 0
+    while i < n:
+        if not silent[i]:
+            i += 1
+            continue
+        j = i
+        while j < n and silent[j]:
+            j += 1
+        if i < hi and j > lo:  # the run [i, j) overlaps the neighbourhood
+            best = max(best, j - i)
+        i = j
+    return best * 1000.0 * win / sample_rate

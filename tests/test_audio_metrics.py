@@ -2,7 +2,7 @@
 of a sound is the same sound once aligned, a different sound is not."""
 import numpy as np
 import pytest
-from audio_metrics import aligned_log_mel_cosine, dtw_path, log_mel_cosine
+from audio_metrics import aligned_log_mel_cosine, dtw_path, log_mel_cosine, longest_pause
 
 SR = 24000
 
@@ -46,3 +46,19 @@ def test_path_steps_and_ends():
     assert np.all(steps >= 0) and np.all(steps.sum(axis=1) >= 1) and np.all(steps <= 1)
     with pytest.raises(ValueError, match="slopes"):
         dtw_path(np.zeros((10, 30)))
+
+
+def test_longest_pause_measures_the_silence_at_a_seam_only():
+    sr = 24000
+    tone = 0.3 * np.sin(2 * np.pi * 220 * np.arange(sr // 2) / sr)  # 500 ms
+    gap = np.zeros(sr * 150 // 1000)  # 150 ms
+    far_gap = np.zeros(sr * 400 // 1000)
+    audio = np.concatenate([tone, gap, tone, far_gap, tone])
+    seam = tone.size + gap.size // 2
+    assert longest_pause(audio, sr, seam, sr // 20) == pytest.approx(150, abs=10)
+    # the 400 ms pause 650 ms later is not at this seam; a seam inside sound has none
+    assert longest_pause(audio, sr, tone.size // 2, sr // 20) == 0
+    assert longest_pause(audio, sr, 2 * tone.size + gap.size + far_gap.size // 2, sr // 20) == pytest.approx(400, abs=10)
+    # quiet is relative to the loudest window: a 30 dB softer tone is sound, not a pause
+    soft = np.concatenate([tone, 0.03 * tone, tone])
+    assert longest_pause(soft, sr, tone.size + tone.size // 2, sr // 20) == 0

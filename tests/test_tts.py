@@ -75,10 +75,42 @@ def test_stream_delivers_the_first_sentence_before_the_last_is_synthesized(tts):
         arrivals.append(time.perf_counter() - t0)
         chunks.append(c)
     total = time.perf_counter() - t0
-    assert [c.index for c in chunks] == [0, 1, 2] and [c.is_final for c in chunks] == [False, False, True]
-    assert chunks[0].progress < chunks[1].progress < chunks[2].progress == 1.0
-    assert [c.start_sample for c in chunks] == [0, len(chunks[0].samples), len(chunks[0].samples) + len(chunks[1].samples)]
-    assert arrivals[0] < 0.7 * total, (arrivals, total)  # the first sentence came before the rest was made
+    # sentence by sentence, the first sentence's first word on its own (test_stream_seams)
+    assert [c.index for c in chunks] == list(range(len(chunks))) and len(chunks) >= 3
+    assert [c.is_final for c in chunks] == [False] * (len(chunks) - 1) + [True]
+    progress = [c.progress for c in chunks]
+    assert progress == sorted(progress) and progress[-1] == 1.0 and progress[0] < 0.5
+    starts = np.cumsum([0] + [len(c.samples) for c in chunks[:-1]]).tolist()
+    assert [c.start_sample for c in chunks] == starts
+    assert arrivals[0] < 0.5 * total, (arrivals, total)  # the first words came before the rest was made
+
+
+SEAM_SENTENCES = ["Hello there, and welcome.",
+                  "Our first audio should come quickly, even for a long opening sentence like this one.",
+                  "Please call me back tomorrow morning."]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sentence", SEAM_SENTENCES)
+def test_stream_seams(tts, sentence):
+    """A stream vocodes the first sentence in parts (its first word or two alone: first audio in a
+    fraction of the sentence's time). Joined, the parts must sound like the sentence made whole:
+    the same length (the parts share one run of the durations stage), DTW-aligned log-mel cosine
+    >= 0.95, and no pause longer than 120 ms where a part ends between two words."""
+    from audio_metrics import aligned_log_mel_cosine, longest_pause
+
+    chunks = [c.samples for c in tts.stream(sentence)]
+    whole = tts.synthesize(sentence).samples
+    joined = np.concatenate(chunks)
+    assert len(chunks) >= 2, "the first sentence of a stream is vocoded in parts"
+    assert len(chunks[0]) < 0.5 * len(whole)
+    assert len(joined) == len(whole)
+    assert aligned_log_mel_cosine(joined, whole, 24000) >= 0.95
+    for seam in np.cumsum([len(c) for c in chunks[:-1]]):
+        # the crossfade is centred kSeamFrames (2 frames) after the chunk's end
+        at = int(seam) + 2 * SAMPLES_PER_FRAME
+        pause = longest_pause(joined, 24000, at, 2400)
+        assert pause <= max(120.0, longest_pause(whole, 24000, at, 2400) + 20.0), (seam, pause)
 
 
 @pytest.mark.slow

@@ -21,6 +21,20 @@ namespace {
 // A piece's frames may not exceed this many per token (Kokoro predicts a few to a few dozen):
 // bounds the alignment and the audio buffers whatever the module returns.
 constexpr int64_t kMaxFramesPerToken = 256;
+// A stream's parts of one piece (stream_cuts): each vocoded with kSeamFrames more on each side
+// of a cut, crossfaded over those 2 * kSeamFrames, and with kLeftContextFrames /
+// kRightContextFrames of context beyond that, vocoded and dropped (measured on "Hello there, and
+// welcome." cut after "Hello": without left context the next part's first ~5 frames are near
+// silence where the whole sentence has the "th"; 8 frames restore it, 12 are kept for margin;
+// 4 frames of right context lift the part's fading end). The first part ends at the first word
+// boundary after kFirstPartFrames of sound (200 ms) and keeps its whole leading pause: vocoding
+// only its last 8 frames softened the first sound by ~4 dB); the last part keeps at least
+// kMinLastPartFrames.
+constexpr int64_t kSeamFrames = 2;
+constexpr int64_t kLeftContextFrames = 12;
+constexpr int64_t kRightContextFrames = 4;
+constexpr int64_t kFirstPartFrames = 8;
+constexpr int64_t kMinLastPartFrames = 12;
 
 struct Config {
     int64_t sample_rate = 0;
@@ -200,10 +214,10 @@ public:
         }
         std::vector<float> style = blend("", static_cast<int64_t>(ids.size()));
         std::vector<float> samples;
-        std::vector<int64_t> frames;
         SynthesisReport report;
         WorkingMemory memory(0);
-        run_piece(ids, style, 1.0f, call, memory, report, &samples, &frames);
+        const Durations dur = run_durations(ids, style, 1.0f, call, memory, report);
+        run_audio(dur, 0, dur.total, style, call, memory, report, &samples);
     }
 
     SynthesisReport synthesize(const SynthesisRequest& request, CallControl& call, const AudioSink& sink,
@@ -231,25 +245,60 @@ public:
                         request.phonemes ? "pass phonemes with at least one sound in the model's symbols"
                                          : "pass text with words in it");
         int64_t written = 0;
+        int32_t chunk = 0;
         for (size_t p = 0; p < pieces.size(); ++p) {
             call.check_cancel();
             const auto [begin, end] = pieces[p];
             std::vector<int64_t> ids(tok.ids.begin() + static_cast<std::ptrdiff_t>(begin),
                                      tok.ids.begin() + static_cast<std::ptrdiff_t>(end));
             std::vector<float> style = blend(request.voice, static_cast<int64_t>(ids.size()));
-            std::vector<float> samples;
-            std::vector<int64_t> frames;  // per token of [pad, ids..., pad]
-            run_piece(ids, style, request.speed, call, memory, report, &samples, &frames);
-            if (words) word_spans(tok, begin, end, frames, written, words);
-            AudioPiece piece;
-            piece.samples = samples.data();
-            piece.count = static_cast<int64_t>(samples.size());
-            piece.start = written;
-            piece.index = static_cast<int32_t>(p);
-            piece.final = p + 1 == pieces.size();
-            piece.progress = static_cast<float>(end) / static_cast<float>(tok.ids.size());
-            sink(piece);
-            written += piece.count;
+            const Durations dur = run_durations(ids, style, request.speed, call, memory, report);
+            if (words) word_spans(tok, begin, end, dur.frames, written, words);
+            // A stream vocodes a sentence in parts when that makes the first audio come sooner
+            // (stream_cuts); the parts share the sentence's durations, so the joined audio has
+            // its timing exactly, and overlap by kSeamFrames on each side of a cut, crossfaded.
+            const std::vector<int64_t> cuts = request.sentence_pieces
+                                                  ? stream_cuts(tok, begin, dur.frames, written / cfg_.samples_per_frame)
+                                                  : std::vector<int64_t>();
+            const int64_t spf = cfg_.samples_per_frame;
+            std::vector<float> held;  // the previous part's samples over the next seam's overlap
+            for (size_t c = 0; c <= cuts.size(); ++c) {
+                const int64_t from = c == 0 ? 0 : cuts[c - 1], to = c == cuts.size() ? dur.total : cuts[c];
+                const int64_t lo = c == 0 ? 0 : from - kSeamFrames, hi = c == cuts.size() ? to : to + kSeamFrames;
+                // vocoded with context beyond both ends, then cut back to [lo, hi): Kokoro fades
+                // in over the first ~8 frames of any input and out over its last few
+                const int64_t lo_ctx = c == 0 ? 0 : std::max<int64_t>(0, lo - kLeftContextFrames),
+                              hi_ctx = c == cuts.size() ? hi : std::min(dur.total, hi + kRightContextFrames);
+                std::vector<float> samples;
+                run_audio(dur, lo_ctx, hi_ctx, style, call, memory, report, &samples);
+                samples.erase(samples.begin() + (hi - lo_ctx) * spf, samples.end());
+                samples.erase(samples.begin(), samples.begin() + (lo - lo_ctx) * spf);
+                // samples cover frames [lo, hi); emitted: [from, to) less the next overlap held back
+                if (c > 0) {  // crossfade the previous part's tail into this part's head
+                    const size_t n = held.size();
+                    for (size_t i = 0; i < n; ++i) {
+                        const float w = (static_cast<float>(i) + 0.5f) / static_cast<float>(n);
+                        samples[i] = held[i] * (1.0f - w) + samples[i] * w;
+                    }
+                }
+                int64_t emit_to = static_cast<int64_t>(samples.size());
+                if (c < cuts.size()) {
+                    emit_to = (to - kSeamFrames - lo) * spf;
+                    held.assign(samples.begin() + emit_to, samples.end());
+                }
+                AudioPiece piece;
+                piece.samples = samples.data();
+                piece.count = emit_to;
+                piece.start = written;
+                piece.index = chunk++;
+                piece.final = p + 1 == pieces.size() && c == cuts.size();
+                const double part = static_cast<double>(c + 1) / static_cast<double>(cuts.size() + 1);
+                piece.progress = static_cast<float>((static_cast<double>(begin) +
+                                                     part * static_cast<double>(end - begin)) /
+                                                    static_cast<double>(tok.ids.size()));
+                sink(piece);
+                written += piece.count;
+            }
         }
         working_bytes_ = memory.peak();
         return report;
@@ -493,10 +542,19 @@ private:
         return pieces;
     }
 
-    // Both stages on one piece: `frames` receives the frames of each token of [pad, ids, pad].
-    void run_piece(const std::vector<int64_t>& ids, const std::vector<float>& style, float speed, CallControl& call,
-                   WorkingMemory& memory, SynthesisReport& report, std::vector<float>* samples,
-                   std::vector<int64_t>* frames) {
+    // The first stage's outputs for one piece: the frames of each token of [pad, ids..., pad]
+    // and the per-token features the vocoder reads.
+    struct Durations {
+        int64_t tokens = 0;           // L: ids + 2
+        std::vector<int64_t> frames;  // L
+        std::vector<int64_t> first;   // L + 1: frames before token k
+        int64_t total = 0;            // frames in all
+        std::vector<float> d;         // [L, d_width]
+        std::vector<float> t_en;      // [t_en_width, L]
+    };
+
+    Durations run_durations(const std::vector<int64_t>& ids, const std::vector<float>& style, float speed,
+                            CallControl& call, WorkingMemory& memory, SynthesisReport& report) {
         const int64_t L = static_cast<int64_t>(ids.size()) + 2;
         const Interrupt interrupt = [&call, &memory] {
             call.check_cancel();
@@ -507,44 +565,76 @@ private:
         tokens.push_back(cfg_.pad_id);
         tokens.insert(tokens.end(), ids.begin(), ids.end());
         tokens.push_back(cfg_.pad_id);
-        std::vector<float> dur(static_cast<size_t>(L)), d(static_cast<size_t>(L * cfg_.d_width)),
-            t_en(static_cast<size_t>(L * cfg_.t_en_width));
-        auto t0 = std::chrono::steady_clock::now();
+        Durations out;
+        out.tokens = L;
+        std::vector<float> dur(static_cast<size_t>(L));
+        out.d.resize(static_cast<size_t>(L * cfg_.d_width));
+        out.t_en.resize(static_cast<size_t>(L * cfg_.t_en_width));
+        const auto t0 = std::chrono::steady_clock::now();
         {
             std::vector<TensorRef> in = {tensor(tokens.data(), kI64, {1, L}),
                                          tensor(style.data(), kF32, {1, cfg_.style_dim}), tensor(&speed, kF32, {1})};
-            std::vector<TensorRef> out = {output(dur.data(), kF32, dur.size()), output(d.data(), kF32, d.size()),
-                                          output(t_en.data(), kF32, t_en.size())};
-            durations_->call(in, out, &interrupt);
-            if (out[0].written != dur.size() || out[1].written != d.size() || out[2].written != t_en.size())
+            std::vector<TensorRef> res = {output(dur.data(), kF32, dur.size()), output(out.d.data(), kF32, out.d.size()),
+                                          output(out.t_en.data(), kF32, out.t_en.size())};
+            durations_->call(in, res, &interrupt);
+            if (res[0].written != dur.size() || res[1].written != out.d.size() || res[2].written != out.t_en.size())
                 throw Error(EV_ERR_MODEL_INVALID, "the durations stage returned tensors of other sizes", kRebuildHint);
         }
         report.durations_ms += ms_since(t0);
         call.check_cancel();
-        frames->assign(static_cast<size_t>(L), 0);
-        int64_t F = 0;
+        out.frames.assign(static_cast<size_t>(L), 0);
+        out.first.assign(static_cast<size_t>(L) + 1, 0);
         for (int64_t i = 0; i < L; ++i) {
             const float f = dur[static_cast<size_t>(i)];
             if (!std::isfinite(f) || f < 0 || f > static_cast<float>(kMaxFramesPerToken))
                 throw Error(EV_ERR_RUNTIME, "the durations stage predicted " + std::to_string(f) + " frames for one token",
                             "try another speed or voice; report it if it persists");
-            (*frames)[static_cast<size_t>(i)] = static_cast<int64_t>(std::lround(f));
-            F += (*frames)[static_cast<size_t>(i)];
+            out.frames[static_cast<size_t>(i)] = static_cast<int64_t>(std::lround(f));
+            out.first[static_cast<size_t>(i) + 1] = out.first[static_cast<size_t>(i)] + out.frames[static_cast<size_t>(i)];
         }
-        if (F == 0) throw Error(EV_ERR_RUNTIME, "the durations stage predicted no frames at all", "try other input");
-        // Host buffers of this piece, counted before they are touched.
-        memory.set_host(4 * (dur.size() + d.size() + t_en.size() + static_cast<uint64_t>(L * F) +
+        out.total = out.first.back();
+        if (out.total == 0) throw Error(EV_ERR_RUNTIME, "the durations stage predicted no frames at all", "try other input");
+        return out;
+    }
+
+    // The vocoder on frames [lo, hi) of a piece: the tokens that cover them, aligned to them.
+    // [0, total) is the whole piece, as ev_synthesize makes it.
+    void run_audio(const Durations& dur, int64_t lo, int64_t hi, const std::vector<float>& style, CallControl& call,
+                   WorkingMemory& memory, SynthesisReport& report, std::vector<float>* samples) {
+        const Interrupt interrupt = [&call, &memory] {
+            call.check_cancel();
+            memory.sample_vm();
+        };
+        // tokens [t0, t1): the first whose frames end after lo, to the last that starts before hi
+        int64_t t0 = 0, t1 = dur.tokens;
+        while (t0 < dur.tokens && dur.first[static_cast<size_t>(t0) + 1] <= lo) ++t0;
+        while (t1 > t0 && dur.first[static_cast<size_t>(t1) - 1] >= hi) --t1;
+        const int64_t L = t1 - t0, F = hi - lo;
+        // Host buffers of this part, counted before they are touched.
+        memory.set_host(4 * (dur.d.size() + dur.t_en.size() + static_cast<uint64_t>(L * (F + cfg_.d_width + cfg_.t_en_width)) +
                              static_cast<uint64_t>(F * cfg_.samples_per_frame)));
         std::vector<float> alignment(static_cast<size_t>(L * F), 0.0f);
-        int64_t at = 0;
-        for (int64_t i = 0; i < L; ++i)
-            for (int64_t k = 0; k < (*frames)[static_cast<size_t>(i)]; ++k)
-                alignment[static_cast<size_t>(i * F + at++)] = 1.0f;
+        for (int64_t i = 0; i < L; ++i) {
+            const int64_t a = std::max(lo, dur.first[static_cast<size_t>(t0 + i)]),
+                          b = std::min(hi, dur.first[static_cast<size_t>(t0 + i) + 1]);
+            for (int64_t f = a; f < b; ++f) alignment[static_cast<size_t>(i * F + f - lo)] = 1.0f;
+        }
+        const bool whole = t0 == 0 && t1 == dur.tokens;
+        std::vector<float> d_part, t_en_part;
+        if (!whole) {
+            d_part.assign(dur.d.begin() + t0 * cfg_.d_width, dur.d.begin() + t1 * cfg_.d_width);
+            t_en_part.resize(static_cast<size_t>(cfg_.t_en_width * L));
+            for (int64_t ch = 0; ch < cfg_.t_en_width; ++ch)
+                std::copy(dur.t_en.begin() + ch * dur.tokens + t0, dur.t_en.begin() + ch * dur.tokens + t1,
+                          t_en_part.begin() + ch * L);
+        }
+        const float* d = whole ? dur.d.data() : d_part.data();
+        const float* t_en = whole ? dur.t_en.data() : t_en_part.data();
         samples->assign(static_cast<size_t>(F * cfg_.samples_per_frame), 0.0f);
-        t0 = std::chrono::steady_clock::now();
+        const auto start = std::chrono::steady_clock::now();
         {
-            std::vector<TensorRef> in = {tensor(alignment.data(), kF32, {L, F}), tensor(d.data(), kF32, {1, L, cfg_.d_width}),
-                                         tensor(t_en.data(), kF32, {1, cfg_.t_en_width, L}),
+            std::vector<TensorRef> in = {tensor(alignment.data(), kF32, {L, F}), tensor(d, kF32, {1, L, cfg_.d_width}),
+                                         tensor(t_en, kF32, {1, cfg_.t_en_width, L}),
                                          tensor(style.data(), kF32, {1, cfg_.style_dim})};
             std::vector<TensorRef> out = {output(samples->data(), kF32, samples->size())};
             audio_->call(in, out, &interrupt);
@@ -557,7 +647,35 @@ private:
             if (!std::isfinite(v))
                 throw Error(EV_ERR_MODEL_INVALID, manifest_.path() + ": the audio stage produced NaN or infinite samples",
                             "the weights are damaged; " + std::string(kRebuildHint));
-        report.audio_ms += ms_since(t0);
+        report.audio_ms += ms_since(start);
+    }
+
+    // Where a stream vocodes one piece (ids from `begin` of `t`) in parts: frame positions,
+    // each in the middle of a space or a phrase mark, so the first part is short (the stream's
+    // first audio comes after about kFirstPartFrames of sound) and no part is more than twice the
+    // audio before it (the next part is ready before that audio has played, at a real-time
+    // factor under 0.5). `before`: frames of the stream before this piece. A piece short enough
+    // is not cut: each cut costs 2 * kSeamFrames of extra vocoding.
+    std::vector<int64_t> stream_cuts(const Tokenized& t, size_t begin, const std::vector<int64_t>& frames,
+                                     int64_t before) const {
+        std::vector<int64_t> cuts;
+        const int64_t L = static_cast<int64_t>(frames.size());
+        int64_t total = 0;
+        for (int64_t f : frames) total += f;
+        int64_t last = 0;             // where the current part starts
+        int64_t at = frames.front();  // where token k starts (token 0 is the leading pad)
+        for (int64_t k = 1; k + 1 < L; at += frames[static_cast<size_t>(k)], ++k) {
+            if (t.boundary[begin + static_cast<size_t>(k) - 1] == 0 || frames[static_cast<size_t>(k)] == 0) continue;
+            const int64_t cut = at + frames[static_cast<size_t>(k)] / 2;
+            const int64_t delivered = before + last;
+            const int64_t budget = delivered == 0 ? frames.front() + kFirstPartFrames : 2 * delivered;
+            // The first boundary at or past the budget: a part ends between words, never inside one.
+            if (cut - last >= std::max(budget, 2 * kSeamFrames) && total - cut >= kMinLastPartFrames) {
+                cuts.push_back(cut);
+                last = cut;
+            }
+        }
+        return cuts;
     }
 
     // The words of ids [begin, end): samples from the frames of their tokens (token = id + 1).
