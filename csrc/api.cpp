@@ -667,16 +667,19 @@ ev_phonemes* copy_phonemes(const std::vector<ev::PhonemizedToken>& tokens) {
     const size_t head = align(sizeof(ev_phonemes));
     const size_t ptrs = align(2 * n * sizeof(char*));
     const size_t srcs = align(n * sizeof(int32_t));
+    const size_t spans = align(2 * n * sizeof(int64_t));
     size_t strings = 0;
     for (const ev::PhonemizedToken& t : tokens) strings += t.token.size() + 1 + t.phonemes.size() + 1;
-    unsigned char* block = static_cast<unsigned char*>(std::malloc(head + ptrs + srcs + strings));
+    unsigned char* block = static_cast<unsigned char*>(std::malloc(head + ptrs + srcs + spans + strings));
     if (block == nullptr) throw std::bad_alloc();
     ev_phonemes* out = reinterpret_cast<ev_phonemes*>(block);
     std::memset(out, 0, sizeof(ev_phonemes));
     const char** token_ptrs = reinterpret_cast<const char**>(block + head);
     const char** phoneme_ptrs = token_ptrs + n;
     int32_t* sources = reinterpret_cast<int32_t*>(block + head + ptrs);
-    char* text = reinterpret_cast<char*>(block + head + ptrs + srcs);
+    int64_t* source_begin = reinterpret_cast<int64_t*>(block + head + ptrs + srcs);
+    int64_t* source_end = source_begin + n;
+    char* text = reinterpret_cast<char*>(block + head + ptrs + srcs + spans);
     for (size_t i = 0; i < n; ++i) {
         std::memcpy(text, tokens[i].token.c_str(), tokens[i].token.size() + 1);
         token_ptrs[i] = text;
@@ -685,12 +688,16 @@ ev_phonemes* copy_phonemes(const std::vector<ev::PhonemizedToken>& tokens) {
         phoneme_ptrs[i] = text;
         text += tokens[i].phonemes.size() + 1;
         sources[i] = tokens[i].source;
+        source_begin[i] = tokens[i].source_begin;
+        source_end[i] = tokens[i].source_end;
     }
     out->struct_size = sizeof(ev_phonemes);
     out->count = static_cast<int32_t>(n);
     out->tokens = token_ptrs;
     out->phonemes = phoneme_ptrs;
     out->sources = sources;
+    out->source_begin = source_begin;
+    out->source_end = source_end;
     return out;
 }
 
@@ -782,7 +789,7 @@ ev_audio* copy_audio(const std::vector<float>& samples, const std::vector<ev::Wo
     const size_t n = words.size();
     const size_t head = (sizeof(ev_audio) + 63) / 64 * 64;
     const size_t sample_bytes = (samples.size() * sizeof(float) + 7) / 8 * 8;
-    const size_t span_bytes = 2 * n * sizeof(int64_t);
+    const size_t span_bytes = 4 * n * sizeof(int64_t);  // start, end, source begin, source end
     const size_t ptr_bytes = n * sizeof(char*);
     size_t strings = 0;
     for (const ev::WordSpan& w : words) strings += w.word.size() + 1;
@@ -795,11 +802,15 @@ ev_audio* copy_audio(const std::vector<float>& samples, const std::vector<ev::Wo
     if (!samples.empty()) std::memcpy(data, samples.data(), samples.size() * sizeof(float));
     int64_t* starts = reinterpret_cast<int64_t*>(block + head + sample_bytes);
     int64_t* ends = starts + n;
+    int64_t* source_begin = ends + n;
+    int64_t* source_end = source_begin + n;
     const char** names = reinterpret_cast<const char**>(block + head + sample_bytes + span_bytes);
     char* text = reinterpret_cast<char*>(block + head + sample_bytes + span_bytes + ptr_bytes);
     for (size_t i = 0; i < n; ++i) {
         starts[i] = words[i].start;
         ends[i] = words[i].end;
+        source_begin[i] = words[i].source_begin;
+        source_end[i] = words[i].source_end;
         std::memcpy(text, words[i].word.c_str(), words[i].word.size() + 1);
         names[i] = text;
         text += words[i].word.size() + 1;
@@ -812,6 +823,8 @@ ev_audio* copy_audio(const std::vector<float>& samples, const std::vector<ev::Wo
     out->words = names;
     out->word_start = starts;
     out->word_end = ends;
+    out->word_source_begin = source_begin;
+    out->word_source_end = source_end;
     return out;
 }
 

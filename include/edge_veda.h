@@ -406,8 +406,10 @@ EV_API const char* ev_runtime_version(void);
  * ev_audio_callback, ev_synthesize_stream, ev_voices, ev_set_frontend.
  * Minor 6 appended: ev_voice_list, ev_list_voices, ev_voice_list_free; and fixed: ev_status no
  * longer waits for a running call.
+ * Minor 7 appended: ev_phonemes.source_begin/source_end, ev_audio.word_source_begin/
+ * word_source_end (where each token or word is in the input text).
  */
-#define EV_ABI_MINOR 6
+#define EV_ABI_MINOR 7
 
 /* Returns the EV_ABI_MINOR the library was built with. Thread-safe. */
 EV_API int32_t ev_abi_minor(void);
@@ -451,6 +453,12 @@ typedef struct ev_phonemes {
     const char* const* phonemes;  /* count NUL-terminated strings: space-separated phonemes;
                                      "" for punctuation */
     const int32_t* sources;       /* count EV_SOURCE_* values */
+    /* Appended in ABI minor 7 (read them only when struct_size covers them). */
+    const int64_t* source_begin;  /* count byte offsets into the input text: where the source
+                                     word each token was read from begins ("1984" for
+                                     "nineteen" and "eighty-four": tokens of one source word
+                                     share its span); -1 when unknown */
+    const int64_t* source_end;    /* count ends (one past the last byte); -1 when unknown */
 } ev_phonemes;
 
 /*
@@ -532,6 +540,12 @@ typedef struct ev_audio {
     const char* const* words;     /* word_count NUL-terminated strings, in input order */
     const int64_t* word_start;    /* word_count first samples of the words */
     const int64_t* word_end;      /* word_count ends (one past the last sample) */
+    /* Appended in ABI minor 7 (read them only when struct_size covers them). `words` holds the
+     * words as spoken ("doctor", "nineteen", "eighty-four"); these say which bytes of the input
+     * text each was read from ("Dr.", "1984", "1984": words of one source word share its
+     * span). -1 when the input was phonemes. */
+    const int64_t* word_source_begin; /* word_count byte offsets into the input */
+    const int64_t* word_source_end;   /* word_count ends (one past the last byte) */
 } ev_audio;
 
 /*

@@ -319,6 +319,64 @@ def test_tokenizer_is_linear_on_hostile_input(driver):
     assert got[11] == [("W", w) for w in ["one", "o'clock"] * 40000]
 
 
+def token_spans(driver, texts, command="toks"):
+    """Per text, [(kind, token, source slice, begin, end)]: each token with the bytes of the input
+    it was read from (TextToken::source_begin/source_end)."""
+    out = []
+    for text, line in zip(texts, run_driver(driver, [f"{command} " + t.encode("utf-8").hex() for t in texts])):
+        assert line.startswith("OK"), line
+        data, toks = text.encode("utf-8"), []
+        for f in line.split("\t")[1:]:
+            tok, _, span = f.rpartition("@")
+            b, e = (int(x) for x in span.split("-"))
+            toks.append((tok[0], tok[1:], data[b:e].decode("utf-8"), b, e))
+        out.append(toks)
+    return out
+
+
+def test_tokens_carry_their_source_span(driver):
+    """Each token says which bytes of the input it was read from, through the English reader and
+    g2p-en's passes: the source word ("Dr.", "$3.50", "1984"), shared by the tokens read from it."""
+    got = token_spans(driver, ["Dr. Smith paid $3.50 in 1984.", "Héllo  wörld, i.e. 7pm at 12 St. 3.14 x",
+                               "THE BBC SAID 1,234 KM"])
+    assert [(t, src) for _, t, src, _, _ in got[0]] == [
+        ("doctor", "Dr."), ("smith", "Smith"), ("paid", "paid"), ("three", "$3.50"), ("dollars", "$3.50"),
+        (",", "$3.50"), ("fifty", "$3.50"), ("cents", "$3.50"), ("in", "in"), ("nineteen", "1984"),
+        ("eighty-four", "1984"), (".", ".")], got[0]
+    assert [(t, src) for _, t, src, _, _ in got[1]] == [
+        ("hello", "Héllo"), ("world", "wörld"), (",", ","), ("that", "i.e."), ("is", "i.e."), ("seven", "7pm"),
+        ("p.", "7pm"), ("m.", "7pm"), ("at", "at"), ("twelve", "12"), ("street", "St."), ("three", "3.14"),
+        ("point", "3.14"), ("one", "3.14"), ("four", "3.14"), ("x", "x")], got[1]
+    # Shouted words lowercased, the source keeps its capitals.
+    assert [src for _, _, src, _, _ in got[2]] == ["THE", "BBC", "SAID"] + ["1,234"] * 5 + ["KM"], got[2]
+    # g2p-en's steps alone carry them too ("$3.50": g2p-en's own dollars).
+    g2p_en = token_spans(driver, ["Paid $3.50 in 1984."], "toksg")[0]
+    assert [(t, src) for _, t, src, _, _ in g2p_en] == [
+        ("paid", "Paid"), ("three", "$3.50"), ("dollars", "$3.50"), (",", "$3.50"), ("fifty", "$3.50"),
+        ("cents", "$3.50"), ("in", "in"), ("nineteen", "1984"), ("eighty-four", "1984"), (".", ".")], g2p_en
+
+
+def test_token_spans_are_ordered_and_inside_the_input(driver):
+    rng = random.Random(25)
+    pieces = ["Dr.", "St.", "Smith", "$3.50", "£5", "1984", "1,234", "3.14", "7:45", "7pm", "50%", "5 km", "U.S.",
+              "GPU", "i.e.", "e.g.", "HELLO", "café", "naïve", "😀", "—", "...", "!!!!", "don't", "well-known",
+              "(555) 123-4567", "#5", "No. 5", "&", "12th", "x", "\t", "\n", " ", "  ", ",", "-", "'"]
+    texts = ["".join(rng.choice(pieces) + rng.choice(["", " ", " "]) for _ in range(rng.randint(0, 12)))
+             for _ in range(2000)]
+    for command in ("toks", "toksg"):
+        for text, toks in zip(texts, token_spans(driver, texts, command)):
+            n = len(text.encode("utf-8"))
+            assert all(0 <= b < e <= n for *_, b, e in toks), (text, toks)
+            assert [b for *_, b, _ in toks] == sorted(b for *_, b, _ in toks), (text, toks)
+            assert [e for *_, e in toks] == sorted(e for *_, e in toks), (text, toks)
+            for kind, tok, src, _, _ in toks:  # a plain word is its source, lowercased
+                if kind == "W" and src.isascii() and src.isalpha():
+                    assert tok == src.lower(), (text, toks)
+    # Linear on long input, spans and all.
+    long = token_spans(driver, ["Dr. Smith paid $3.50 in 1984. " * 20000])[0]
+    assert long[-1][3] == 30 * 20000 - 2 and long[-2][2] == "1984"
+
+
 # ---- lexicon ---------------------------------------------------------------------------------
 
 def load_lexicon_module():

@@ -915,7 +915,7 @@ def test_out_of_memory_while_loading_is_reported_as_such(artifact_dir, warm):
 def test_abi_minor_handshake():
     import edge_veda
 
-    assert lib.EV_ABI_MINOR == 6
+    assert lib.EV_ABI_MINOR == 7
     assert lib.ev_abi_minor() >= lib.EV_ABI_MINOR
     assert edge_veda.ABI_MINOR == lib.EV_ABI_MINOR
     assert lib.ev_abi_version() == lib.EV_ABI_VERSION == 1

@@ -35,15 +35,73 @@ def test_text_paragraph_words_and_timings(tts):
     assert audio.sample_rate == 24000 and audio.samples.dtype == np.float32
     assert len(audio.samples) % SAMPLES_PER_FRAME == 0 and 4.0 < audio.duration < 15.0
     assert np.all(np.isfinite(audio.samples)) and 0.05 < np.abs(audio.samples).max() <= 1.5
+    # One entry per input word, as the input wrote it; what was said for it beside it.
     words = [w for w, _, _ in audio.words]
-    assert words == ["hello", "world", "the", "year", "twenty", "twenty-five", "had", "three", "hundred",
-                     "sixty-five", "days", "did", "you", "count", "them"], words
+    assert words == ["Hello", "world", "The", "year", "2025", "had", "365", "days", "Did", "you", "count",
+                     "them"], words
+    assert [w.spoken for w in audio.words] == ["hello", "world", "the", "year", "twenty twenty-five", "had",
+                                               "three hundred sixty-five", "days", "did", "you", "count", "them"]
+    assert all(PARAGRAPH[w.source_start:w.source_end] == w.text for w in audio.words)
     starts = [s for _, s, _ in audio.words]
     assert starts == sorted(starts) and all(s < e <= len(audio.samples) for _, s, e in audio.words)
     t = tts.timings()
     assert t["frontend"] > 0 and t["durations"] > 0 and t["audio"] > t["durations"]
     s = tts.status()
     assert "synthesize" in s.capabilities and s.model_kind == "tts"
+
+
+def test_words_are_the_input_words_with_their_spans(tts):
+    """Audio.words: the input's words ("Dr.", "$3.50", "1984") with their character offsets in the
+    str (after non-ASCII text too) and what was said for each; sample spans in order. The C fields
+    (ev_audio.word_source_begin/end) are UTF-8 byte offsets, shared by the words of one source word."""
+    text = "Dr. Smith paid $3.50 in 1984. Café naïve 7pm!"
+    audio = tts.synthesize(text)
+    assert [w.text for w in audio.words] == ["Dr.", "Smith", "paid", "$3.50", "in", "1984", "Café", "naïve",
+                                             "7pm"], audio.words
+    assert [w.spoken for w in audio.words][:6] == ["doctor", "smith", "paid", "three dollars fifty cents", "in",
+                                                   "nineteen eighty-four"]
+    assert all(text[w.source_start:w.source_end] == w.text for w in audio.words)
+    assert [w.source_start for w in audio.words] == [0, 4, 10, 15, 21, 24, 30, 35, 41]
+    assert all(a.end <= b.start for a, b in zip(audio.words, audio.words[1:]))
+    assert all(w.start < w.end <= len(audio.samples) for w in audio.words)
+    # The ABI: one entry per spoken word, each with its source word's byte span.
+    out = ffi.new("ev_audio**")
+    assert lib.ev_synthesize(native(tts), text.encode(), ffi.NULL, out) == lib.EV_OK
+    try:
+        a = out[0]
+        assert a.struct_size >= ffi.sizeof("ev_audio")
+        raw = [(ffi.string(a.words[i]).decode(), text.encode()[a.word_source_begin[i]:a.word_source_end[i]].decode())
+               for i in range(a.word_count)]
+    finally:
+        lib.ev_audio_free(out[0])
+    assert raw[:7] == [("doctor", "Dr."), ("smith", "Smith"), ("paid", "paid"), ("three", "$3.50"),
+                       ("dollars", "$3.50"), ("fifty", "$3.50"), ("cents", "$3.50")], raw
+    assert ("nineteen", "1984") in raw and ("eighty-four", "1984") in raw and raw[-1] == ("m.", "7pm")
+    # ev_phonemize (ABI minor 7) carries the same spans per token.
+    ph_out = ffi.new("ev_phonemes**")
+    assert lib.ev_phonemize(native(tts), text.encode(), ffi.NULL, ph_out) == lib.EV_OK
+    try:
+        r = ph_out[0]
+        assert r.struct_size >= ffi.sizeof("ev_phonemes")
+        spans = [(ffi.string(r.tokens[i]).decode(), text.encode()[r.source_begin[i]:r.source_end[i]].decode())
+                 for i in range(r.count)]
+    finally:
+        lib.ev_phonemes_free(ph_out[0])
+    assert spans[:2] == [("doctor", "Dr."), ("smith", "Smith")] and ("eighty-four", "1984") in spans, spans
+    # Phoneme input has no source: the symbols' runs, no offsets.
+    ph = tts.synthesize(phonemes="həlˈO wˈɜɹld")
+    assert [(w.text, w.source_start) for w in ph.words] == [("həlˈO", None), ("wˈɜɹld", None)]
+    # Text over the model's limit (split_text): the offsets still index the whole text.
+    long = "  ".join(f"Sentence {i} costs ${i}.25 today." for i in range(8))
+    tts.__dict__["_max_chars"] = 40  # each sentence a part of its own (as tests/test_tts_long_text.py)
+    try:
+        assert len(edge_veda.speech.split_text(long, 40)) == 8
+        got = tts.synthesize(long, speed=4)
+    finally:
+        del tts.__dict__["_max_chars"]
+    assert len(got.words) == 8 * 5 and all(long[w.source_start:w.source_end] == w.text for w in got.words)
+    assert [w.text for w in got.words[-5:]] == ["Sentence", "7", "costs", "$7.25", "today"]
+    assert [w.start for w in got.words] == sorted(w.start for w in got.words)
 
 
 @pytest.mark.slow

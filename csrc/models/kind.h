@@ -32,6 +32,9 @@ struct PhonemizedToken {
     std::string token;     // the word or punctuation as the text front end produced it
     std::string phonemes;  // space-separated phonemes; "" for punctuation
     int32_t source = 0;    // kSource*
+    // Bytes [source_begin, source_end) of the input text the token was read from (the source
+    // word: "Dr.", "1984", "$3.50"; tokens of one source word share it); -1 when unknown.
+    int64_t source_begin = -1, source_end = -1;
 };
 
 // What a running call may ask of the boundary.
@@ -139,9 +142,10 @@ using AudioSink = std::function<void(const AudioPiece&)>;
 
 // Where one input word is in the audio.
 struct WordSpan {
-    std::string word;
+    std::string word;   // the word as the front end spoke it ("nineteen")
     int64_t start = 0;  // first sample
     int64_t end = 0;    // one past the last sample
+    int64_t source_begin = -1, source_end = -1;  // its bytes in the input text; -1: phoneme input
 };
 
 // What a synthesis reports besides its audio: milliseconds per stage (ev_status_info's

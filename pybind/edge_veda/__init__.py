@@ -34,7 +34,7 @@ from .errors import (
 from ._native import runtime_version
 from ._base import Status
 from .model import Model, TextModel
-from .speech import Audio, AudioChunk, SpeechModel
+from .speech import Audio, AudioChunk, SpeechModel, Word
 
 ABI_VERSION = int(_lib.EV_ABI_VERSION)
 __version__ = _ffi.string(_lib.ev_version()).decode()
@@ -68,7 +68,7 @@ def __getattr__(name):
 
 
 __all__ = [
-    "ABI_MINOR", "ABI_VERSION", "AsyncModel", "AsyncSpeechModel", "Audio", "AudioChunk", "SpeechModel", "MemoryEvent", "CancelledError", "EdgeVedaError", "InternalError", "InvalidArgumentError",
+    "ABI_MINOR", "ABI_VERSION", "AsyncModel", "AsyncSpeechModel", "Audio", "AudioChunk", "SpeechModel", "Word", "MemoryEvent", "CancelledError", "EdgeVedaError", "InternalError", "InvalidArgumentError",
     "InvalidStateError", "Model", "ModelInvalidError", "ModelNotFoundError", "OutOfMemoryError",
     "RuntimeFailure", "Status", "TextModel", "UnsupportedDeviceError", "UnsupportedOperationError", "runtime_version",
 ]

@@ -30,8 +30,43 @@ SYNTHESIS_KEYWORDS = ("phonemes", "voice", "speed")
 
 
 @dataclasses.dataclass(frozen=True)
+class Word:
+    """One input word of a synthesis and where it is in the audio.
+
+    text: the word as the input wrote it ("Dr.", "1984", "$3.50"); for phoneme input, the run of
+    symbols. spoken: what the front end said for it ("doctor", "nineteen eighty-four").
+    start, end: its first sample and one past its last. source_start, source_end: where `text`
+    is in the input str (character offsets, input[source_start:source_end] == text); None for
+    phoneme input. Unpacks and indexes as the (text, start, end) triple."""
+
+    text: str
+    start: int
+    end: int
+    spoken: str = ""
+    source_start: int | None = None
+    source_end: int | None = None
+
+    def __iter__(self):
+        return iter((self.text, self.start, self.end))
+
+    def __getitem__(self, i):
+        return (self.text, self.start, self.end)[i]
+
+    def __len__(self) -> int:
+        return 3
+
+    def shifted(self, samples: int, chars: int | None) -> "Word":
+        """The word `samples` later in the audio, `chars` later in the input (None: unknown)."""
+        moved = self.source_start is not None and chars is not None
+        return dataclasses.replace(self, start=self.start + samples, end=self.end + samples,
+                                   source_start=self.source_start + chars if moved else None,
+                                   source_end=self.source_end + chars if moved else None)
+
+
+@dataclasses.dataclass(frozen=True)
 class Audio:
-    """A synthesized utterance. `words`: (word, start_sample, end_sample) per input word."""
+    """A synthesized utterance. `words`: one Word per input word, in input order (the spoken
+    words read from one input word, "1984" -> "nineteen eighty-four", are one entry)."""
 
     samples: np.ndarray  # float32, mono
     sample_rate: int
@@ -75,14 +110,48 @@ class AudioChunk:
     progress: float  # fraction of the input synthesized so far
 
 
-def _audio(out) -> Audio:
+def _char_offsets(text: str) -> list[int]:
+    """Per UTF-8 byte offset of `text` (and its end), the index of the character it is in."""
+    at = []
+    for i, c in enumerate(text):
+        at += [i] * len(c.encode("utf-8", "surrogatepass"))
+    at.append(len(text))
+    return at
+
+
+def _words(a, text: str | None) -> tuple:
+    """ev_audio's words as Word entries: the spoken words of one source span (the input bytes
+    they were read from) merged into one entry for that input word."""
+    has_source = a.struct_size >= ffi.offsetof("ev_audio", "word_source_end") + ffi.sizeof("int64_t*")
+    chars = _char_offsets(text) if text is not None and has_source else None
+    words: list[Word] = []
+    span = None  # the byte span of words[-1]
+    for i in range(int(a.word_count)):
+        spoken = ffi.string(a.words[i]).decode("utf-8", "replace")
+        start, end = int(a.word_start[i]), int(a.word_end[i])
+        b, e = (int(a.word_source_begin[i]), int(a.word_source_end[i])) if chars else (-1, -1)
+        if not (chars and 0 <= b < e < len(chars)):
+            words.append(Word(spoken, start, end, spoken))
+            span = None
+            continue
+        if span is not None and b < span[1]:  # the same input word ("1984": "nineteen", "eighty-four")
+            w = words[-1]
+            span = (span[0], max(span[1], e))
+            s0, s1 = chars[span[0]], chars[span[1]]
+            words[-1] = Word(text[s0:s1], min(w.start, start), max(w.end, end), f"{w.spoken} {spoken}", s0, s1)
+            continue
+        span = (b, e)
+        words.append(Word(text[chars[b]:chars[e]], start, end, spoken, chars[b], chars[e]))
+    return tuple(words)
+
+
+def _audio(out, text: str | None = None) -> Audio:
+    """`text`: the input text (None for phoneme input), which the word spans index."""
     a = out[0]
     n = int(a.sample_count)
     samples = np.frombuffer(ffi.buffer(a.samples, 4 * n), dtype=np.float32).copy() if n else \
         np.zeros(0, dtype=np.float32)
-    words = tuple((ffi.string(a.words[i]).decode("utf-8", "replace"), int(a.word_start[i]), int(a.word_end[i]))
-                  for i in range(int(a.word_count)))
-    return Audio(samples, int(a.sample_rate), words)
+    return Audio(samples, int(a.sample_rate), _words(a, text))
 
 
 # A sentence ends at . ! ? or an ellipsis (closing quotes or brackets may follow) before
@@ -275,14 +344,22 @@ class SpeechModel(ModelBase):
         encoded, p = self._params(api, text, phonemes, voice, speed, keep, unknown)
         parts = self._parts(text if phonemes is None else phonemes)
         if len(parts) == 1:
-            return self._native.call_out(api, lib.ev_synthesize, "ev_audio**", encoded, p, copy=_audio,
+            return self._native.call_out(api, lib.ev_synthesize, "ev_audio**", encoded, p,
+                                         copy=lambda out: _audio(out, text if phonemes is None else None),
                                          free=lambda out: lib.ev_audio_free(out[0]))
-        pieces, words, start = [], [], 0
+        pieces, words, start, cursor = [], [], 0, 0
         for part in parts:  # longer than the model's limit: part by part (split_text)
-            a = self._native.call_out(api, lib.ev_synthesize, "ev_audio**", part.encode("utf-8"), p, copy=_audio,
+            a = self._native.call_out(api, lib.ev_synthesize, "ev_audio**", part.encode("utf-8"), p,
+                                      copy=lambda out: _audio(out, part if phonemes is None else None),
                                       free=lambda out: lib.ev_audio_free(out[0]))
             pieces.append(a.samples)
-            words += [(w, s + start, e + start) for w, s, e in a.words]
+            for w in a.words:
+                # A part is the text's sentences joined by single spaces: each word is found in
+                # the text after the one before it.
+                at = text.find(w.text, cursor) if w.source_start is not None else -1
+                if at >= 0:
+                    cursor = at + len(w.text)
+                words.append(w.shifted(start, at - w.source_start if at >= 0 else None))
             start += len(a.samples)
         return Audio(np.concatenate(pieces), a.sample_rate, tuple(words))
 

@@ -5,6 +5,8 @@
 //                      or "ERR CODE MESSAGE"
 //   tokg HEX           the same with TextMode::kG2pEn (g2p-en's steps alone, no English reader)
 //   tokc HEX           as tok, each word followed by "/" and its `cased` form
+//   toks HEX           as tok, each token followed by "@BEGIN-END", its source byte span
+//   toksg HEX          the same with TextMode::kG2pEn
 //   read HEX           read_english(bytes) -> "OK HEX"
 //   num HEX            normalize_numbers(bytes) -> "OK HEX"
 //   card DIGITS AND    cardinal_words(DIGITS, AND != 0) -> the words
@@ -84,14 +86,17 @@ int main() {
         const std::string arg = sp == std::string::npos ? std::string() : line.substr(sp + 1);
         out.clear();
         try {
-            if (cmd == "tok" || cmd == "tokg" || cmd == "tokc") {
+            if (cmd == "tok" || cmd == "tokg" || cmd == "tokc" || cmd == "toks" || cmd == "toksg") {
                 out = "OK";
-                const auto mode = cmd == "tokg" ? ev::g2p::TextMode::kG2pEn : ev::g2p::TextMode::kEnglish;
+                const bool g2p_en = cmd == "tokg" || cmd == "toksg";
+                const auto mode = g2p_en ? ev::g2p::TextMode::kG2pEn : ev::g2p::TextMode::kEnglish;
                 for (const auto& t : ev::g2p::tokenize_text(from_hex(arg), mode)) {
                     out += '\t';
                     out += t.is_punctuation ? 'P' : 'W';
                     out += t.text;
                     if (cmd == "tokc" && !t.is_punctuation) out += "/" + t.cased;
+                    if (cmd == "toks" || cmd == "toksg")
+                        out += "@" + std::to_string(t.source_begin) + "-" + std::to_string(t.source_end);
                 }
             } else if (cmd == "read") {
                 out = "OK " + to_hex(ev::g2p::read_english(from_hex(arg)));

@@ -633,7 +633,7 @@ size_t sentence_end(const std::string& s, size_t i) {
     return n;
 }
 
-std::string calm_shouting(const std::string& s) {
+std::string calm_shouting(const std::string& s, const SourceSpans& in, SourceSpans* spans) {
     std::string out;
     out.reserve(s.size());
     const size_t n = s.size();
@@ -659,12 +659,14 @@ std::string calm_shouting(const std::string& s) {
                 continue;
             }
             if (!shouted || !is_alpha(s[k])) {
+                spans->copy_from(in, k, k + 1);
                 out += s[k++];
                 continue;
             }
             size_t r = k;
             bool vowel = false;
             while (r < e && is_alpha(s[r])) vowel |= is_vowel(s[r++]);
+            spans->copy_from(in, k, r);
             for (; k < r; ++k) out += vowel ? lower(s[k]) : s[k];
         }
         i = e;
@@ -675,7 +677,15 @@ std::string calm_shouting(const std::string& s) {
 }  // namespace
 
 std::string read_english(const std::string& utf8) {
-    const std::string s = calm_shouting(utf8);
+    SourceSpans spans;
+    return read_english(utf8, SourceSpans::identity(utf8.size()), &spans);
+}
+
+std::string read_english(const std::string& utf8, const SourceSpans& source, SourceSpans* spans) {
+    SourceSpans in;
+    const std::string s = calm_shouting(utf8, source, &in);
+    spans->begin.clear();
+    spans->end.clear();
     std::string out;
     out.reserve(s.size() + s.size() / 4);
     const size_t n = s.size();
@@ -708,9 +718,11 @@ std::string read_english(const std::string& utf8) {
         if (end == 0 || out.size() == mark) {  // nothing read: the character as it is
             out.resize(before);
             out += c;
+            spans->copy_from(in, i, i + 1);
             ++i;
             continue;
         }
+        spans->add_from(in, i, end, out.size() - before);  // the words (and the space before)
         i = end;
     }
     return out;

@@ -28,6 +28,8 @@
 
 #include <string>
 
+#include "models/g2p/text.h"
+
 namespace ev {
 namespace g2p {
 
@@ -37,6 +39,9 @@ namespace g2p {
 constexpr char kLetterNameMark = '\x01';
 
 std::string read_english(const std::string& utf8);
+// The same, with where each output byte was read from: `in` describes `utf8` (one entry per
+// byte), *out receives one entry per byte of the result (text.h, SourceSpans).
+std::string read_english(const std::string& utf8, const SourceSpans& in, SourceSpans* out);
 
 // Whether a word is read letter by letter ("GPU" -> G P U). `cased`: the word as written, with
 // the capitals that survived the shouting pass. The rule: 2 to 5 letters, all capitals; spelled

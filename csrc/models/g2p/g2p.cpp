@@ -230,12 +230,17 @@ private:
 
     // One word as tokens: letter by letter ("g." "p." "u.") when read_as_letters() says so
     // (english.h: all capitals, 2-5 letters, the lexicon lacks it, or AI/AM/ID/PM/US), else itself.
-    void add_word(const std::string& text, const std::string& cased, std::vector<g2p::TextToken>& out) const {
+    // `from`: the token the word comes from (its source span; the parts of a hyphenated word
+    // and the letters of a spelled word share it).
+    void add_word(const std::string& text, const std::string& cased, const g2p::TextToken& from,
+                  std::vector<g2p::TextToken>& out) const {
         if (!g2p::read_as_letters(cased, in_lexicon(text))) {
-            out.push_back(g2p::TextToken{text, false, cased});
+            out.push_back(g2p::TextToken{text, false, cased, from.source_begin, from.source_end});
             return;
         }
-        for (char c : text) out.push_back(g2p::TextToken{std::string{c, '.'}, false, std::string{c, '.'}});
+        for (char c : text)
+            out.push_back(g2p::TextToken{std::string{c, '.'}, false, std::string{c, '.'}, from.source_begin,
+                                         from.source_end});
     }
 
     // The text front end's tokens, except that a whole input with no space and no digit that
@@ -250,14 +255,14 @@ private:
         if (tokens.size() >= 2 && whole_input_is_one_word(text, tokens)) {
             std::string whole;
             for (const g2p::TextToken& t : tokens) whole += t.text;
-            return {g2p::TextToken{whole, false, whole}};
+            return {g2p::TextToken{whole, false, whole, tokens.front().source_begin, tokens.back().source_end}};
         }
         std::vector<g2p::TextToken> out;
         out.reserve(tokens.size());
         for (g2p::TextToken& t : tokens) {
             if (t.is_punctuation || t.text.find('-') == std::string::npos || in_lexicon(t.text)) {
                 if (t.is_punctuation) out.push_back(std::move(t));
-                else add_word(t.text, t.cased, out);
+                else add_word(t.text, t.cased, t, out);
                 continue;
             }
             const std::vector<std::string> parts = hyphen_parts(t.text), cased = hyphen_parts(t.cased);
@@ -268,7 +273,7 @@ private:
                 out.push_back(std::move(t));
                 continue;
             }
-            for (size_t k = 0; k < parts.size(); ++k) add_word(parts[k], cased[k], out);
+            for (size_t k = 0; k < parts.size(); ++k) add_word(parts[k], cased[k], t, out);
         }
         return out;
     }
@@ -289,6 +294,8 @@ private:
         std::vector<std::pair<std::string, int32_t>> phones;
         for (size_t i = 0; i < tokens.size(); ++i) {
             out[i].token = tokens[i].text;
+            out[i].source_begin = static_cast<int64_t>(tokens[i].source_begin);
+            out[i].source_end = static_cast<int64_t>(tokens[i].source_end);
             if (tokens[i].is_punctuation) {
                 out[i].source = kSourcePunctuation;
             } else if (lexicon_tokens(tokens[i].text, params, &phones)) {

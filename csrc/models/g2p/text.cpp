@@ -190,16 +190,31 @@ std::string expand_dollars(const std::string& amount) {
 
 // Pass 1 (_comma_number_re): in each run of digits and commas, the commas between its first
 // and last digit go.
-std::string remove_number_commas(const std::string& s) {
-    std::string out;
-    out.reserve(s.size());
+// A pass's text and where each of its bytes was read from.
+struct Mapped {
+    std::string text;
+    SourceSpans spans;
+    void copy(const Mapped& from, size_t i, size_t j) {  // from's bytes [i, j) as they are
+        text.append(from.text, i, j - i);
+        spans.copy_from(from.spans, i, j);
+    }
+    void write(const std::string& words, const Mapped& from, size_t i, size_t j) {  // read from [i, j)
+        text += words;
+        spans.add_from(from.spans, i, j, words.size());
+    }
+};
+
+Mapped remove_number_commas(const Mapped& in) {
+    const std::string& s = in.text;
+    Mapped out;
+    out.text.reserve(s.size());
     size_t i = 0;
     const size_t n = s.size();
     while (i < n) {
         if (!is_digit(s[i]) && s[i] != ',') {
             size_t j = i + 1;
             while (j < n && !is_digit(s[j]) && s[j] != ',') ++j;
-            out.append(s, i, j - i);
+            out.copy(in, i, j);
             i = j;
             continue;
         }
@@ -213,7 +228,7 @@ std::string remove_number_commas(const std::string& s) {
         }
         for (size_t k = i; k < j; ++k) {
             if (s[k] == ',' && first != std::string::npos && k > first && k < last) continue;
-            out += s[k];
+            out.copy(in, k, k + 1);
         }
         i = j;
     }
@@ -223,46 +238,47 @@ std::string remove_number_commas(const std::string& s) {
 // Passes 2 and 3 (_pounds_re, _dollars_re): `sign` followed by a run of digits and commas
 // (and dots when `allow_dot`); the match ends at the run's last digit.
 template <typename Expand>
-std::string expand_currency(const std::string& s, const char* sign, size_t sign_len, bool allow_dot,
-                            Expand expand) {
-    std::string out;
-    out.reserve(s.size() + 16);
+Mapped expand_currency(const Mapped& in, const char* sign, size_t sign_len, bool allow_dot, Expand expand) {
+    const std::string& s = in.text;
+    Mapped out;
+    out.text.reserve(s.size() + 16);
     const size_t n = s.size();
     size_t i = 0;
     while (i < n) {
         const size_t hit = s.find(sign, i, sign_len);
         if (hit == std::string::npos) {
-            out.append(s, i, std::string::npos);
+            out.copy(in, i, n);
             break;
         }
-        out.append(s, i, hit - i);
+        out.copy(in, i, hit);
         i = hit;
         size_t j = i + sign_len;
         size_t last = std::string::npos;
         for (; j < n && (is_digit(s[j]) || s[j] == ',' || (allow_dot && s[j] == '.')); ++j)
             if (is_digit(s[j])) last = j;
         if (last == std::string::npos) {
-            out.append(s, i, sign_len);
+            out.copy(in, i, i + sign_len);
             i += sign_len;
             continue;
         }
-        out += expand(s.substr(i + sign_len, last + 1 - (i + sign_len)));
+        out.write(expand(s.substr(i + sign_len, last + 1 - (i + sign_len))), in, i, last + 1);
         i = last + 1;
     }
     return out;
 }
 
 // Pass 4 (_decimal_number_re): "12.34" -> "12 point 34".
-std::string expand_decimal_points(const std::string& s) {
-    std::string out;
-    out.reserve(s.size() + 16);
+Mapped expand_decimal_points(const Mapped& in) {
+    const std::string& s = in.text;
+    Mapped out;
+    out.text.reserve(s.size() + 16);
     const size_t n = s.size();
     size_t i = 0;
     while (i < n) {
         if (!is_digit(s[i])) {
             size_t j = i + 1;
             while (j < n && !is_digit(s[j])) ++j;
-            out.append(s, i, j - i);
+            out.copy(in, i, j);
             i = j;
             continue;
         }
@@ -271,12 +287,12 @@ std::string expand_decimal_points(const std::string& s) {
         if (j + 1 < n && s[j] == '.' && is_digit(s[j + 1])) {
             size_t k = j + 1;
             while (k < n && is_digit(s[k])) ++k;
-            out.append(s, i, j - i);
-            out += " point ";
-            out.append(s, j + 1, k - (j + 1));
+            out.copy(in, i, j);
+            out.write(" point ", in, j, j + 1);
+            out.copy(in, j + 1, k);
             i = k;
         } else {
-            out.append(s, i, j - i);
+            out.copy(in, i, j);
             i = j;
         }
     }
@@ -285,16 +301,17 @@ std::string expand_decimal_points(const std::string& s) {
 
 // Passes 5 and 6 (_ordinal_re, _number_re): each digit run, as an ordinal when "st", "nd",
 // "rd" or "th" follows it directly, otherwise through _expand_number.
-std::string expand_digit_runs(const std::string& s) {
-    std::string out;
-    out.reserve(s.size() * 2);
+Mapped expand_digit_runs(const Mapped& in) {
+    const std::string& s = in.text;
+    Mapped out;
+    out.text.reserve(s.size() * 2);
     const size_t n = s.size();
     size_t i = 0;
     while (i < n) {
         if (!is_digit(s[i])) {
             size_t j = i + 1;
             while (j < n && !is_digit(s[j])) ++j;
-            out.append(s, i, j - i);
+            out.copy(in, i, j);
             i = j;
             continue;
         }
@@ -303,10 +320,10 @@ std::string expand_digit_runs(const std::string& s) {
         const std::string digits = s.substr(i, j - i);
         if (j + 1 < n && (s.compare(j, 2, "st") == 0 || s.compare(j, 2, "nd") == 0 ||
                           s.compare(j, 2, "rd") == 0 || s.compare(j, 2, "th") == 0)) {
-            out += ordinal_words(digits);
+            out.write(ordinal_words(digits), in, i, j + 2);
             i = j + 2;
         } else {
-            out += expand_number(digits);
+            out.write(expand_number(digits), in, i, j);
             i = j;
         }
     }
@@ -379,6 +396,7 @@ char filter_char(uint32_t cp) {
 // Filtered text with, per byte, 1 where the source had an ASCII capital (TextToken::cased).
 struct Marked {
     std::string text, upper;
+    SourceSpans spans;
 };
 
 void replace_all(Marked& m, const char* from, const char* to) {
@@ -395,12 +413,15 @@ void replace_all(Marked& m, const char* from, const char* to) {
         if (hit == std::string::npos) break;
         out.text.append(s, i, hit - i);
         out.upper.append(m.upper, i, hit - i);
+        out.spans.copy_from(m.spans, i, hit);
         out.text += to;
         out.upper.append(to_len, '\0');
+        out.spans.add_from(m.spans, hit, hit + from_len, to_len);
         i = hit + from_len;
     }
     out.text.append(s, i, std::string::npos);
     out.upper.append(m.upper, i, std::string::npos);
+    out.spans.copy_from(m.spans, i, s.size());
     m = std::move(out);
 }
 
@@ -417,6 +438,7 @@ void shorten_runs(Marked& m) {
         const size_t keep = (!is_lower(s[i]) && j - i > 3) ? 3 : j - i;
         out.text.append(keep, s[i]);
         out.upper.append(m.upper, i, keep);  // letters keep their flags; other runs have none
+        out.spans.copy_from(m.spans, i, i + keep);
         i = j;
     }
     m = std::move(out);
@@ -463,6 +485,8 @@ void tokenize_filtered(const Marked& m, std::vector<TextToken>& tokens) {
                 tok.text = {s[i + 1], '.'};
                 tok.is_punctuation = false;
                 tok.cased = tok.text;
+                tok.source_begin = m.spans.begin[i + 1];
+                tok.source_end = m.spans.end[i + 1];
                 tokens.push_back(std::move(tok));
                 ++i;
             }
@@ -501,6 +525,8 @@ void tokenize_filtered(const Marked& m, std::vector<TextToken>& tokens) {
         tok.cased = tok.text;
         for (size_t k = i; k < end; ++k)
             if (m.upper[k]) tok.cased[k - i] = static_cast<char>(s[k] - 'a' + 'A');
+        tok.source_begin = m.spans.begin[i];
+        tok.source_end = m.spans.end[end - 1];
         tokens.push_back(std::move(tok));
         i = end;
     }
@@ -518,21 +544,36 @@ std::string ordinal_words(const std::string& digits) {
     return words;
 }
 
-std::string normalize_numbers(const std::string& utf8) {
+namespace {
+
+Mapped normalize_numbers_mapped(Mapped in) {
     bool any_digit = false;  // every rule needs a digit
-    for (char c : utf8) any_digit |= is_digit(c);
-    if (!any_digit) return utf8;
-    std::string s = remove_number_commas(utf8);
+    for (char c : in.text) any_digit |= is_digit(c);
+    if (!any_digit) return in;
+    Mapped s = remove_number_commas(in);
     s = expand_currency(s, "\xC2\xA3", 2, false, [](const std::string& amount) { return amount + " pounds"; });
     s = expand_currency(s, "$", 1, true, expand_dollars);
     s = expand_decimal_points(s);
     return expand_digit_runs(s);
 }
 
+}  // namespace
+
+std::string normalize_numbers(const std::string& utf8) {
+    return normalize_numbers_mapped(Mapped{utf8, SourceSpans::identity(utf8.size())}).text;
+}
+
 std::vector<TextToken> tokenize_text(const std::string& utf8, TextMode mode) {
     validate_utf8(utf8);
     const bool english = mode == TextMode::kEnglish;
-    const std::string numbers = normalize_numbers(english ? read_english(utf8) : utf8);
+    Mapped read;
+    if (english) {
+        read.text = read_english(utf8, SourceSpans::identity(utf8.size()), &read.spans);
+    } else {
+        read = Mapped{utf8, SourceSpans::identity(utf8.size())};
+    }
+    const Mapped mapped = normalize_numbers_mapped(std::move(read));
+    const std::string& numbers = mapped.text;
     Marked kept;
     kept.text.reserve(numbers.size());
     kept.upper.reserve(numbers.size());
@@ -545,9 +586,11 @@ std::vector<TextToken> tokenize_text(const std::string& utf8, TextMode mode) {
             if (english && b == static_cast<unsigned char>(kLetterNameMark)) {
                 kept.text += kLetterNameMark;
                 kept.upper += '\0';
+                kept.spans.copy_from(mapped.spans, i - 1, i);
             } else if (const char c = filter_char(b)) {
                 kept.text += c;
                 kept.upper += static_cast<char>(b >= 'A' && b <= 'Z');
+                kept.spans.copy_from(mapped.spans, i - 1, i);
             }
             continue;
         }
@@ -560,6 +603,7 @@ std::vector<TextToken> tokenize_text(const std::string& utf8, TextMode mode) {
         if (const char c = filter_char(cp)) {
             kept.text += c;
             kept.upper += '\0';
+            kept.spans.add_from(mapped.spans, i - len, i, 1);
         }
     }
     replace_all(kept, "i.e.", "that is");

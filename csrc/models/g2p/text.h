@@ -20,6 +20,7 @@
 // Time and memory are O(n) in the input; nothing recurses.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,42 @@ struct TextToken {
     bool is_punctuation;  // true when the token has no letter (g2p-en passes it through)
     std::string cased;    // words: `text` with the source's ASCII capitals ("GPU"), those of
                           // shouted sentences dropped (english.h); what read_as_letters() reads
+    // The bytes [source_begin, source_end) of the input the token was read from: the source
+    // word ("Dr." for "doctor", "1984" for both "nineteen" and "eighty-four", "$3.50" for each
+    // word of "three dollars and fifty cents"). Tokens of one source word share its span.
+    size_t source_begin = 0, source_end = 0;
+};
+
+// Where each byte of a pass's output was read from: [begin[k], end[k]) bytes of the original
+// input. Every pass reads left to right, so both arrays are non-decreasing and the source of
+// output bytes [i, j) is [begin[i], end[j - 1]): passes compose in O(1) per byte.
+struct SourceSpans {
+    std::vector<size_t> begin, end;
+    void add(size_t b, size_t e, size_t count = 1) {
+        begin.insert(begin.end(), count, b);
+        end.insert(end.end(), count, e);
+    }
+    // `count` output bytes read from bytes [i, j) (j > i) of the text `from` describes.
+    void add_from(const SourceSpans& from, size_t i, size_t j, size_t count) {
+        add(from.begin[i], from.end[j - 1], count);
+    }
+    // Bytes [i, j) of the text `from` describes, copied one for one.
+    void copy_from(const SourceSpans& from, size_t i, size_t j) {
+        begin.insert(begin.end(), from.begin.begin() + static_cast<std::ptrdiff_t>(i),
+                     from.begin.begin() + static_cast<std::ptrdiff_t>(j));
+        end.insert(end.end(), from.end.begin() + static_cast<std::ptrdiff_t>(i),
+                   from.end.begin() + static_cast<std::ptrdiff_t>(j));
+    }
+    static SourceSpans identity(size_t n) {
+        SourceSpans s;
+        s.begin.resize(n);
+        s.end.resize(n);
+        for (size_t k = 0; k < n; ++k) {
+            s.begin[k] = k;
+            s.end[k] = k + 1;
+        }
+        return s;
+    }
 };
 
 enum class TextMode {

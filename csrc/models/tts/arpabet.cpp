@@ -188,7 +188,8 @@ std::string tokens_to_kokoro(const std::vector<PhonemizedToken>& tokens, std::ve
         }
         if (words[i].empty()) continue;
         if (!out.empty()) out += ' ';
-        if (word_spans) word_spans->push_back({t.token, out.size(), out.size() + words[i].size()});
+        if (word_spans)
+            word_spans->push_back({t.token, out.size(), out.size() + words[i].size(), t.source_begin, t.source_end});
         out += words[i];
     }
     return out;

@@ -17,10 +17,12 @@ std::string arpabet_to_kokoro(const std::string& arpabet);
 
 // A phonemized text (the G2P front end's tokens) as one Kokoro phoneme string: words joined by
 // spaces, punctuation attached to the word before it. `word_spans` (may be null) receives, per
-// word token, [begin, end) byte offsets of its phonemes in the result.
+// word token, [begin, end) byte offsets of its phonemes in the result, and the token's source
+// span (PhonemizedToken::source_begin/source_end).
 struct WordOffsets {
     std::string word;
     size_t begin = 0, end = 0;
+    int64_t source_begin = -1, source_end = -1;
 };
 // The model's own pronunciation of a word (its lexicon), if it has one: true and *out set.
 using WordLookup = std::function<bool(const std::string& word, std::string* out)>;

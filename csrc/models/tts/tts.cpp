@@ -97,7 +97,8 @@ struct Tokenized {
     std::vector<uint8_t> boundary;  // per id: 3 sentence end, 2 phrase end, 1 space, 0 none
     struct Word {
         std::string word;
-        size_t begin = 0, end = 0;  // id range
+        size_t begin = 0, end = 0;                   // id range
+        int64_t source_begin = -1, source_end = -1;  // bytes of the input text; -1: phonemes
     };
     std::vector<Word> words;
 };
@@ -494,7 +495,7 @@ private:
         };
         for (const tts::WordOffsets& w : text_words ? *text_words : runs) {
             const size_t b = first_id_at(w.begin), e = first_id_at(w.end);
-            if (e > b) t.words.push_back({w.word, b, e});
+            if (e > b) t.words.push_back({w.word, b, e, w.source_begin, w.source_end});
         }
         return t;
     }
@@ -687,7 +688,7 @@ private:
             if (w.begin < begin || w.begin >= end) continue;
             const size_t b = w.begin - begin + 1, e = std::min(w.end, end) - begin + 1;
             out->push_back({w.word, offset + before[b] * cfg_.samples_per_frame,
-                            offset + before[std::max(b, e)] * cfg_.samples_per_frame});
+                            offset + before[std::max(b, e)] * cfg_.samples_per_frame, w.source_begin, w.source_end});
         }
     }
 

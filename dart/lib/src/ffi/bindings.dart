@@ -24,7 +24,7 @@ const String EV_DEVICE_CPU = 'cpu';
 const int EV_SEED_CONTEXT = -1; // 0xFFFFFFFFFFFFFFFF
 const int EV_MEMORY_PRESSURE_MODERATE = 1;
 const int EV_MEMORY_PRESSURE_CRITICAL = 2;
-const int EV_ABI_MINOR = 6;
+const int EV_ABI_MINOR = 7;
 const int EV_MAX_THREADS = 64;
 const int EV_ERR_UNSUPPORTED_OPERATION = -11;
 const int EV_CAP_GENERATE = 1;
@@ -145,6 +145,8 @@ final class ev_phonemes extends Struct {
   external Pointer<Pointer<Utf8>> tokens;
   external Pointer<Pointer<Utf8>> phonemes;
   external Pointer<Int32> sources;
+  external Pointer<Int64> source_begin;
+  external Pointer<Int64> source_end;
 }
 
 final class ev_system_lib_model extends Struct {
@@ -184,6 +186,8 @@ final class ev_audio extends Struct {
   external Pointer<Pointer<Utf8>> words;
   external Pointer<Int64> word_start;
   external Pointer<Int64> word_end;
+  external Pointer<Int64> word_source_begin;
+  external Pointer<Int64> word_source_end;
 }
 
 final class ev_audio_chunk extends Struct {
