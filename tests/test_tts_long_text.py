@@ -42,22 +42,28 @@ def tts(kokoro_dir, artifact_dir):
 
 
 def test_stream_of_text_over_the_limit_is_one_utterance(tts):
-    """With the limit lowered to 40 characters, three sentences are three parts: the chunks are
-    numbered, placed and measured as one stream's, and each sentence sounds as it does alone."""
+    """With the limit lowered to 40 characters, three sentences are two native streams: the
+    chunks are numbered, placed and measured as one stream's, and each sentence sounds as it
+    does alone (its length exactly: a stream's parts share their sentence's durations)."""
+    from audio_metrics import aligned_log_mel_cosine
+
     sentences = ["Good morning to you.", "It is a fine day.", "See you soon."]
-    alone = [np.concatenate([c.samples for c in tts.stream(s, speed=2)]) for s in sentences]
+    alone = [tts.synthesize(s, speed=2).samples for s in sentences]
     tts.__dict__["_max_chars"] = 40
     try:
         chunks = list(tts.stream(" ".join(sentences), speed=2))
         audio = tts.synthesize(" ".join(sentences), speed=2)
     finally:
         del tts.__dict__["_max_chars"]
-    assert [c.index for c in chunks] == list(range(len(chunks))) and len(chunks) == 3
-    assert [c.is_final for c in chunks] == [False, False, True]
-    assert [c.start_sample for c in chunks] == [0, len(alone[0]), len(alone[0]) + len(alone[1])]
+    assert [c.index for c in chunks] == list(range(len(chunks))) and len(chunks) >= 3
+    assert [c.is_final for c in chunks] == [False] * (len(chunks) - 1) + [True]
+    assert [c.start_sample for c in chunks] == np.cumsum([0] + [len(c.samples) for c in chunks[:-1]]).tolist()
     assert all(a.progress < b.progress for a, b in zip(chunks, chunks[1:])) and chunks[-1].progress == 1.0
-    for chunk, ref in zip(chunks, alone):
-        np.testing.assert_allclose(chunk.samples, ref, atol=1e-6)
+    joined = np.concatenate([c.samples for c in chunks])
+    bounds = np.cumsum([0] + [len(a) for a in alone])
+    assert len(joined) == bounds[-1]
+    for i, ref in enumerate(alone):
+        assert aligned_log_mel_cosine(joined[bounds[i]:bounds[i + 1]], ref, 24000) >= 0.95, sentences[i]
     # synthesize: the parts' audio one after the other, word timings shifted to their place
     parts = split_text(" ".join(sentences), 40)
     assert len(parts) == 2
