@@ -94,21 +94,37 @@ def test_2000_us_gold_words_are_the_lexicons_default_reading(contexts, misaki):
 
 
 @pytest.mark.slow
-def test_british_voices_speak_the_gb_lexicon(contexts, misaki):
-    """A b* voice reads words from the en-gb lexicon: the text's audio is the audio of the gb
-    reading given as phonemes (and differs from the us reading where the lexicons differ)."""
+def test_500_gb_gold_words_are_the_lexicons_default_reading_in_a_british_voice(contexts, misaki):
+    """A b* voice reads words from the en-gb lexicon: 500 words sampled from gb_gold (the rule of
+    sample_words, and only words the normalizer keeps as written) synthesized as text with
+    bf_emma give exactly the audio of their gb DEFAULT readings given as phonemes (ev_phonemize
+    speaks the default voice's language, so the British reading is checked through the audio:
+    the same ids give the same samples, any other symbol does not). 50 words per call, at speed 4
+    (~13 s of audio a call). Most of them (458) read differently in us_gold."""
     tts, _ = contexts
-    from edge_veda import SpeechModel  # noqa: F401 - the ABI below is what SpeechModel calls
-
     gb, us = misaki["gb_gold"], misaki["us_gold"]
-    words = [w for w in sample_words(gb, 400, seed=5) if w in us and reading(us, w) != reading(gb, w)][:6]
-    assert len(words) == 6
-    for w in words:
-        assert _samples(tts, w, "bf_emma", text=True) == _samples(tts, reading(gb, w), "bf_emma", text=False), w
+    words = sample_words(gb, 520, seed=26)
+    kept = []
+    for start in range(0, len(words), 60):
+        batch = words[start:start + 60]
+        said = {t for t, _, _ in phonemize(tts, ". ".join(batch) + ".")}
+        kept += [w for w in batch if w in said]
+    words = kept[:500]
+    assert len(words) == 500
+    assert sum(w not in us or reading(us, w) != reading(gb, w) for w in words) >= 400
+    differ = []
+    for start in range(0, len(words), 50):
+        batch = words[start:start + 50]
+        text = _samples(tts, " ".join(batch) + ".", "bf_emma", text=True, speed=4.0)
+        if text != _samples(tts, " ".join(reading(gb, w) for w in batch) + ".", "bf_emma", text=False, speed=4.0):
+            differ += [w for w in batch if _samples(tts, w, "bf_emma", text=True, speed=4.0)
+                       != _samples(tts, reading(gb, w), "bf_emma", text=False, speed=4.0)]
+    assert differ == [], [(w, reading(gb, w)) for w in differ[:20]]
 
 
-def _samples(ctx, input_, voice, *, text):
+def _samples(ctx, input_, voice, *, text, speed=1.0):
     params = ffi.new("ev_synthesis_params*", lib.ev_synthesis_params_default())
+    params.speed = speed
     v = ffi.new("char[]", voice.encode())
     params.voice = v
     params.input = lib.EV_TTS_INPUT_TEXT if text else lib.EV_TTS_INPUT_PHONEMES
@@ -188,3 +204,68 @@ def test_speech_model_phonemize_sync_and_async(kokoro_dir, g2p_artifact_dir):
         async with await edge_veda.AsyncSpeechModel.load(kokoro_dir, frontend=g2p_artifact_dir, num_threads=2) as m:
             return await m.phonemize("hello")
     assert asyncio.run(main()) == [("hello", list("həlˈO"))]
+
+
+# Language and voice agree: `edge-veda say --lang` chooses the language's default voice (en-us
+# af_heart, en-gb bf_emma), the voice chooses the lexicon (b*: en-gb); a --voice of another
+# language is a usage error; a voice of a language the front end cannot speak is accepted with a
+# warning (it reads the English front end's phonemes in that voice).
+
+def _say(kokoro_dir, g2p_artifact_dir, out, *args):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "edge_veda", "say", "Good morning.", "-o", str(out), "--model",
+                           kokoro_dir, "--frontend", g2p_artifact_dir, "--threads", "2", *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def _wav_frames(path):
+    import wave
+
+    with wave.open(str(path)) as w:
+        return w.readframes(w.getnframes())
+
+
+def test_say_lang_chooses_that_languages_default_voice(kokoro_dir, g2p_artifact_dir, tmp_path):
+    import edge_veda
+
+    proc = _say(kokoro_dir, g2p_artifact_dir, tmp_path / "gb.wav", "--lang", "en-gb")
+    assert proc.returncode == 0 and "warning" not in proc.stderr, proc.stderr
+    with edge_veda.SpeechModel.load(kokoro_dir, frontend=g2p_artifact_dir, num_threads=2) as tts:
+        def said(voice):
+            return np.concatenate([c.samples for c in tts.stream("Good morning.", voice=voice)])
+        emma = edge_veda.Audio(said("bf_emma"), 24000, ()).pcm16().tobytes()
+        heart = edge_veda.Audio(said("af_heart"), 24000, ()).pcm16().tobytes()
+    assert _wav_frames(tmp_path / "gb.wav") == emma != heart
+
+
+def test_say_lang_refuses_a_voice_of_another_language(kokoro_dir, g2p_artifact_dir, tmp_path):
+    proc = _say(kokoro_dir, g2p_artifact_dir, tmp_path / "x.wav", "--lang", "en-gb", "--voice", "af_heart")
+    assert proc.returncode == 2, proc.stderr
+    assert "--lang en-gb contradicts --voice af_heart (en-us)" in proc.stderr
+    hint = next(line for line in proc.stderr.splitlines() if line.startswith("hint: "))
+    assert "bf_emma" in hint and "bm_george" in hint and "af_heart" not in hint
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_a_voice_the_front_end_cannot_speak_is_read_with_a_warning(kokoro_dir, g2p_artifact_dir, tmp_path):
+    import warnings
+
+    import edge_veda
+
+    proc = _say(kokoro_dir, g2p_artifact_dir, tmp_path / "ja.wav", "--voice", "jf_alpha")
+    assert proc.returncode == 0, proc.stderr
+    said = [line for line in proc.stderr.splitlines() if "warning" in line.lower()]
+    assert said == ["edge-veda: say: warning: voice jf_alpha is ja, but the text front end reads English: the text is "
+                    "read as US English in that voice (English voices: a* and b*, e.g. af_heart, bf_emma; or give "
+                    "phonemes in the voice's language)"], proc.stderr
+    with edge_veda.SpeechModel.load(kokoro_dir, frontend=g2p_artifact_dir, num_threads=2) as tts:
+        with pytest.warns(UserWarning, match=r"SpeechModel\.synthesize: voice zf_xiaobei is zh, but the text front "
+                                             r"end reads English"):
+            tts.synthesize("Hi.", voice="zf_xiaobei:0.6,af_heart:0.4")  # a blend reads with its first voice's
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            tts.synthesize(phonemes="kanakisɯ.", voice="jf_alpha")  # phonemes: any language
+            tts.synthesize("Hi.", voice="bf_emma")
+            tts.synthesize("Hi.", voice="af_heart:0.5,jf_alpha:0.5")

@@ -227,6 +227,7 @@ def _cmd_say(args) -> int:
         if args.text == "-":
             args.parser.error("stdin held no text to say (it was empty or only whitespace)")
         args.parser.error("give the text to say (or '-' to read it from stdin)")
+    _voice_for_language(args)
     out = args.output
     place = _WavOutput(out, args.force)  # refuses before the model is loaded, not after synthesis
     try:
@@ -236,6 +237,52 @@ def _cmd_say(args) -> int:
         place.discard()
     print(f"{'stdout' if out == '-' else out}: {samples / rate:.2f} s at {rate} Hz", file=sys.stderr)
     return EXIT_OK
+
+
+def _voice_for_language(args) -> None:
+    """--lang chooses the voice (that language's default when --voice is not given) and the voice
+    chooses the lexicon (b*: en-gb): a --voice of another language than --lang is a usage error.
+    A voice of a language the English front end cannot speak (jf_alpha) reading text is
+    accepted with a warning."""
+    from .speech import ENGLISH_DEFAULT_VOICES, foreign_voice_warning, voice_info
+
+    first = (args.voice or "").split(",")[0].split(":")[0].strip()
+    if args.lang is not None:
+        if args.voice is None:
+            args.voice = ENGLISH_DEFAULT_VOICES[args.lang]
+        elif voice_info(first)[0] != args.lang:
+            args.parser.error(f"--lang {args.lang} contradicts --voice {args.voice} "
+                              f"({voice_info(first)[0] or 'a voice of no known language'})\n"
+                              f"hint: {_language_voices(args, args.lang)}; or leave out --lang "
+                              f"(the voice chooses the lexicon)")
+    warning = None if args.phonemes else foreign_voice_warning(args.voice)
+    if warning is not None:
+        import warnings
+
+        _say(f"edge-veda: say: warning: {warning}")
+        # Said once here; not again by SpeechModel (a UserWarning with the same text).
+        warnings.filterwarnings("ignore", message=r"SpeechModel\.\w+: voice \S+ is ", category=UserWarning)
+
+
+def _language_voices(args, language: str) -> str:
+    """'en-gb voices: bf_alice, ...' from the model's own list (voice_info), or where they are."""
+    from .speech import ENGLISH_DEFAULT_VOICES, SpeechModel, voice_info
+
+    try:  # an artifact already here only: a usage error neither downloads nor compiles
+        from .models.manager import ModelManager
+        from .paths import is_built, local_build_dir
+
+        model = args.model
+        if not os.path.isdir(model):
+            manager = ModelManager()
+            model = manager.path(model) if manager.is_installed(model) else local_build_dir(model)
+            if not is_built(model):
+                raise FileNotFoundError(model)
+        with SpeechModel.load(model, frontend=None, num_threads=1) as tts:
+            names = [v for v in tts.voices() if voice_info(v)[0] == language]
+        return f"{language} voices: {', '.join(names)}"
+    except Exception:  # the hint only: the artifact may not be here yet
+        return f"{language} voices start with {ENGLISH_DEFAULT_VOICES[language][0]} (edge-veda voices lists them)"
 
 
 def _synthesize(args, text: str, place: "_WavOutput") -> tuple[int, int]:
@@ -750,6 +797,10 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("--force", action="store_true", help="replace OUTPUT even if it is not a WAV file")
     say.add_argument("--voice", help="a voice (edge-veda voices; default af_heart) or a blend like "
                                      "'af_heart:0.7,bf_emma:0.3'; a b* voice reads British English")
+    say.add_argument("--lang", choices=["en-us", "en-gb"],
+                     help="the text's English: without --voice, that language's default voice (en-us: "
+                          "af_heart, en-gb: bf_emma); with --voice, the voice must be of that language "
+                          "(the voice chooses the lexicon)")
     say.add_argument("--speed", type=_speed, default=1.0, help="speaking rate, 0.25 to 4 (default 1)")
     say.add_argument("--phonemes", action="store_true", help="TEXT is phonemes in the model's symbols")
     say.add_argument("--model", default="kokoro", help="TTS model name or artifact directory")

@@ -15,6 +15,7 @@ import dataclasses
 import io
 import os
 import re
+import warnings
 import wave
 from typing import Iterator
 
@@ -226,6 +227,25 @@ def voice_info(name: str) -> tuple[str, str]:
         return "", ""
     return VOICE_LANGUAGES[name[0]], "female" if name[1] == "f" else "male"
 
+
+# The languages the English front end speaks, and each one's default voice: a language chooses
+# the voice (`edge-veda say --lang`), the voice chooses the lexicon (b*: en-gb, else en-us).
+ENGLISH_DEFAULT_VOICES = {"en-us": "af_heart", "en-gb": "bf_emma"}
+
+
+def foreign_voice_warning(voice: str | None) -> str | None:
+    """For text input: a warning when the voice (a blend's first voice, whose language the
+    reading takes) is of a language other than English, or None. Such a voice is accepted
+    (Kokoro voices any phonemes): it reads the English front end's phonemes (US lexicon) in
+    that voice, with its accent."""
+    first = (voice or "").split(",")[0].split(":")[0].strip()
+    language = voice_info(first)[0]
+    if not language or language in ENGLISH_DEFAULT_VOICES:
+        return None
+    return (f"voice {first} is {language}, but the text front end reads English: the text is read as "
+            f"US English in that voice (English voices: a* and b*, e.g. af_heart, bf_emma; or give "
+            f"phonemes in the voice's language)")
+
 class SpeechModel(ModelBase):
     """A loaded text-to-speech artifact: synthesize, synthesize_with_callback, stream (of
     AudioChunks), voices, sample_rate, timings. Lifetime, threads, callbacks, cancel(),
@@ -328,6 +348,9 @@ class SpeechModel(ModelBase):
             if not isinstance(voice, str):
                 raise InvalidArgumentTypeError(f"{api}: voice must be a str, not {type(voice).__name__}",
                                                f"one of {self.voices}, or a blend like 'a:0.7,b:0.3'")
+            warning = foreign_voice_warning(voice) if text is not None else None
+            if warning is not None:
+                warnings.warn(f"{api}: {warning}", UserWarning, stacklevel=3)
             v = ffi.new("char[]", _encode_prompt(api, voice, "voice"))
             keep.append(v)
             p.voice = v
