@@ -27,6 +27,9 @@ DART_DIR = os.path.join(ROOT, "dart")
 TTS_INPUTS = {
     "phonemes": ["həlˈoʊ wˈɜːld", "ðɪs ɪz ɐ tˈɛst.", "kˈoʊkəɹoʊ spˈiːks ˈɪŋɡlɪʃ."],
     "text": "Edge Veda speaks from Dart.",
+    # words as written (merged spoken words, source offsets); the second has non-ASCII characters,
+    # whose UTF-8 byte offsets Dart turns into UTF-16 indexes (Python: code points; equal in the BMP)
+    "word_texts": ["Dr. Smith paid $3.50 in 1984.", "Zoë's café opened in 1984."],
     "sentences": ["Hello, world.", "This is a test!", "Did it work?"],
     "long_text": "The first sentence is short. The second one is a little longer than the first. "
                  "A third follows it here. And a fourth sentence ends the paragraph after all.",
@@ -172,7 +175,7 @@ int main(int argc, char** argv) {
 
 
 @pytest.mark.slow
-def test_tts_from_dart_equals_c_on_the_same_build(dart_vm, i686_lib, i686_models, kokoro_dir, tmp_path):
+def test_tts_from_dart_equals_c_on_the_same_build(dart_vm, i686_lib, i686_models, kokoro_dir, artifact_dir, tmp_path):
     inputs = tmp_path / "in.json"
     inputs.write_text(json.dumps(TTS_INPUTS))
     run_dart(dart_vm, "tts_test.dart", i686_lib, i686_models["g2p-en"], i686_models["kokoro"], inputs, tmp_path)
@@ -202,6 +205,15 @@ def test_tts_from_dart_equals_c_on_the_same_build(dart_vm, i686_lib, i686_models
             # and the same utterance as the x86_64 Python binding: the frame count exactly
             assert len(tts.synthesize(phonemes=TTS_INPUTS["phonemes"][i]).samples) == len(dart)
         assert got["voices"] == tts.voices
+    # the words of a text as written: Dart's equal Python's (text, spoken, source offsets; the
+    # samples of another build's durations within a frame)
+    with edge_veda.SpeechModel.load(kokoro_dir, frontend=artifact_dir, num_threads=1) as tts:
+        for text, dart_words in zip(TTS_INPUTS["word_texts"], got["source_words"]):
+            words = tts.synthesize(text).words
+            assert [w[0:2] + w[4:] for w in dart_words] == [[w.text, w.spoken, w.source_start, w.source_end]
+                                                           for w in words], (text, dart_words, words)
+            assert all(abs(d[2] - w.start) <= 600 and abs(d[3] - w.end) <= 600 for d, w in zip(dart_words, words))
+        assert [w[0] for w in got["source_words"][0]] == ["Dr.", "Smith", "paid", "$3.50", "in", "1984"]
 
 
 @pytest.mark.slow
@@ -215,4 +227,4 @@ def test_the_dart_example_speaks_a_sentence_into_a_wav(dart_vm, i686_lib, i686_m
     with wave.open(str(out)) as w:
         assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 24000)
         assert w.getnframes() > 24000 // 2  # over half a second of speech
-    assert "hello[" in proc.stdout and "dart[" in proc.stdout, proc.stdout
+    assert "Hello[" in proc.stdout and "Dart[" in proc.stdout, proc.stdout  # the words as written

@@ -1,5 +1,5 @@
 /// Kokoro from Dart: dart test/tts_test.dart LIB G2P_DIR TTS_DIR INPUTS_JSON OUT_DIR
-/// INPUTS_JSON: {"phonemes": [...], "text": "...", "sentences": [...], "long_text": "..."}.
+/// INPUTS_JSON: {"phonemes": [...], "text": "...", "word_texts": [...], "sentences": [...], "long_text": "..."}.
 /// Writes OUT_DIR/dart_<i>.f32 (the samples of phonemes[i]) and OUT_DIR/dart.json (word
 /// timings, voices, sample rate) for the driver to compare with C on the same build.
 import 'dart:async';
@@ -53,6 +53,23 @@ Future<void> main(List<String> args) async {
     check(audio.words.last.end <= audio.samples.length, 'timings inside the audio');
     File('$outDir/dart_text.f32').writeAsBytesSync(audio.samples.buffer.asUint8List());
     out['text_words'] = [for (final w in audio.words) [w.word, w.start, w.end]];
+  });
+
+  await test('words as the input wrote them: text, spoken words, UTF-16 source offsets', () async {
+    final results = <Object>[];
+    for (final text in (inputs['word_texts'] as List).cast<String>()) {
+      final audio = await speech.synthesize(text);
+      check(audio.words.isNotEmpty, 'words of $text');
+      for (var i = 0; i < audio.words.length; i++) {
+        final w = audio.words[i];
+        check(w.sourceStart != null && text.substring(w.sourceStart!, w.sourceEnd!) == w.word, 'source of $w in $text');
+        check(i == 0 || w.sourceStart! >= audio.words[i - 1].sourceEnd!, 'words in input order: ${audio.words}');
+      }
+      results.add([for (final w in audio.words) [w.word, w.spoken, w.start, w.end, w.sourceStart, w.sourceEnd]]);
+    }
+    final phonemeWords = (await speech.synthesize('həlˈoʊ wˈɜːld', phonemes: true)).words;
+    check(phonemeWords.every((w) => w.sourceStart == null && w.spoken == w.word), 'phoneme input: $phonemeWords');
+    out['source_words'] = results;
   });
 
   await test('stream chunks joined: the sentences synthesized apart, the first in parts', () async {

@@ -81,16 +81,33 @@ class PhonemizedToken {
   String toString() => '$token -> $phonemes (${source.name})';
 }
 
-/// Where one word is in an [Audio]: samples [start, end).
+/// One input word of an [Audio] and where it is in the audio: samples [start, end).
+///
+/// [word]: the word as the input wrote it ("Dr.", "1984", "\$3.50"); for phoneme input, the run
+/// of symbols. [spoken]: what the front end said for it ("doctor", "nineteen eighty-four"): the
+/// spoken words read from one input word are one WordTiming. [sourceStart], [sourceEnd]: where
+/// [word] is in the input String (UTF-16 code unit offsets, as String indexes:
+/// input.substring(sourceStart!, sourceEnd!) == word); null for phoneme input.
 class WordTiming {
-  const WordTiming(this.word, this.start, this.end);
+  const WordTiming(this.word, this.start, this.end, {String? spoken, this.sourceStart, this.sourceEnd})
+      : spoken = spoken ?? word;
   final String word;
   final int start;
   final int end;
+  final String spoken;
+  final int? sourceStart;
+  final int? sourceEnd;
   @override
-  bool operator ==(Object other) => other is WordTiming && other.word == word && other.start == start && other.end == end;
+  bool operator ==(Object other) =>
+      other is WordTiming &&
+      other.word == word &&
+      other.start == start &&
+      other.end == end &&
+      other.spoken == spoken &&
+      other.sourceStart == sourceStart &&
+      other.sourceEnd == sourceEnd;
   @override
-  int get hashCode => Object.hash(word, start, end);
+  int get hashCode => Object.hash(word, start, end, spoken, sourceStart, sourceEnd);
   @override
   String toString() => '$word[$start, $end)';
 }

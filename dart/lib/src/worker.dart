@@ -303,7 +303,7 @@ class _Worker {
       params.ref.input = a.phonemes ? EV_TTS_INPUT_PHONEMES : EV_TTS_INPUT_TEXT;
       params.ref.speed = a.speed;
       if (voice != null) params.ref.voice = voice;
-      if (streamId == null) return _synthesizeWhole(input, params);
+      if (streamId == null) return _synthesizeWhole(input, params, a.phonemes ? null : a.input);
       void onChunk(Pointer<ev_audio_chunk> chunk, Pointer<Void> _) {
         if (cell.value != 0) {
           ev.ev_cancel(ctx);
@@ -331,19 +331,68 @@ class _Worker {
     }
   }
 
-  Audio _synthesizeWhole(Pointer<Utf8> input, Pointer<ev_synthesis_params> params) {
+  /// [text]: the input text (null for phoneme input), which the word spans index.
+  Audio _synthesizeWhole(Pointer<Utf8> input, Pointer<ev_synthesis_params> params, String? text) {
     final out = malloc<Pointer<ev_audio>>();
     out.value = nullptr;
     try {
       _check(ev.ev_synthesize(ctx, input, params, out));
       final a = out.value.ref;
-      return Audio(Float32List.fromList(a.samples.asTypedList(a.sample_count)), a.sample_rate, [
-        for (var i = 0; i < a.word_count; i++) WordTiming(a.words[i].toDartString(), a.word_start[i], a.word_end[i])
-      ]);
+      return Audio(Float32List.fromList(a.samples.asTypedList(a.sample_count)), a.sample_rate, _words(a, text));
     } finally {
       ev.ev_audio_free(out.value);
       malloc.free(out);
     }
+  }
+
+  /// ev_audio's words as WordTiming entries: the spoken words of one source span (the input
+  /// bytes they were read from) merged into one entry for that input word (as Python's Audio.words).
+  static List<WordTiming> _words(ev_audio a, String? text) {
+    // word_source_begin/end: ABI minor 7; an older library's ev_audio ends before them.
+    final hasSource = a.struct_size >= sizeOf<ev_audio>();
+    final units = text != null && hasSource ? _utf16Offsets(text) : null;
+    final words = <WordTiming>[];
+    int? spanBegin, spanEnd; // the byte span of words.last
+    for (var i = 0; i < a.word_count; i++) {
+      final spoken = a.words[i].toDartString();
+      final start = a.word_start[i], end = a.word_end[i];
+      final b = units != null ? a.word_source_begin[i] : -1, e = units != null ? a.word_source_end[i] : -1;
+      if (units == null || !(0 <= b && b < e && e < units.length)) {
+        words.add(WordTiming(spoken, start, end));
+        spanBegin = spanEnd = null;
+        continue;
+      }
+      if (spanEnd != null && b < spanEnd) {
+        // the same input word ("1984": "nineteen", "eighty-four")
+        final w = words.last;
+        spanEnd = e > spanEnd ? e : spanEnd;
+        final s0 = units[spanBegin!], s1 = units[spanEnd];
+        words[words.length - 1] = WordTiming(
+            text!.substring(s0, s1), start < w.start ? start : w.start, end > w.end ? end : w.end,
+            spoken: '${w.spoken} $spoken', sourceStart: s0, sourceEnd: s1);
+        continue;
+      }
+      spanBegin = b;
+      spanEnd = e;
+      words.add(WordTiming(text!.substring(units[b], units[e]), start, end,
+          spoken: spoken, sourceStart: units[b], sourceEnd: units[e]));
+    }
+    return words;
+  }
+
+  /// Per UTF-8 byte offset of [text] (and its end), the UTF-16 index of the character it is in.
+  static List<int> _utf16Offsets(String text) {
+    final at = <int>[];
+    var unit = 0;
+    for (final r in text.runes) {
+      final bytes = r < 0x80 ? 1 : r < 0x800 ? 2 : r < 0x10000 ? 3 : 4;
+      for (var k = 0; k < bytes; k++) {
+        at.add(unit);
+      }
+      unit += r >= 0x10000 ? 2 : 1;
+    }
+    at.add(unit);
+    return at;
   }
 
   List<String> _voices() {
