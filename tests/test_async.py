@@ -65,8 +65,10 @@ def test_event_loop_keeps_beating_during_500_generates(network_dir, network_refe
     print(f"\nmax heartbeat gap: {gap * 1000:.1f} ms over {beats} beats; "
           f"blocking calls on the loop: {blocked_gap * 1000:.1f} ms")
     assert results == [reference.predict(w) for w in words]
-    assert gap < 0.050
-    assert blocked_gap > gap and blocked_gap > 0.020  # the test can tell a blocked loop
+    # Relative, not a figure (the 50 ms goal: tests/bench/test_bench_responsiveness.py): the loop
+    # beat far more often than when the same calls ran on it.
+    assert blocked_gap > 0.020  # the test can tell a blocked loop
+    assert gap < blocked_gap / 2, (gap, blocked_gap)
 
 
 def test_stream_yields_tokens_in_order(artifact_dir, reference):
@@ -93,16 +95,18 @@ def test_cancel_after_first_token(artifact_dir, reference, record_property):
             await first.wait()
             t0 = time.perf_counter()
             task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
+            # the consumer is held at the gate: a cancel that did not end the stream never returns
+            done, _ = await asyncio.wait({task}, timeout=30)
             latency = time.perf_counter() - t0
+            assert task in done, "the cancelled stream did not end"
+            with pytest.raises(asyncio.CancelledError):
+                task.result()
             after = await m.generate(word)
             return latency, after
 
     latency, after = asyncio.run(main())
     record_property("cancel_latency_ms", round(latency * 1000, 3))
-    print(f"\ncancel latency: {latency * 1000:.2f} ms")
-    assert latency < 0.050
+    print(f"\ncancel latency: {latency * 1000:.2f} ms")  # the 50 ms goal: tests/bench/test_bench_responsiveness.py
     assert after == reference.predict(word)
 
 

@@ -41,6 +41,7 @@ def test_status_answers_at_once_while_a_long_synthesis_runs(kokoro_dir, g2p_arti
                 done.set()
 
         worker = threading.Thread(target=synthesize)
+        started = time.perf_counter()
         worker.start()
         polls = []
         while not done.is_set():
@@ -50,10 +51,13 @@ def test_status_answers_at_once_while_a_long_synthesis_runs(kokoro_dir, g2p_arti
             assert info.sample_rate == 24000 and info.weights_loaded == 1
             time.sleep(0.02)
         worker.join()
-        # The synthesis ran for seconds; every poll during it answered within 50 ms.
+        took = time.perf_counter() - started
+        # The synthesis ran for seconds; no poll during it waited for the call (one that took the
+        # call lock would wait about as long as the call). The 50 ms goal:
+        # tests/bench/test_bench_responsiveness.py.
         assert result["audio"].duration > 10
         assert len(polls) >= 20, f"only {len(polls)} polls: the synthesis was too short to prove anything"
-        assert max(polls) < 0.05, f"slowest ev_status took {max(polls) * 1000:.1f} ms"
+        assert max(polls) < took / 4, f"slowest ev_status took {max(polls) * 1000:.1f} ms of the call's {took:.1f} s"
         # After the call the snapshot carries what the call published.
         rc, _, info = status_of(ptr)
         assert rc == lib.EV_OK and info.last_audio_ms > 0 and info.memory_used_bytes > info.weights_bytes

@@ -90,16 +90,15 @@ def test_ctrl_c_exits_130_without_a_traceback():
         proc.stdin.write(b"interrupt\n")
         proc.stdin.flush()
         assert proc.stdout.readline().startswith(b"interrupt\t")  # the model is loaded and waiting
-        t0 = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        rc = proc.wait(timeout=10)
-        took = time.monotonic() - t0
+        # waiting on stdin, it ends only through the interrupt: a generous bound only a hang breaks
+        # (the 2 s goal: tests/bench/test_bench_responsiveness.py)
+        rc = proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
     err = proc.stderr.read().decode()
     assert rc == 130 and "Traceback" not in err, err
-    assert took < 2.0
 
 
 # --- bad bytes on stdin and in argv ----------------------------------------------------------

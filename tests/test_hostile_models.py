@@ -5,6 +5,7 @@ a real HTTP server on 127.0.0.1 (fault_server.FaultServer, or `edge-veda models 
 Nothing leaves 127.0.0.1. Cases that could hang on a regression run in a subprocess with a
 timeout. The fuzz loops run EDGE_VEDA_FUZZ_SECONDS each (default: catalog 10 s, archive 5 s).
 """
+import contextlib
 import copy
 import gzip
 import hashlib
@@ -572,6 +573,11 @@ def test_no_hint_circles(tmp_path):
 
 # -- path catalogs ------------------------------------------------------------------------------
 
+def retry_waits(policy: RetryPolicy = RetryPolicy()) -> float:
+    """The seconds a policy's retries sleep in all: what failing at once must take less than."""
+    return sum(min(policy.max_backoff, policy.backoff * 2 ** i) for i in range(policy.attempts - 1))
+
+
 def test_path_and_file_url_catalogs_with_relative_tarballs(tmp_path):
     cat = packed_toy(tmp_path)
     for i, location in enumerate((cat, "file://" + cat, os.path.relpath(cat))):
@@ -579,20 +585,31 @@ def test_path_and_file_url_catalogs_with_relative_tarballs(tmp_path):
         t = time.monotonic()
         r = cli("models", "--catalog", location, "pull", "toy", home=home)
         assert r.returncode == 0, r.stderr
-        assert time.monotonic() - t < 20
+        assert time.monotonic() - t < 60  # a bound only a hang breaks
         assert cli("models", "verify", "toy", home=home).stdout == "toy: ok\n"
+
+
+@contextlib.contextmanager
+def no_sleep():
+    """Records (and skips) every time.sleep in the block: a retry's backoff shows as one."""
+    sleeps = []
+    real = time.sleep
+    time.sleep = sleeps.append
+    try:
+        yield sleeps
+    finally:
+        time.sleep = real
 
 
 def test_missing_path_catalog_fails_at_once(tmp_path):
     t = time.monotonic()
     r = cli("models", "--catalog", tmp_path / "nope.json", "pull", "toy", home=tmp_path / "h")
     assert_clean_error(r, "does not exist")
-    assert time.monotonic() - t < 10  # no HTTP retries: the interpreter's start-up is the cost
+    assert time.monotonic() - t < retry_waits()  # no HTTP retries: the interpreter's start-up is the cost
     mm = ModelManager(str(tmp_path / "h"), str(tmp_path / "nope.json"))
-    t = time.monotonic()
-    with pytest.raises(CatalogError, match="does not exist"):
+    with no_sleep() as sleeps, pytest.raises(CatalogError, match="does not exist"):
         mm.pull("toy")
-    assert time.monotonic() - t < 0.5
+    assert sleeps == []  # no retry waited (the 0.5 s goal: tests/bench/test_bench_responsiveness.py)
 
 
 def test_path_catalog_with_a_missing_tarball_fails_at_once(tmp_path):
@@ -601,10 +618,9 @@ def test_path_catalog_with_a_missing_tarball_fails_at_once(tmp_path):
         if n.endswith(".tar"):
             os.remove(tmp_path / "dist" / n)
     mm = ModelManager(str(tmp_path / "h"), cat)  # default RetryPolicy: 6 attempts with backoff
-    t = time.monotonic()
-    with pytest.raises(DownloadError, match="does not exist"):
+    with no_sleep() as sleeps, pytest.raises(DownloadError, match="does not exist"):
         mm.pull("toy")
-    assert time.monotonic() - t < 0.5
+    assert sleeps == []  # a missing local file is not retried
 
 
 def test_entry_whose_tarball_holds_another_model_installs_nothing(tmp_path):
@@ -1244,12 +1260,12 @@ def test_fuzz_archive_extract(tmp_path):
 def test_trickling_catalog_server_hits_the_deadline(tmp_path, monkeypatch):
     monkeypatch.setattr(catalog, "HTTP_DEADLINE_S", 0.5)
     with FaultServer() as server:
-        server.files["/catalog.json"] = b" " * 100_000  # sent in 16 KiB chunks, 0.3 s apart
+        server.files["/catalog.json"] = b" " * 1_000_000  # sent in 16 KiB chunks, 0.3 s apart: 18 s
         server.chunk_delay = 0.3
         t = time.monotonic()
         with pytest.raises(CatalogError, match="not complete after"):
             catalog.load(server.base + "/catalog.json")
-        assert time.monotonic() - t < 5
+        assert time.monotonic() - t < 0.3 * 62 / 2  # well before the whole trickle
 
 
 def test_unwritable_cache_and_pack_output_are_clean_errors(tmp_path):

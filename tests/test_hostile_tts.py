@@ -177,10 +177,21 @@ def test_lock_order_inversion_across_two_threads_finishes(kokoro_dir, g2p_artifa
 
 # ---- cancel inside one long piece -------------------------------------------------------------
 
-def test_cancel_stops_a_long_piece_within_one_kernel(kokoro_dir, g2p_artifact_dir):
+@pytest.fixture(scope="module")
+def long_piece_seconds(kokoro_dir):
+    """What synthesizing LONG_PHONEMES takes uncancelled on one thread, here and now: what a cancel
+    honoured only after the long piece would take most of (the tests' reference; the latency
+    goals are benchmarks: tests/bench/test_bench_tts.py, tests/bench/test_bench_responsiveness.py)."""
+    with edge_veda.SpeechModel.load(kokoro_dir, frontend=None, num_threads=1) as tts:
+        t = time.perf_counter()
+        tts.synthesize(phonemes=LONG_PHONEMES)
+        return time.perf_counter() - t
+
+
+def test_cancel_stops_a_long_piece_within_one_kernel(kokoro_dir, g2p_artifact_dir, long_piece_seconds):
     """ev_cancel lands between kernels of the vocoder, not after the piece. The latency is a
     benchmark figure (tests/bench/test_bench_tts.py); here only a bound far above it and far
-    below the whole piece (seconds) is asserted."""
+    below the rest of the piece (a quarter of the whole synthesis, measured alike) is asserted."""
     r = run(f"""
         tts = init(KOKORO, num_threads=1)
         result = {{}}
@@ -201,11 +212,11 @@ def test_cancel_stops_a_long_piece_within_one_kernel(kokoro_dir, g2p_artifact_di
     """, kokoro_dir, g2p_artifact_dir)
     rc, n, msg = r["synth"]
     assert rc == lib.EV_ERR_CANCELLED and n == 0, msg
-    assert r["latency"] < 2.0, r  # measured ~0.05 s; the whole piece takes 5+ s on one thread
+    assert r["latency"] < long_piece_seconds / 4, (r, long_piece_seconds)  # measured ~0.05 s of 5+ s
     assert r["after"][0] == lib.EV_OK and r["after"][1] > 0
 
 
-def test_closing_a_speech_model_during_a_long_synthesis_is_prompt(kokoro_dir):
+def test_closing_a_speech_model_during_a_long_synthesis_is_prompt(kokoro_dir, long_piece_seconds):
     tts = edge_veda.SpeechModel.load(kokoro_dir, frontend=None, num_threads=1)
     failure = []
 
@@ -223,7 +234,7 @@ def test_closing_a_speech_model_during_a_long_synthesis_is_prompt(kokoro_dir):
     took = time.perf_counter() - started
     t.join()
     assert failure and isinstance(failure[0], (edge_veda.CancelledError, edge_veda.InvalidStateError)), failure
-    assert took < 2.0, took
+    assert took < long_piece_seconds / 4, (took, long_piece_seconds)  # not after the piece (the rest of it)
 
 
 # ---- a borrowed front end closed under a synthesis --------------------------------------------
@@ -407,9 +418,9 @@ def test_thread_creation_failure_under_an_address_space_limit_is_an_error(kokoro
             assert r["call"] in (lib.EV_OK, lib.EV_ERR_OUT_OF_MEMORY), (limit_mb, r)
 
 
-def test_ctrl_c_during_say_ends_it_promptly(kokoro_dir, tmp_path):
-    """SIGINT during one long piece: exit 130 within seconds (was 33.6 s: the cancel waited
-    for the whole piece), and nothing is left at the output path."""
+def test_ctrl_c_during_say_ends_it_promptly(kokoro_dir, tmp_path, long_piece_seconds):
+    """SIGINT during one long piece: exit 130 well before the piece would end (was 33.6 s: the
+    cancel waited for the whole piece), and nothing is left at the output path."""
     import signal
 
     out = tmp_path / "long.wav"
@@ -423,7 +434,7 @@ def test_ctrl_c_during_say_ends_it_promptly(kokoro_dir, tmp_path):
     took = time.perf_counter() - sent
     assert proc.returncode == 130, err
     assert "Traceback" not in err, err
-    assert took < 5.0, took
+    assert took < long_piece_seconds / 4, (took, long_piece_seconds)
     assert not out.exists()
 
 
