@@ -40,36 +40,48 @@ def inputs():
     return {"short": phoneme_text(16, 16), "medium": phoneme_text(64, 64), "long": phoneme_text(250, 250)}
 
 
-def test_tts_speed(kokoro_dir, artifact_dir):
+@pytest.fixture(scope="module")
+def peers():
+    """onnxruntime on Kokoro's int8 model and on the same weights in float32, 2 threads each."""
     import onnx
     import onnxruntime as ort
 
-    import edge_veda
     from edge_veda.compile.recipes import kokoro_graph as kg
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 2
     int8_bytes = kg.model_bytes()
-    sessions = {"onnxruntime int8": ort.InferenceSession(int8_bytes, opts, providers=["CPUExecutionProvider"]),
-                "onnxruntime fp32": ort.InferenceSession(kg.fp32_graph(onnx.load_from_string(int8_bytes))
-                                                         .SerializeToString(), opts,
-                                                         providers=["CPUExecutionProvider"])}
+    return {"onnxruntime int8": ort.InferenceSession(int8_bytes, opts, providers=["CPUExecutionProvider"]),
+            "onnxruntime fp32": ort.InferenceSession(kg.fp32_graph(onnx.load_from_string(int8_bytes))
+                                                     .SerializeToString(), opts,
+                                                     providers=["CPUExecutionProvider"])}
+
+
+def onnx_feeds(kokoro_dir, phonemes):
+    """The peers' inputs for `phonemes`: ids padded as Kokoro's pipeline pads them, the default
+    voice's style row for their count (the artifact's own voice table), speed 1."""
+    manifest = json.load(open(os.path.join(kokoro_dir, "manifest.json")))
+    vocab = manifest["tts"]["vocab"]
+    tensor = manifest["tts"]["voices"][manifest["tts"]["default_voice"]]
+    offset = [t for t in manifest["weights"]["tensors"] if t["name"] == tensor][0]["offset"]
+    style_table = np.fromfile(os.path.join(kokoro_dir, manifest["weights"]["file"]), dtype=np.float32,
+                              count=510 * 256, offset=offset).reshape(510, 256)
+    ids = [vocab[c] for c in phonemes if c in vocab]
+    return {"tokens": np.array([[0, *ids, 0]], np.int64), "style": style_table[len(ids) - 1:len(ids)],
+            "speed": np.ones(1, np.float32)}
+
+
+def test_tts_speed(kokoro_dir, artifact_dir, peers):
+    import edge_veda
+
+    sessions = peers
     t0 = time.perf_counter()
     tts = edge_veda.SpeechModel.load(kokoro_dir, frontend=artifact_dir, num_threads=2)
     tts.synthesize(phonemes="ka")
     load_s = time.perf_counter() - t0
-    manifest = json.load(open(os.path.join(kokoro_dir, "manifest.json")))
-    vocab = manifest["tts"]["vocab"]
-    voices = {name: np.fromfile(os.path.join(kokoro_dir, manifest["weights"]["file"]), dtype=np.float32,
-                                count=510 * 256, offset=[t for t in manifest["weights"]["tensors"]
-                                                         if t["name"] == tensor][0]["offset"]).reshape(510, 256)
-              for name, tensor in manifest["tts"]["voices"].items()}
-    style_table = voices[manifest["tts"]["default_voice"]]
     rows = {}
     for label, text in inputs().items():
-        ids = [vocab[c] for c in text if c in vocab]
-        feeds = {"tokens": np.array([[0, *ids, 0]], np.int64), "style": style_table[len(ids) - 1:len(ids)],
-                 "speed": np.ones(1, np.float32)}
+        feeds = onnx_feeds(kokoro_dir, text)
         best = {}
         for _ in range(ROUNDS):
             t = time.perf_counter()
@@ -183,3 +195,59 @@ def test_cancel_latency(kokoro_dir):
     print(f"\ncancel latency over {len(latencies)} cancels: median {latencies[len(latencies) // 2]:.1f} ms, "
           f"max {latencies[-1]:.1f} ms")
     assert latencies[-1] <= 250, latencies
+
+
+def test_first_audio(kokoro_dir, artifact_dir, peers):
+    """Time to first audio for PARAGRAPH, text path (G2P included), median of ROUNDS, beside what
+    a sentence-at-a-time streamer (hexgrad's pipeline, and this library before the stream was
+    vocoded in parts) waits for: the first sentence synthesized whole, by Edge Veda and by
+    onnxruntime int8 (its phonemes from the same front end, G2P time added). The seam figures
+    (tests/test_tts.py::test_stream_seams holds the bars) come from the same run: the joined
+    stream's length against the sentences synthesized whole, the aligned log-mel cosine, and the
+    longest pause at a cut inside a sentence."""
+    import statistics
+
+    import edge_veda
+    from audio_metrics import aligned_log_mel_cosine, longest_pause
+
+    sentences = ["Hello there, and welcome.", "The year 2025 had 365 days!", "Did you count every one of them?"]
+    with edge_veda.SpeechModel.load(kokoro_dir, frontend=artifact_dir, num_threads=2) as tts:
+        tts.warmup()
+        first_phonemes = " ".join("".join(p) if p else w for w, p in tts.phonemize(sentences[0])).replace(" ,", ",")
+        first_phonemes = first_phonemes.replace(" .", ".")
+        feeds = onnx_feeds(kokoro_dir, first_phonemes)
+        times = {"Edge Veda stream, first chunk": [], "Edge Veda, first sentence whole": [],
+                 "onnxruntime int8, first sentence whole": []}
+        for _ in range(ROUNDS):
+            t = time.perf_counter()
+            for _chunk in tts.stream(PARAGRAPH):
+                times["Edge Veda stream, first chunk"].append(time.perf_counter() - t)
+                break  # leaving the stream cancels the rest
+            t = time.perf_counter()
+            tts.synthesize(sentences[0])
+            times["Edge Veda, first sentence whole"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            tts.phonemize(sentences[0])
+            peers["onnxruntime int8"].run(None, feeds)
+            times["onnxruntime int8, first sentence whole"].append(time.perf_counter() - t)
+        chunks = [c.samples for c in tts.stream(PARAGRAPH)]
+        whole = [tts.synthesize(s).samples for s in sentences]
+    joined = np.concatenate(chunks)
+    reference = np.concatenate(whole)
+    cosine = aligned_log_mel_cosine(joined, reference, 24000)
+    sentence_ends = set(np.cumsum([len(w) for w in whole]).tolist())
+    pauses = [longest_pause(joined, 24000, int(seam) + 1200, 2400)
+              for seam in np.cumsum([len(c) for c in chunks[:-1]]) if int(seam) not in sentence_ends]
+    medians = {k: statistics.median(v) * 1000 for k, v in times.items()}
+    print(f"\nfirst audio, median of {ROUNDS} (ms):")
+    for k, v in medians.items():
+        print(f"| {k} | {v:.0f} |")
+    print(f"chunks {[round(len(c) / 24000, 2) for c in chunks]} s; joined {len(joined)} samples, sentences whole "
+          f"{len(reference)}; aligned log-mel cosine {cosine:.4f}; pauses at cuts inside a sentence (ms) {pauses}")
+    results = os.environ.get("EDGE_VEDA_BENCH_FIRST_AUDIO_RESULTS")
+    if results:
+        with open(results, "w") as f:
+            json.dump({"rounds": ROUNDS, "median_ms": medians, "cosine": cosine, "pauses_ms": pauses,
+                       "chunks_s": [len(c) / 24000 for c in chunks]}, f, indent=1)
+    assert len(joined) == len(reference) and cosine >= 0.95 and all(p <= 120 for p in pauses)
+    assert medians["Edge Veda stream, first chunk"] < 300, medians  # the issue's goal
