@@ -28,6 +28,13 @@ A conv's bias (the ONNX importer's add(conv, reshape(bias, [1, C, 1]))) is folde
 the accumulators start from it, so the biased output is written once instead of conv output +
 a separate add pass (~3% of stage B; one full-size tensor fewer per conv).
 
+Each parallel job runs BLOCKS_PER_JOB consecutive blocks: TVM lowers an allocation inside a host
+function's parallel loop to TVMBackendAllocWorkspace/FreeWorkspace (its stack-allocation rule needs
+a constant device type the packed-function lowering does not give it), so an accumulator tile
+allocated per block cost a workspace round trip per 4 x 16 block: ~5% of a synthesis on a 2-core
+AVX2 CPU (perf: GetAPI, FreeWorkspace, Pool::Free). Per job of 4 blocks it is a quarter of that, and
+consecutive blocks of one job reuse the same weights from L1.
+
 Matrix products x[.., M, K] @ w[K, N] (ALBERT's projections and feed-forward in stage A, LSTM
 input projections) are the same micro-kernel with 4 rows of x in place of output channels and 64
 columns of w in place of time samples: x is copied into a buffer of whole row blocks, column
@@ -42,6 +49,9 @@ legalization. Sums run in a different order
 than the reference loop (float rounding differs at the 1e-7 level).
 """
 from __future__ import annotations
+
+
+BLOCKS_PER_JOB = 4  # register blocks per parallel job (one accumulator allocation each)
 
 
 def _ints(values) -> list[int]:
@@ -83,32 +93,58 @@ def make_kernel(c_in: int, c_out: int, taps: int, dilation: int, pad_left: int, 
     span = dilation * (taps - 1)
     groups = c_out // channels
 
+    head = (pad_left + time - 1) // time  # blocks whose window starts in the left padding
+
+    @T.macro
+    def accumulate(src, row, start, w, acc, o0):
+        """acc[o, lane] += sum over input channels and taps of src[row, rc, start + k*dilation + lane]
+        * w[o0 + o, rc, k]: the register-blocked reduction, reading a window of `src` in place."""
+        for rc in range(c_in):
+            for k in T.unroll(taps):
+                for o in T.unroll(channels):
+                    for lane in T.vectorized(time):
+                        acc[o, lane] = acc[o, lane] + src[row, rc, start + k * dilation + lane] * w[o0 + o, rc, k]
+
     @T.macro
     def direct(x, w, bias, y, t_in, t_out):
         blocks = T.meta_var((t_out + time - 1) // time)
-        xp = T.alloc_buffer((c_in, blocks * time + span), "float32")
-        for c in T.parallel(c_in):
-            for t in range(blocks * time + span):
-                xp[c, t] = T.if_then_else(pad_left <= t and t < t_in + pad_left, x[0, c, t - pad_left],
-                                          T.float32(0))
-        for job in T.parallel(groups * blocks):
-            t0 = T.meta_var(job // groups * time)
-            o0 = T.meta_var(job % groups * channels)
-            acc = T.alloc_buffer((channels, time), "float32", scope="local")
-            for o in T.unroll(channels):
-                for lane in T.vectorized(time):
-                    if has_bias:  # a Python bool: decided when the kernel is written
-                        acc[o, lane] = bias[0, o0 + o, 0]
-                    else:
-                        acc[o, lane] = T.float32(0)
+        # Blocks whose window (time + span samples from t0 - pad_left) lies inside x read x in place;
+        # the few others (`head` at the start, those from `tail` on at the end) read a zero-padded
+        # copy of their own window, made once here: a padded copy of the whole input cost a pass
+        # over memory per conv (up to a quarter of a 3-tap conv's time at 48 kHz-rate lengths).
+        tail = T.meta_var(T.min(blocks, T.max(head, T.floordiv(t_in + pad_left - span, time))))
+        edges = T.meta_var(head + blocks - tail)
+        windows = T.alloc_buffer((edges, c_in, time + span), "float32")
+        for slot in T.parallel(edges):
             for rc in range(c_in):
-                for k in T.unroll(taps):
-                    for o in T.unroll(channels):
-                        for lane in T.vectorized(time):
-                            acc[o, lane] = acc[o, lane] + xp[rc, t0 + k * dilation + lane] * w[o0 + o, rc, k]
-            for o in T.unroll(channels):
-                for lane in range(T.min(time, t_out - t0)):
-                    y[0, o0 + o, t0 + lane] = acc[o, lane]
+                for j in range(time + span):
+                    windows[slot, rc, j] = T.if_then_else(
+                        pad_left <= T.Select(slot < head, slot, slot - head + tail) * time + j
+                        and T.Select(slot < head, slot, slot - head + tail) * time + j < t_in + pad_left,
+                        x[0, rc, T.Select(slot < head, slot, slot - head + tail) * time + j - pad_left],
+                        T.float32(0))
+        runs = T.meta_var((blocks + BLOCKS_PER_JOB - 1) // BLOCKS_PER_JOB)
+        for job in T.parallel(groups * runs):
+            o0 = T.meta_var(job % groups * channels)
+            first = T.meta_var(job // groups * BLOCKS_PER_JOB)
+            acc = T.alloc_buffer((channels, time), "float32", scope="local")  # once per job: see above
+            for block in range(T.min(BLOCKS_PER_JOB, blocks - first)):
+                t0 = T.meta_var((first + block) * time)
+                for o in T.unroll(channels):
+                    for lane in T.vectorized(time):
+                        if has_bias:  # a Python bool: decided when the kernel is written
+                            acc[o, lane] = bias[0, o0 + o, 0]
+                        else:
+                            acc[o, lane] = T.float32(0)
+                if first + block < head:
+                    accumulate(windows, first + block, 0, w, acc, o0)
+                elif first + block < tail:
+                    accumulate(x, 0, t0 - pad_left, w, acc, o0)
+                else:
+                    accumulate(windows, first + block - tail + head, 0, w, acc, o0)
+                for o in T.unroll(channels):
+                    for lane in range(T.min(time, t_out - t0)):
+                        y[0, o0 + o, t0 + lane] = acc[o, lane]
 
     if has_bias:
         @T.prim_func
@@ -155,21 +191,24 @@ def make_matmul_kernel(k_dim: int, n_dim: int, rank: int, rows: int, cols: int):
         for i in T.parallel(blocks * rows):
             for k in range(k_dim):
                 xp[i, k] = T.if_then_else(i < m, x[(*zero, i, k)], T.float32(0))
-        for job in T.parallel(groups * blocks):
-            c0 = T.meta_var(job // blocks * cols)
-            r0 = T.meta_var(job % blocks * rows)
-            acc = T.alloc_buffer((rows, cols), "float32", scope="local")
-            for o in T.unroll(rows):
-                for lane in T.vectorized(cols):
-                    acc[o, lane] = T.float32(0)
-            for k in range(k_dim):
+        runs = T.meta_var((blocks + BLOCKS_PER_JOB - 1) // BLOCKS_PER_JOB)
+        for job in T.parallel(groups * runs):
+            c0 = T.meta_var(job // runs * cols)
+            first = T.meta_var(job % runs * BLOCKS_PER_JOB)
+            acc = T.alloc_buffer((rows, cols), "float32", scope="local")  # once per job: see above
+            for block in range(T.min(BLOCKS_PER_JOB, blocks - first)):
+                r0 = T.meta_var((first + block) * rows)
                 for o in T.unroll(rows):
                     for lane in T.vectorized(cols):
-                        acc[o, lane] = acc[o, lane] + xp[r0 + o, k] * w[k, c0 + lane]
-            for o in T.unroll(rows):
-                if r0 + o < m:
-                    for lane in T.vectorized(cols):
-                        y[(*zero, r0 + o, c0 + lane)] = acc[o, lane]
+                        acc[o, lane] = T.float32(0)
+                for k in range(k_dim):
+                    for o in T.unroll(rows):
+                        for lane in T.vectorized(cols):
+                            acc[o, lane] = acc[o, lane] + xp[r0 + o, k] * w[k, c0 + lane]
+                for o in T.unroll(rows):
+                    if r0 + o < m:
+                        for lane in T.vectorized(cols):
+                            y[(*zero, r0 + o, c0 + lane)] = acc[o, lane]
 
     return matmul_blocked
 
