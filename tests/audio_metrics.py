@@ -19,6 +19,13 @@ frame may be skipped or stretched more than twofold; a (1,2) step pairs both ski
 path from the first frames to the last frames of both. The cosine is then taken over the
 flattened matrices of the paired frames (every pair once).
 
+log_spectral_distance(a, b): the log-spectral distance in dB, the measure kokoro-pi used for
+reduced-precision Kokoro: per frame, the root mean square over the 513 FFT bins of
+10 log10(|A|^2) - 10 log10(|B|^2); the mean over the frames both have. Same frames as log_mel;
+powers are floored 80 dB under the louder spectrogram's peak, so silence (where a tiny absolute
+change is a huge ratio) cannot dominate. Waveform SNR is useless here: Kokoro's harmonic source
+moves its phase under any change, and a phase change moves the frames' fine structure.
+
 longest_pause(audio, sample_rate, around, radius): the longest run of silence (10 ms windows whose
 RMS is under 1% of the loudest window's, -40 dB) that overlaps [around - radius, around + radius)
 samples, in milliseconds: the pause a listener hears at a seam between two streamed parts.
@@ -64,6 +71,30 @@ def log_mel(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)
     power = np.abs(np.fft.rfft(x[idx] * window, axis=1)) ** 2
     return np.log(np.maximum(power @ mel_filterbank(sample_rate).T, FLOOR))
+
+
+def power_spectrogram(audio: np.ndarray) -> np.ndarray:
+    """[frames, N_FFT // 2 + 1] |X|^2 on log_mel's frames."""
+    x = np.asarray(audio, dtype=np.float64).reshape(-1)
+    if x.size < N_FFT:
+        x = np.pad(x, (0, N_FFT - x.size))
+    frames = 1 + (x.size - N_FFT) // HOP
+    idx = np.arange(N_FFT)[None, :] + HOP * np.arange(frames)[:, None]
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)
+    return np.abs(np.fft.rfft(x[idx] * window, axis=1)) ** 2
+
+
+LSD_RANGE_DB = 80.0
+
+
+def log_spectral_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """dB (see the module docstring)."""
+    pa, pb = power_spectrogram(a), power_spectrogram(b)
+    n = min(len(pa), len(pb))
+    pa, pb = pa[:n], pb[:n]
+    floor = max(pa.max(), pb.max(), 1e-30) * 10 ** (-LSD_RANGE_DB / 10)
+    diff = 10 * np.log10(np.maximum(pa, floor)) - 10 * np.log10(np.maximum(pb, floor))
+    return float(np.mean(np.sqrt(np.mean(diff ** 2, axis=1))))
 
 
 def log_mel_cosine(a: np.ndarray, b: np.ndarray, sample_rate: int, centered: bool = False) -> float:

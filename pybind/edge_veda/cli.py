@@ -585,7 +585,7 @@ def _cmd_compile(args) -> int:
 
     try:
         path = compile_model(args.model, args.output, target=target, cc=args.cc, force=args.force,
-                             static=args.static, prefix=args.prefix)
+                             static=args.static, prefix=args.prefix, precision=args.precision)
     except CompilerNotInstalledError as e:  # the extras named as every hint names them
         extra = "kokoro" if args.model == "kokoro" else "compile"
         raise CompilerNotInstalledError(e.message, f"install the compiler: {pip_extra(extra)}; or compile on "
@@ -833,6 +833,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "instead of a shared library")
     comp.add_argument("--prefix", help="symbol prefix of the --static archive: a C identifier of 8-64 "
                                        "characters, unique per model in a program (default: ev_<name>_)")
+    comp.add_argument("--precision", default="fp32", choices=("fp32", "int8"),
+                      help="fp32 (default), or int8: kokoro's vocoder convolutions with int8 weights and "
+                           "16-bit activations (faster; a small, measured loss: BENCHMARKS.md)")
     comp.set_defaults(func=_cmd_compile)
 
     lc = sub.add_parser("link-check", help="check static model archives and runtime libraries before linking",

@@ -19,6 +19,7 @@ from ..errors import ModelInvalidError, ModelNotFoundError
 from ..errors import CompilerNotInstalledError, InvalidArgumentError
 
 from .recipes import names as _recipe_names
+from .recipes import precisions as _recipe_precisions
 
 MODELS = _recipe_names()
 
@@ -194,13 +195,15 @@ def place_artifact(staging: str, out_dir: str, name: str, force: bool = False, a
 
 
 def compile_model(name: str, out_dir: str, target: dict | None = None, cc: str | None = None,
-                  force: bool = False, announce=None, static: bool = False, prefix: str | None = None) -> str:
+                  force: bool = False, announce=None, static: bool = False, prefix: str | None = None,
+                  precision: str = "fp32") -> str:
     """Compiles model `name` into the artifact directory `out_dir` and returns its path.
 
     `target` is a TVM target dict (default: this CPU); `cc` a C++ cross compiler that links
     the library for another architecture (e.g. "aarch64-linux-gnu-g++"). `static` writes a
     system-lib archive with symbol `prefix` (iOS-style static linking) instead of a shared
-    library.
+    library. `precision` "int8" builds the model's reduced-precision variant where its recipe
+    offers one (kokoro: int8 vocoder convolutions); the manifest records it.
 
     Never destroys: the artifact is assembled in a sibling temporary directory and renamed into
     place (see place_artifact), so `out_dir` either holds a complete artifact or what it held
@@ -209,6 +212,10 @@ def compile_model(name: str, out_dir: str, target: dict | None = None, cc: str |
     """
     if name not in MODELS:
         raise InvalidArgumentError(f"unknown model {name!r}", f"models this compiler builds: {', '.join(MODELS)}")
+    offered = _recipe_precisions(name)
+    if precision not in offered:
+        raise InvalidArgumentError(f"{name} has no {precision!r} precision",
+                                   f"precisions {name} offers: {', '.join(offered)}")
     require_compiler(name)
     out_dir = os.path.abspath(os.path.realpath(out_dir) if os.path.islink(out_dir) else out_dir)
     check_output(out_dir, name, force)  # fail in milliseconds, not after compiling
@@ -227,12 +234,12 @@ def compile_model(name: str, out_dir: str, target: dict | None = None, cc: str |
         except OSError as e:
             raise OutputDirectoryError(f"cannot write into {parent}: {e.strerror or e}",
                                        "choose a directory you can write to") from None
-        _build(name, staging, target, cc, static, prefix)
+        _build(name, staging, target, cc, static, prefix, precision)
         return place_artifact(staging, out_dir, name, force, announce)
 
 
 def _build(name: str, staging: str, target: dict | None, cc: str | None, static: bool,
-           prefix: str | None) -> None:
+           prefix: str | None, precision: str = "fp32") -> None:
     import shutil as _sh
 
     import tvm
@@ -260,6 +267,6 @@ def _build(name: str, staging: str, target: dict | None, cc: str | None, static:
             raise InvalidArgumentError(f"the cross compiler {cc!r} is not installed ({program!r} is not on PATH)",
                                        "install it (e.g. apt-get install g++-aarch64-linux-gnu) or fix --cc")
     try:
-        build_artifact(name, staging, target=target, cc=cc, static=static, prefix=prefix)
+        build_artifact(name, staging, target=target, cc=cc, static=static, prefix=prefix, precision=precision)
     except ValueError as e:  # a bad --prefix
         raise InvalidArgumentError(str(e), "choose another --prefix") from None

@@ -32,19 +32,20 @@ def target_features(tvm_target) -> list[str]:
 
 
 def build_artifact(name: str, out_dir: str, *, target: dict | None = None, cc: str | None = None,
-                   static: bool = False, prefix: str | None = None) -> dict:
+                   static: bool = False, prefix: str | None = None, precision: str = "fp32") -> dict:
     """Builds model `name` into the (existing, empty) directory `out_dir`; returns the manifest.
 
     target: a TVM target dict (default: this CPU). cc: a C++ cross compiler (and, for --static,
     its archiver). static: a system-lib archive with `prefix` (default: from the name) instead
-    of a shared library."""
+    of a shared library. precision: "fp32" or one of the recipe's PRECISIONS (checked by the
+    caller, compile_model)."""
     import tvm
 
     prefix = export.check_prefix(prefix or export.default_prefix(name)) if static else None
     recipe = recipes.load(name)
     target = target or host_target()
     tvm_target = tvm.target.Target(target)
-    build = recipe.build(tvm_target)
+    build = recipe.build(tvm_target, precision=precision) if precision != "fp32" else recipe.build(tvm_target)
     executable = export.build_executable(build.module, tvm_target, prefix=prefix, pipeline=build.pipeline)
     module_file, module = export.export_module(executable, out_dir, name, cc=cc, prefix=prefix,
                                                tvm_version=tvm.__version__)
@@ -65,6 +66,7 @@ def build_artifact(name: str, out_dir: str, *, target: dict | None = None, cc: s
         "ev_abi_version": int(lib.EV_ABI_VERSION),
         "tvm_version": tvm.__version__,
         "target": {**target, "features": target_features(tvm_target)},
+        "precision": build.precision,
         "name": recipe.NAME,
         "version": build.version,
         "kind": recipe.KIND,

@@ -34,6 +34,8 @@ class Build:
     # The Relax pipeline tvm.compile runs (a tvm.transform.Pass); None: TVM's default for the
     # target. For recipes whose module the default pipeline cannot build (kokoro).
     pipeline: object = None
+    # "fp32", or a reduced precision the recipe offers (its PRECISIONS; recorded in the manifest)
+    precision: str = "fp32"
 
 
 def emit_model_info(bb, info: dict[str, int]) -> None:

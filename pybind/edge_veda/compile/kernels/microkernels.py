@@ -218,13 +218,17 @@ def make_matmul_kernel(k_dim: int, n_dim: int, rank: int, rows: int, cols: int):
     return matmul_blocked
 
 
-def register_blocked_kernels(target):
+def register_blocked_kernels(target, int8_conv=None):
     """Module pass (before legalization): eligible conv1d and matmul -> call_tir of make_kernel /
-    make_matmul_kernel, see above."""
+    make_matmul_kernel, see above. An eligible conv with an even input channel count whose weight
+    is a function parameter for which `int8_conv(function name, weight name)` is true runs
+    int8_conv.make_int8_kernel instead (int8 weights, 16-bit activations: `edge-veda compile
+    --precision int8`; the recipe names which convs)."""
     import tvm
     from tvm import relax
 
     from ..relax_passes.rewrite_pass import rewrite_pass
+    from .int8_conv import int8_tile, make_int8_kernel
 
     op_conv = tvm.ir.Op.get("relax.nn.conv1d")
     op_add = tvm.ir.Op.get("relax.add")
@@ -237,6 +241,7 @@ def register_blocked_kernels(target):
             super().__init__(mod)
             self.kernels = {}
             self.convs = {}  # conv kernel GlobalVar -> its key (for folding a following bias add)
+            self.function = ""  # the Relax function being visited (rewrite_pass sets it)
 
         def visit_call_(self, call):  # noqa: N802 - TVM's visitor name
             call = super().visit_call_(call)
@@ -298,6 +303,13 @@ def register_blocked_kernels(target):
                 return None
             (dilation,) = _ints(a.dilation)
             pad_left = _ints(a.padding)[0]
+            if int8_conv is not None and c_in % 2 == 0 and isinstance(weight, relax.Var) and \
+                    int8_conv(self.function, str(weight.name)):
+                channels, time, intrinsic, lanes = int8_tile(target, c_out)
+                key = ("conv1d_int8", c_in, c_out, taps, dilation, pad_left, channels, time, False, intrinsic, lanes)
+                gv = self._kernel(key, f"conv1d_int8_{c_out}x{c_in}x{taps}_d{dilation}_p{pad_left}", make_int8_kernel)
+                self.convs[gv] = key
+                return relax.call_tir(gv, [data, weight], osi)
             channels, time = register_tile(target, c_out)
             key = ("conv1d", c_in, c_out, taps, dilation, pad_left, channels, time)
             gv = self._kernel(key, f"conv1d_direct_{c_out}x{c_in}x{taps}_d{dilation}_p{pad_left}", make_kernel)
@@ -324,7 +336,10 @@ def register_blocked_kernels(target):
                 except (TypeError, ValueError):
                     continue
                 name = conv.args[0].name_hint + "_bias"
-                gv = self._kernel(("conv1d_bias",) + key[1:] + (True,), name, make_kernel)
+                if key[0] == "conv1d_int8":  # (..., has_bias, intrinsic, lanes)
+                    gv = self._kernel(key[:8] + (True,) + key[9:], name, make_int8_kernel)
+                else:
+                    gv = self._kernel(("conv1d_bias",) + key[1:] + (True,), name, make_kernel)
                 data, weight = conv.args[1].fields
                 return relax.call_tir(gv, [data, weight, bias], call.ty)
             return None

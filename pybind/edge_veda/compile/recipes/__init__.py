@@ -17,9 +17,20 @@ RECIPES = {
     "kokoro": "edge_veda.compile.recipes.kokoro",
 }
 
+# name -> the precisions `compile --precision` builds, the default first (here, not in the recipe
+# module, so a wrong --precision fails before tvm is imported). A reduced precision is a recipe's
+# own choice of what to quantize: kokoro's int8 is its vocoder convolutions (recipes/kokoro.py).
+PRECISIONS = {
+    "kokoro": ("fp32", "int8"),
+}
+
 
 def names() -> tuple[str, ...]:
     return tuple(RECIPES)
+
+
+def precisions(name: str) -> tuple[str, ...]:
+    return PRECISIONS.get(name, ("fp32",))
 
 
 def load(name: str):

@@ -28,6 +28,8 @@ fold once the weights are parameters.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from . import kokoro_graph as kg
@@ -43,13 +45,25 @@ IMPORTS = ("recipes.kokoro_graph", "recipes.kokoro_lexicon", "recipes.lexicon",
            "onnx_import.graph", "onnx_import.dequantize", "onnx_import.relax_import", "onnx_import.converters",
            "onnx_import.lstm",
            "relax_passes.rewrite_pass", "relax_passes.polyphase", "relax_passes.sin_squared",
-           "kernels.cpu_schedule", "kernels.microkernels")
+           "kernels.cpu_schedule", "kernels.microkernels", "kernels.int8_conv")
 
 NAME = "kokoro"
 # Kind "tts" (csrc/models/tts): phonemes -> ids, style row by id count, "durations",
 # the alignment on the host, "audio".
 KIND = "tts"
 DEFAULT_VOICE = "af_heart"  # the model's flagship voice (American English)
+# `edge-veda compile kokoro --precision int8` (recipes.PRECISIONS) runs the generator's residual
+# block convolutions (resblocks.* and noise_res.*: 48 convs, ~80% of the vocoder's multiply-adds)
+# with int8 weights and 16-bit activations (kernels/int8_conv.py). Everything else stays float32:
+# the durations stage, the F0/energy predictor and the decoder (int8 there moved the log-spectral
+# distance to fp32 from ~2 to 3.4-3.6 dB on the longer accuracy inputs), the upsampling and output
+# convs, AdaIN, Snake and the iSTFT.
+INT8_CONV_WEIGHTS = re.compile(r"decoder\.decoder\.generator\.(resblocks|noise_res)\.\d+\.")
+
+
+def int8_conv(function: str, weight: str) -> bool:
+    """Whether --precision int8 quantizes the conv of `function` with weight parameter `weight`."""
+    return function == "audio" and INT8_CONV_WEIGHTS.match(weight) is not None
 
 MIN_WEIGHT_ELEMENTS = 16     # float initializers this large are weights (parameters)
 MAX_CONSTANT_BYTES = 64 * 1024  # what may stay in the module as constants (checked)
@@ -76,7 +90,7 @@ def in_bounds_take(bb, call):
     return bb.call_te(take, call.args[0], call.args[1])
 
 
-def relax_pipeline(target):
+def relax_pipeline(target, precision: str = "fp32"):
     """TVM's default CPU pipeline (0.27) without FoldConstant (see the module docstring), with the
     vocoder's strided transposed convolutions rewritten as polyphase convolutions first
     (relax_passes/polyphase.py: the default legalization multiplies zeros in 90% of their work) and
@@ -100,7 +114,9 @@ def relax_pipeline(target):
     def pipeline(mod, _ctx):
         with target:
             seq = tvm.transform.Sequential(
-                [polyphase_conv1d_transpose(), register_blocked_kernels(target), polynomial_sin_squared()]
+                [polyphase_conv1d_transpose(),
+                 register_blocked_kernels(target, int8_conv=int8_conv if precision == "int8" else None),
+                 polynomial_sin_squared()]
                 + cpu_generic.library_dispatch_passes(target) + legalize + [schedule_reductions()]
                 + cpu_generic.dataflow_lower_passes(target) + cpu_generic.finalize_passes(target))
             return seq(mod)
@@ -108,7 +124,9 @@ def relax_pipeline(target):
     return pipeline
 
 
-def build(target) -> Build:
+def build(target, precision: str = "fp32") -> Build:
+    if precision not in ("fp32", "int8"):
+        raise ValueError(f"kokoro has no {precision!r} precision")
     import tvm
     from tvm import relax, tirx
 
@@ -176,7 +194,8 @@ def build(target) -> Build:
         version=kg.source_version(),
         description="Kokoro-82M v1.0 text-to-speech (24 kHz), 54 voices (English US/UK, es, fr, hi, it, ja, pt-br, zh): "
                     "phoneme ids -> durations -> audio",
-        pipeline=relax_pipeline(target),
+        pipeline=relax_pipeline(target, precision),
+        precision=precision,
         kernel_threads=True,  # cpu_schedule's parallel loops
         files={f"kokoro-{lang}.lexicon": data for lang, data in lexicons.items()},
     )
