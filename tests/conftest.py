@@ -40,11 +40,12 @@ def pytest_collection_modifyitems(config, items):
     * `bench` (every test under tests/bench/ carries it, marked here if a module forgets):
       timing figures and goals, EDGE_VEDA_BENCH=1 or -m bench (tests/test_docs.py checks that
       the default run skips them all);
-    * `long` (tens of minutes: Kokoro under valgrind): EDGE_VEDA_LONG=1 or -m long."""
+    * `long` (opt-in, not in CI: Kokoro under valgrind, tens of minutes; the int8 vocoder on all nine
+      accuracy inputs): EDGE_VEDA_LONG=1 or -m long."""
     bench = bench_opted_in(config)
     long = os.environ.get("EDGE_VEDA_LONG") == "1" or selects(config, "long")
     skip_bench = pytest.mark.skip(reason="opt-in benchmark (timing goals): EDGE_VEDA_BENCH=1 or -m bench runs it")
-    skip_long = pytest.mark.skip(reason="long test (tens of minutes): EDGE_VEDA_LONG=1 or -m long runs it")
+    skip_long = pytest.mark.skip(reason="long test (opt-in, not in CI): EDGE_VEDA_LONG=1 or -m long runs it")
     for item in items:
         if str(item.path).startswith(BENCH_DIR + os.sep) and item.get_closest_marker("bench") is None:
             item.add_marker(pytest.mark.bench)
