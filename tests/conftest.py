@@ -114,6 +114,18 @@ def kokoro_dir(edge_veda_home):
 
 
 @pytest.fixture(scope="session")
+def kokoro_int8_dir(kokoro_dir, tmp_path_factory):
+    """Kokoro compiled with --precision int8 (the generator's resblock convs: kernels/int8_conv.py),
+    once per session (~1-2 min); EDGE_VEDA_KOKORO_INT8_ARTIFACT=DIR reuses one already built."""
+    given = os.environ.get("EDGE_VEDA_KOKORO_INT8_ARTIFACT")
+    if given:
+        return given
+    from edge_veda.compile import compile_model
+
+    return compile_model("kokoro", str(tmp_path_factory.mktemp("kokoro-int8") / "kokoro"), precision="int8")
+
+
+@pytest.fixture(scope="session")
 def artifact_dir(g2p_artifact_dir):
     """The artifact most tests run (a test module may override this name, e.g. with network_dir)."""
     return g2p_artifact_dir

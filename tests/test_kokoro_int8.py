@@ -13,8 +13,8 @@ differs is the generator's residual-block convs (kernels/int8_conv.py). The bars
   `d` perturbed by 1e-7 relative, random sign): 0.13-0.90 dB measured. Kokoro's harmonic source
   turns any tiny upstream change into a phase change; printed, not asserted.
 
-CI runs three of the inputs (IN_CI); EDGE_VEDA_LONG=1 runs all nine. The int8 artifact is compiled once per session (~1-2 min); EDGE_VEDA_KOKORO_INT8_ARTIFACT=DIR
-reuses one already built.
+CI runs three of the inputs (IN_CI); EDGE_VEDA_LONG=1 runs all nine. The int8 artifact is compiled once per session (~1-2 min; tests/conftest.py kokoro_int8_dir);
+EDGE_VEDA_KOKORO_INT8_ARTIFACT=DIR reuses one already built.
 """
 from __future__ import annotations
 
@@ -56,26 +56,16 @@ def stages(artifact_dir):
 
 
 @pytest.fixture(scope="module")
-def int8_dir(kokoro_dir, tmp_path_factory):
-    given = os.environ.get("EDGE_VEDA_KOKORO_INT8_ARTIFACT")
-    if given:
-        return given
-    from edge_veda.compile import compile_model
-
-    return compile_model("kokoro", str(tmp_path_factory.mktemp("kokoro-int8") / "kokoro"), precision="int8")
+def both(kokoro_dir, kokoro_int8_dir):
+    return stages(kokoro_dir), stages(kokoro_int8_dir)
 
 
-@pytest.fixture(scope="module")
-def both(kokoro_dir, int8_dir):
-    return stages(kokoro_dir), stages(int8_dir)
-
-
-def test_int8_manifest_records_precision_and_int8_kernels(int8_dir, kokoro_dir):
+def test_int8_manifest_records_precision_and_int8_kernels(kokoro_int8_dir, kokoro_dir):
     from edge_veda import artifact
 
-    m8, m32 = artifact.read_manifest(int8_dir), artifact.read_manifest(kokoro_dir)
+    m8, m32 = artifact.read_manifest(kokoro_int8_dir), artifact.read_manifest(kokoro_dir)
     assert m8["precision"] == "int8" and m32.get("precision", "fp32") == "fp32"
-    with open(os.path.join(int8_dir, m8["module"]["library"]), "rb") as f:
+    with open(os.path.join(kokoro_int8_dir, m8["module"]["library"]), "rb") as f:
         library = f.read()
     # the generator's resblock convs (kernels 3/7/11, dilations 1/3/5, 128 and 256 channels) took
     # the int8 kernel; the decoder's 1024-channel convs did not (see recipes/kokoro.py)

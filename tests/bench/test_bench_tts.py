@@ -1,5 +1,6 @@
-"""Kokoro-82M speed: Edge Veda (libedge_veda, the tts kind) beside onnxruntime on the original
-int8 model and on the same-weights float32 graph, same phoneme inputs, 2 threads each, one run.
+"""Kokoro-82M speed: Edge Veda (libedge_veda, the tts kind; the default fp32 artifact and the
+--precision int8 one) beside onnxruntime on the original int8 model and on the same-weights float32
+graph, same phoneme inputs, 2 threads each, one run.
 
     EDGE_VEDA_BENCH=1 python -m pytest tests/bench/test_bench_tts.py -s   # prints the table
 
@@ -71,28 +72,37 @@ def onnx_feeds(kokoro_dir, phonemes):
             "speed": np.ones(1, np.float32)}
 
 
-def test_tts_speed(kokoro_dir, artifact_dir, peers):
+def test_tts_speed(kokoro_dir, kokoro_int8_dir, artifact_dir, peers):
     import edge_veda
+    from audio_metrics import log_mel_cosine, log_spectral_distance
 
     sessions = peers
     t0 = time.perf_counter()
     tts = edge_veda.SpeechModel.load(kokoro_dir, frontend=artifact_dir, num_threads=2)
     tts.synthesize(phonemes="ka")
     load_s = time.perf_counter() - t0
+    tts8 = edge_veda.SpeechModel.load(kokoro_int8_dir, frontend=artifact_dir, num_threads=2)
+    tts8.synthesize(phonemes="ka")
     rows = {}
+    audio32, audio8 = {}, {}
     for label, text in inputs().items():
         feeds = onnx_feeds(kokoro_dir, text)
         best = {}
         for _ in range(ROUNDS):
-            t = time.perf_counter()
-            audio = tts.synthesize(phonemes=text)
-            best["edge-veda"] = min(best.get("edge-veda", 1e9), time.perf_counter() - t)
+            for name, model in (("edge-veda", tts), ("edge-veda int8", tts8)):
+                t = time.perf_counter()
+                audio = model.synthesize(phonemes=text)
+                best[name] = min(best.get(name, 1e9), time.perf_counter() - t)
+                (audio32 if name == "edge-veda" else audio8)[label] = audio.samples
             for name, sess in sessions.items():
                 t = time.perf_counter()
                 sess.run(None, feeds)
                 best[name] = min(best.get(name, 1e9), time.perf_counter() - t)
         seconds = audio.duration
-        rows[label] = {"audio_s": round(seconds, 2), **{k: round(v / seconds, 3) for k, v in best.items()}}
+        rows[label] = {"audio_s": round(seconds, 2), **{k: round(v / seconds, 3) for k, v in best.items()},
+                       # int8 against fp32 on the same phonemes (same durations stage: same frames)
+                       "int8_lsd_db": round(log_spectral_distance(audio8[label], audio32[label]), 3),
+                       "int8_log_mel_cosine": round(log_mel_cosine(audio8[label], audio32[label], 24000), 6)}
     first = None
     t = time.perf_counter()
     for chunk in tts.stream(PARAGRAPH):
@@ -100,6 +110,7 @@ def test_tts_speed(kokoro_dir, artifact_dir, peers):
             first = time.perf_counter() - t
     total = time.perf_counter() - t
     tts.close()
+    tts8.close()
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss across fork + exec, so a child of this
     # process (onnxruntime sessions and a model loaded: ~3.7 GB) would report the parent's size.
     rss_code = f"""
@@ -111,19 +122,25 @@ with edge_veda.SpeechModel.load({kokoro_dir!r}, frontend=None, num_threads=2) as
 """
     out = subprocess.run([sys.executable, "-c", rss_code], capture_output=True, text=True, check=True).stdout.split()
     weights, peak = int(out[0]), int(out[1])
+    out = subprocess.run([sys.executable, "-c", rss_code.replace(repr(kokoro_dir), repr(kokoro_int8_dir))],
+                         capture_output=True, text=True, check=True).stdout.split()
+    peak8 = int(out[1])
     print("\nTTS real-time factor (synthesis s / audio s, best of", ROUNDS, "; 2 threads each)")
-    print("| input | audio s | Edge Veda | onnxruntime int8 | onnxruntime fp32 |")
-    print("|---|---:|---:|---:|---:|")
+    print("| input | audio s | Edge Veda fp32 | Edge Veda int8 | onnxruntime int8 | onnxruntime fp32 |")
+    print("|---|---:|---:|---:|---:|---:|")
     for label, r in rows.items():
-        print(f"| {label} | {r['audio_s']} | {r['edge-veda']} | {r['onnxruntime int8']} | {r['onnxruntime fp32']} |")
+        print(f"| {label} | {r['audio_s']} | {r['edge-veda']} | {r['edge-veda int8']} | {r['onnxruntime int8']} "
+              f"| {r['onnxruntime fp32']} |  int8 vs fp32: LSD {r['int8_lsd_db']} dB, log-mel cosine "
+              f"{r['int8_log_mel_cosine']}")
     print(f"time to first audio (3 sentences, text path): {first * 1000:.0f} ms of {total * 1000:.0f} ms total")
-    print(f"peak RSS {peak / 2**20:.0f} MiB; weights {weights / 2**20:.0f} MiB (mapped); load + first call {load_s:.2f} s")
+    print(f"peak RSS {peak / 2**20:.0f} MiB (int8 {peak8 / 2**20:.0f} MiB); weights {weights / 2**20:.0f} MiB (mapped); load + first call {load_s:.2f} s")
     results = os.environ.get("EDGE_VEDA_BENCH_TTS_RESULTS")  # tests/bench/tts_report.py
     if results:
         with open(results, "w") as f:
             json.dump({"rounds": ROUNDS, "rtf": rows, "first_audio_s": first, "stream_total_s": total,
-                       "peak_rss": peak, "weights_bytes": weights, "load_s": load_s}, f, indent=1)
+                       "peak_rss": peak, "peak_rss_int8": peak8, "weights_bytes": weights, "load_s": load_s}, f, indent=1)
     assert first < total
+    assert all(r["int8_lsd_db"] <= 2.5 for r in rows.values()), rows  # tests/test_kokoro_int8.py's bar
 
 
 WARMUP_CODE = """
@@ -197,7 +214,7 @@ def test_cancel_latency(kokoro_dir):
     assert latencies[-1] <= 250, latencies
 
 
-def test_first_audio(kokoro_dir, artifact_dir, peers):
+def test_first_audio(kokoro_dir, kokoro_int8_dir, artifact_dir, peers):
     """Time to first audio for PARAGRAPH, text path (G2P included), median of ROUNDS, beside what
     a sentence-at-a-time streamer (hexgrad's pipeline, and this library before the stream was
     vocoded in parts) waits for: the first sentence synthesized whole, by Edge Veda and by
@@ -232,6 +249,14 @@ def test_first_audio(kokoro_dir, artifact_dir, peers):
             times["onnxruntime int8, first sentence whole"].append(time.perf_counter() - t)
         chunks = [c.samples for c in tts.stream(PARAGRAPH)]
         whole = [tts.synthesize(s).samples for s in sentences]
+    with edge_veda.SpeechModel.load(kokoro_int8_dir, frontend=artifact_dir, num_threads=2) as tts8:
+        tts8.warmup()
+        times["Edge Veda int8 stream, first chunk"] = []
+        for _ in range(ROUNDS):
+            t = time.perf_counter()
+            for _chunk in tts8.stream(PARAGRAPH):
+                times["Edge Veda int8 stream, first chunk"].append(time.perf_counter() - t)
+                break
     joined = np.concatenate(chunks)
     reference = np.concatenate(whole)
     cosine = aligned_log_mel_cosine(joined, reference, 24000)
