@@ -41,7 +41,8 @@ def pytest_collection_modifyitems(config, items):
       timing figures and goals, EDGE_VEDA_BENCH=1 or -m bench (tests/test_docs.py checks that
       the default run skips them all);
     * `long` (opt-in, not in CI: Kokoro under valgrind, tens of minutes; the int8 vocoder on all nine
-      accuracy inputs): EDGE_VEDA_LONG=1 or -m long."""
+      accuracy inputs; all 500 British lexicon words; Kokoro against onnxruntime at 400 ids):
+      EDGE_VEDA_LONG=1 or -m long."""
     bench = bench_opted_in(config)
     long = os.environ.get("EDGE_VEDA_LONG") == "1" or selects(config, "long")
     skip_bench = pytest.mark.skip(reason="opt-in benchmark (timing goals): EDGE_VEDA_BENCH=1 or -m bench runs it")
@@ -113,16 +114,26 @@ def kokoro_dir(edge_veda_home):
     return resolve("kokoro", announce=lambda msg: None)
 
 
+KOKORO_INT8_COMPILE_LOG = "compile.stderr"  # beside the int8 artifact the session compiled
+
+
 @pytest.fixture(scope="session")
 def kokoro_int8_dir(kokoro_dir, tmp_path_factory):
     """Kokoro compiled with --precision int8 (the generator's resblock convs: kernels/int8_conv.py),
-    once per session (~1-2 min); EDGE_VEDA_KOKORO_INT8_ARTIFACT=DIR reuses one already built."""
+    once per session (~1-2 min) through the CLI, as a user runs it; what the compile printed is
+    kept beside it (KOKORO_INT8_COMPILE_LOG: tests/test_compile_warnings.py reads it rather than
+    compiling Kokoro once more). EDGE_VEDA_KOKORO_INT8_ARTIFACT=DIR reuses one already built."""
     given = os.environ.get("EDGE_VEDA_KOKORO_INT8_ARTIFACT")
     if given:
         return given
-    from edge_veda.compile import compile_model
+    import subprocess
 
-    return compile_model("kokoro", str(tmp_path_factory.mktemp("kokoro-int8") / "kokoro"), precision="int8")
+    root = tmp_path_factory.mktemp("kokoro-int8")
+    out = subprocess.run([sys.executable, "-m", "edge_veda.compile", "kokoro", "--precision", "int8",
+                          "-o", str(root / "kokoro")], capture_output=True, text=True, timeout=1800)
+    assert out.returncode == 0, out.stderr[-3000:]
+    (root / KOKORO_INT8_COMPILE_LOG).write_text(out.stdout + out.stderr)
+    return str(root / "kokoro")
 
 
 @pytest.fixture(scope="session")

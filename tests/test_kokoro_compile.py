@@ -162,7 +162,9 @@ def test_hot_kernels_are_the_register_blocked_ones(manifest, kokoro_dir):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("n", [pytest.param(n, marks=pytest.mark.xfail(reason=BELOW_BAR[n], strict=False))
+# Known below the bar and the longest (~1 min): opt-in (EDGE_VEDA_LONG=1 or -m long), not in CI.
+@pytest.mark.parametrize("n", [pytest.param(n, marks=[pytest.mark.xfail(reason=BELOW_BAR[n], strict=False),
+                                                      pytest.mark.long])
                                if n in BELOW_BAR else n for n in LENGTHS])
 def test_matches_onnxruntime(n, kokoro_dir, manifest, tvm_stages, ort_sessions, speech):
     from edge_veda.compile.recipes import kokoro_graph as kg

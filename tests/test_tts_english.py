@@ -93,14 +93,16 @@ def test_2000_us_gold_words_are_the_lexicons_default_reading(contexts, misaki):
     assert checked >= 1990 and differ == [], (checked, differ[:20])
 
 
+# CI checks 200 words (4 calls); all 500 with EDGE_VEDA_LONG=1 or -m long (measured: all pass).
 @pytest.mark.slow
-def test_500_gb_gold_words_are_the_lexicons_default_reading_in_a_british_voice(contexts, misaki):
-    """A b* voice reads words from the en-gb lexicon: 500 words sampled from gb_gold (the rule of
+@pytest.mark.parametrize("count", [200, pytest.param(500, marks=pytest.mark.long)])
+def test_gb_gold_words_are_the_lexicons_default_reading_in_a_british_voice(contexts, misaki, count):
+    """A b* voice reads words from the en-gb lexicon: `count` words sampled from gb_gold (the rule of
     sample_words, and only words the normalizer keeps as written) synthesized as text with
     bf_emma give exactly the audio of their gb DEFAULT readings given as phonemes (ev_phonemize
     speaks the default voice's language, so the British reading is checked through the audio:
     the same ids give the same samples, any other symbol does not). 50 words per call, at speed 4
-    (~13 s of audio a call). Most of them (458) read differently in us_gold."""
+    (~13 s of audio a call). Most of them (458 of 500) read differently in us_gold."""
     tts, _ = contexts
     gb, us = misaki["gb_gold"], misaki["us_gold"]
     words = sample_words(gb, 520, seed=26)
@@ -109,9 +111,9 @@ def test_500_gb_gold_words_are_the_lexicons_default_reading_in_a_british_voice(c
         batch = words[start:start + 60]
         said = {t for t, _, _ in phonemize(tts, ". ".join(batch) + ".")}
         kept += [w for w in batch if w in said]
-    words = kept[:500]
-    assert len(words) == 500
-    assert sum(w not in us or reading(us, w) != reading(gb, w) for w in words) >= 400
+    words = kept[:count]
+    assert len(words) == count
+    assert sum(w not in us or reading(us, w) != reading(gb, w) for w in words) >= 0.8 * count
     differ = []
     for start in range(0, len(words), 50):
         batch = words[start:start + 50]
