@@ -32,18 +32,29 @@ GROUPS = (
 )
 
 
-def synthesize(artifact: str, label: str, calls: int) -> None:
+def synthesize(artifact: str, label: str, calls: int, control: str | None) -> None:
     sys.path.insert(0, os.path.join(ROOT, "tests"))
     import edge_veda
     from test_kokoro_compile import phoneme_text
 
+    def perf_command(command: str) -> None:  # perf record --control: sample the calls only
+        if control:
+            ctl, ack = control.split(",")
+            with open(ctl, "w") as f:
+                f.write(command + "\n")
+            with open(ack) as f:
+                f.readline()
+
     text = {"short": phoneme_text(16, 16), "medium": phoneme_text(64, 64), "long": phoneme_text(250, 250)}[label]
     tts = edge_veda.SpeechModel.load(artifact, num_threads=2)
-    tts.synthesize(phonemes="ka")
+    tts.synthesize(phonemes=text)  # warm-up: the first call's allocations and page faults
+    perf_command("enable")
     t = time.perf_counter()
     for _ in range(calls):
         tts.synthesize(phonemes=text)
-    print(f"{(time.perf_counter() - t) / calls * 1000:.0f} ms per call", flush=True)
+    elapsed = time.perf_counter() - t
+    perf_command("disable")
+    print(f"{elapsed / calls * 1000:.0f} ms per call", flush=True)
 
 
 def symbols(library: str) -> tuple[list[int], list[str]]:
@@ -60,12 +71,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("artifact")
     ap.add_argument("--input", default="medium", choices=("short", "medium", "long"))
-    ap.add_argument("--calls", type=int, default=15)
+    ap.add_argument("--calls", type=int, default=15, help="timed calls, after one warm-up call (default 15)")
     ap.add_argument("--top", type=int, default=15, help="functions listed (default 15)")
-    ap.add_argument("--synthesize-only", action="store_true", help=argparse.SUPPRESS)  # the profiled child
+    ap.add_argument("--synthesize-only", metavar="CTL,ACK", help=argparse.SUPPRESS)  # the profiled child
     args = ap.parse_args()
     if args.synthesize_only:
-        synthesize(args.artifact, args.input, args.calls)
+        synthesize(args.artifact, args.input, args.calls, args.synthesize_only)
         return 0
     if not shutil.which("perf"):
         print("profile_tts: perf not found (Debian: apt-get install linux-perf)", file=sys.stderr)
@@ -76,9 +87,14 @@ def main() -> int:
         library = os.path.join(args.artifact, json.load(f)["module"]["library"])
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, "perf.data")
-        child = subprocess.run(["perf", "record", "-F", "999", "-o", data, "--", sys.executable, os.path.abspath(__file__),
-                                args.artifact, "--input", args.input, "--calls", str(args.calls), "--synthesize-only"],
-                               capture_output=True, text=True)
+        ctl, ack = os.path.join(tmp, "ctl"), os.path.join(tmp, "ack")
+        os.mkfifo(ctl)
+        os.mkfifo(ack)
+        # -D -1: sampling starts disabled; the child enables it around the timed calls only
+        child = subprocess.run(["perf", "record", "-F", "999", "-D", "-1", "--control", f"fifo:{ctl},{ack}", "-o", data,
+                                "--", sys.executable, os.path.abspath(__file__), args.artifact, "--input", args.input,
+                                "--calls", str(args.calls), "--synthesize-only", f"{ctl},{ack}"],
+                               capture_output=True, text=True, timeout=3600)
         if child.returncode != 0:
             print(child.stderr, file=sys.stderr)
             return 1
@@ -107,8 +123,8 @@ def main() -> int:
     for name, share in functions.items():
         groups[next(label for label, match in GROUPS if match(name))] += share
     groups["kernel (thread-pool yields, page faults)"] = 100 * sum(n for n, d in by_dso if d == "[kernel.kallsyms]") / total
-    groups["runtime and host (libedge_veda, libm, python...)"] = max(0.0, 100 - sum(groups.values()))
-    print(f"{args.artifact}, input {args.input}: {per_call}; share of samples:")
+    groups["runtime and host (libedge_veda, libm, libc...)"] = max(0.0, 100 - sum(groups.values()))
+    print(f"{args.artifact}, input {args.input}: {per_call}; share of the calls' samples (both threads):")
     for label, share in groups.most_common():
         print(f"  {share:5.1f}%  {label}")
     print("top functions:")
