@@ -27,7 +27,8 @@ GROUPS = (
     ("other convs (decoder, F0/energy, upsampling, noise)", lambda n: n.startswith("conv1d")),
     ("matmuls (text encoder, durations stage)", lambda n: n.startswith("matmul")),
     ("AdaIN + Snake (instance-norm statistics, fused elementwise chains)",
-     lambda n: n.startswith("fused_mean") or re.fullmatch(r"(multiply|add)\d+", n)),
+     lambda n: n.startswith(("fused_mean", "time_mean")) or "_tir_sqrt" in n
+     or re.fullmatch(r"(multiply|add|subtract)\d+", n)),
     ("other model functions", lambda n: True),
 )
 

@@ -45,7 +45,7 @@ IMPORTS = ("recipes.kokoro_graph", "recipes.kokoro_lexicon", "recipes.lexicon",
            "onnx_import.graph", "onnx_import.dequantize", "onnx_import.relax_import", "onnx_import.converters",
            "onnx_import.lstm",
            "relax_passes.rewrite_pass", "relax_passes.polyphase", "relax_passes.sin_squared",
-           "kernels.cpu_schedule", "kernels.microkernels", "kernels.int8_conv")
+           "kernels.cpu_schedule", "kernels.microkernels", "kernels.int8_conv", "kernels.time_mean")
 
 NAME = "kokoro"
 # Kind "tts" (csrc/models/tts): phonemes -> ids, style row by id count, "durations",
@@ -101,6 +101,7 @@ def relax_pipeline(target, precision: str = "fp32"):
 
     from ..kernels.cpu_schedule import schedule_reductions
     from ..kernels.microkernels import register_blocked_kernels
+    from ..kernels.time_mean import lane_time_means
     from ..relax_passes.polyphase import polyphase_conv1d_transpose
     from ..relax_passes.sin_squared import polynomial_sin_squared
 
@@ -116,6 +117,7 @@ def relax_pipeline(target, precision: str = "fp32"):
             seq = tvm.transform.Sequential(
                 [polyphase_conv1d_transpose(),
                  register_blocked_kernels(target, int8_conv=int8_conv if precision == "int8" else None),
+                 lane_time_means(lambda function: function == "audio"),
                  polynomial_sin_squared()]
                 + cpu_generic.library_dispatch_passes(target) + legalize + [schedule_reductions()]
                 + cpu_generic.dataflow_lower_passes(target) + cpu_generic.finalize_passes(target))
